@@ -1,7 +1,59 @@
 """superruns: group strax-style detector runs into stored, rechunked superruns.
 
-The public API is imported lazily so that ``import superruns`` (done by the Snakefile at
-parse time) stays cheap.
+    import superruns
+    events = superruns.load("_sr1_v0.2", "event_info")
+    peaks = superruns.load("_minbias_lowE", ["peaks", "peak_basics"], time_range=(t0, t1))
+
+Each function takes an optional ``project`` (a :class:`superruns.project.Project`); without
+one it uses ``config/config.yaml`` of the working directory, or ``$SUPERRUNS_CONFIG``.
+Imports are lazy so that ``import superruns`` (done by the Snakefile) stays cheap.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["load", "iter_chunks", "run_metadata", "define_run", "Project"]
+
+
+def _project(project):
+    from .project import Project
+
+    return project if project is not None else Project.default()
+
+
+def load(run_id, data_types, time_range=None, *, project=None):
+    """Rows of ``data_types`` (one, or several of one kind merged) of a run or superrun."""
+    from . import loading
+
+    return loading.load(_project(project), run_id, data_types, time_range=time_range)
+
+
+def iter_chunks(run_id, data_types, time_range=None, *, project=None):
+    """Rows chunk by chunk, as stored."""
+    from . import loading
+
+    return loading.iter_chunks(_project(project), run_id, data_types, time_range=time_range)
+
+
+def run_metadata(run_id, *, project=None):
+    """The run document of a run or superrun; needs no data to be built."""
+    return _project(project).run_metadata(run_id)
+
+
+def define_run(name, data, *, from_run=None, pad_ns=0, description=None, overwrite=False, project=None):
+    """Define superrun ``name`` from a list of runs, a dict of time ranges, or an event array,
+    and write it to ``config/superruns.d/{name}.yaml`` (never over a hand-written file)."""
+    from .definitions import define_run as write_definition
+
+    project = _project(project)
+    directory = next((p for p in project.config["superruns"] if not p.endswith((".yaml", ".yml"))),
+                     str(project.base_dir / "config" / "superruns.d"))
+    return write_definition(name, data, directory=directory, runs=project.runs, from_run=from_run,
+                            pad_ns=pad_ns, description=description, overwrite=overwrite)
+
+
+def __getattr__(name):
+    if name == "Project":
+        from .project import Project
+
+        return Project
+    raise AttributeError(f"module 'superruns' has no attribute {name!r}")

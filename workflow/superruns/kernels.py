@@ -19,3 +19,50 @@ def endtime(rows: np.ndarray) -> np.ndarray:
         return rows["time"].astype(np.int64) + rows["length"].astype(np.int64) * rows["dt"].astype(np.int64)
     raise ValueError("Rows need an 'endtime' field, or 'length' and 'dt' fields, to have an end time "
                      f"(fields: {', '.join(names) or 'none'})")
+
+
+@numba.njit(cache=True, nogil=True)
+def _select_in_ranges(time, end, starts, stops, touching):
+    """One pass over rows sorted by time and disjoint ranges sorted by start."""
+    keep = np.zeros(time.size, dtype=np.bool_)
+    j = 0
+    n_ranges = starts.size
+    for i in range(time.size):
+        t = time[i]
+        # The only range that can contain (or be the first to touch) this row is the first
+        # one that ends after the row starts; later rows start no earlier, so j never goes back.
+        while j < n_ranges and stops[j] <= t:
+            j += 1
+        if j == n_ranges:
+            break
+        if touching:
+            keep[i] = starts[j] < end[i] or (starts[j] <= t and end[i] == t)
+        else:
+            keep[i] = starts[j] <= t and end[i] <= stops[j]
+    return keep
+
+
+def select_in_ranges(rows: np.ndarray, ranges, *, touching: bool = False) -> np.ndarray:
+    """Boolean mask of the rows that belong to any of the sorted, disjoint ``ranges``.
+
+    A row ``[time, endtime)`` belongs to a range ``[start, stop)`` when it lies fully inside
+    it (strax's containment), or, with ``touching=True``, when it overlaps it (a zero-length
+    row overlaps the range that contains its time). Rows must be sorted by time.
+    """
+    ranges = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
+    time = np.ascontiguousarray(rows["time"], dtype=np.int64)
+    return _select_in_ranges(time, np.ascontiguousarray(endtime(rows)), np.ascontiguousarray(ranges[:, 0]),
+                             np.ascontiguousarray(ranges[:, 1]), touching)
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_decrease(values):
+    for i in range(1, values.size):
+        if values[i] < values[i - 1]:
+            return i
+    return -1
+
+
+def first_unsorted_row(rows: np.ndarray) -> int:
+    """Index of the first row whose time is earlier than the previous row's, or -1."""
+    return int(_first_decrease(np.ascontiguousarray(rows["time"], dtype=np.int64)))

@@ -1,0 +1,43 @@
+# The Project and the functions the rules use to name inputs and params.
+import re
+
+from superruns.project import Project
+
+PROJECT = Project(config)
+# Jobs run inside data_dir: hand them the config with every path made absolute.
+config.update(PROJECT.config)
+
+
+def alternatives(names):
+    """A wildcard constraint matching exactly these names."""
+    return "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True)) or "(?!)"
+
+
+wildcard_constraints:
+    run=alternatives(PROJECT.runs),
+    superrun=alternatives(PROJECT.definitions.names),
+    data_type=alternatives(PROJECT.registry),
+
+
+def run_inputs(wildcards):
+    """The same run's files of every data type this one is computed from."""
+    plugin = PROJECT.registry[wildcards.data_type]
+    return {dep: f"{wildcards.run}/{dep}" for dep in plugin.depends_on}
+
+
+def run_lineage_hash(wildcards):
+    return PROJECT.lineage_hash(wildcards.run, wildcards.data_type)
+
+
+def subrun_files(wildcards):
+    """The same data type of each subrun named in the superrun's definition."""
+    subruns = PROJECT.definitions.direct_subruns(wildcards.superrun)
+    return [f"{subrun}/{wildcards.data_type}" for subrun in subruns]
+
+
+def superrun_lineage_hash(wildcards):
+    return PROJECT.lineage_hash(wildcards.superrun, wildcards.data_type)
+
+
+def superrun_spec_hash(wildcards):
+    return PROJECT.definitions.run_metadata(wildcards.superrun)["sub_run_spec_hash"]

@@ -1,0 +1,12 @@
+rule process:
+    """Compute one data type of one regular run from the same run's inputs."""
+    input:
+        unpack(run_inputs),
+    output:
+        "{run}/{data_type}",
+    params:
+        lineage_hash=run_lineage_hash,
+    log:
+        "logs/process/{run}/{data_type}.log",
+    script:
+        "../scripts/process.py"

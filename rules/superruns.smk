@@ -1,0 +1,13 @@
+rule superrun:
+    """Concatenate the subruns' files of one data type into the superrun's file."""
+    input:
+        subrun_files,
+    output:
+        "{superrun}/{data_type}",
+    params:
+        lineage_hash=superrun_lineage_hash,
+        sub_run_spec_hash=superrun_spec_hash,
+    log:
+        "logs/superrun/{superrun}/{data_type}.log",
+    script:
+        "../scripts/concatenate.py"

@@ -1,0 +1,123 @@
+"""The ``superruns`` command: list runs and superruns, show a definition, inspect a file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+
+from .project import Project
+
+
+def iso(ns: int | None) -> str:
+    if ns is None:
+        return "-"
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def built_data_types(project: Project, run_id: str) -> list[str]:
+    directory = project.data_dir / run_id
+    if not directory.is_dir():
+        return []
+    return sorted(p.name for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def list_rows(project: Project) -> list[dict]:
+    rows = []
+    for run_id in list(project.runs) + list(project.definitions.names):
+        md = project.run_metadata(run_id)
+        rows.append({"run_id": run_id, "superrun": project.is_superrun(run_id), "start": md["start"],
+                     "livetime_s": md["livetime"], "built": built_data_types(project, run_id)})
+    return rows
+
+
+def show_superrun(project: Project, name: str) -> dict:
+    project.check_known(name)
+    if not project.is_superrun(name):
+        return project.run_metadata(name)
+    definition = project.definitions.get(name)
+    return {"name": name, "defined_in": str(definition.source_file),
+            "direct_subruns": project.definitions.direct_subruns(name),
+            "leaf_runs": project.definitions.leaf_runs(name),
+            "run_metadata": project.run_metadata(name)}
+
+
+def file_info(path: str) -> dict:
+    from .storage import DataFile
+
+    data = DataFile(path)
+    metadata = dict(data.metadata)
+    return metadata
+
+
+def print_table(rows: list[dict], columns: list[str], out) -> None:
+    cells = [[str(row[c]) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)), file=out)
+    for r in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)), file=out)
+
+
+def print_list(rows: list[dict], out) -> None:
+    table = [{"run": r["run_id"], "start": iso(r["start"]), "livetime": f"{r['livetime_s']:.1f} s",
+              "built": ",".join(r["built"]) or "-"} for r in rows]
+    print_table(table, ["run", "start", "livetime", "built"], out)
+
+
+def print_info(info: dict, out) -> None:
+    for key in ("run_id", "data_type", "data_kind", "lineage_hash", "compressor", "start", "end"):
+        print(f"{key}: {info.get(key)}", file=out)
+    chunks = [{"chunk": c["chunk_i"], "start": c["start"], "end": c["end"], "n": c["n"],
+               "nbytes": c["nbytes"], "subruns": ",".join(c.get("subruns") or {}) or "-"}
+              for c in info.get("chunks", [])]
+    print_table(chunks, ["chunk", "start", "end", "n", "nbytes", "subruns"], out)
+
+
+def print_mapping(mapping: dict, out, indent: int = 0) -> None:
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            print(" " * indent + f"{key}:", file=out)
+            print_mapping(value, out, indent + 2)
+        else:
+            print(" " * indent + f"{key}: {value}", file=out)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="superruns", description=__doc__)
+    p.add_argument("--config", default=None, help="config.yaml (default: config/config.yaml or $SUPERRUNS_CONFIG)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    commands = p.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="runs and superruns: start, livetime, what is built")
+    show = commands.add_parser("show", help="a superrun's definition, leaf runs and run metadata")
+    show.add_argument("name")
+    info = commands.add_parser("info", help="a data file's metadata and chunk table")
+    info.add_argument("path")
+    return p
+
+
+def main(argv=None, out=sys.stdout) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "info":
+            result = file_info(args.path)
+        else:
+            project = Project.from_file(args.config) if args.config else Project.default()
+            result = list_rows(project) if args.command == "list" else show_superrun(project, args.name)
+    except (ValueError, KeyError, OSError) as error:
+        print(f"superruns {args.command}: {error.args[0] if error.args else error}", file=sys.stderr)
+        return 1
+    if args.json:
+        json.dump(result, out, indent=2, default=str)
+        print(file=out)
+    elif args.command == "list":
+        print_list(result, out)
+    elif args.command == "info":
+        print_info(result, out)
+    else:
+        print_mapping(result, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""Build a superrun's file from its subruns' files, streaming, in start-time order.
+
+The subruns' rows are never all in memory: the build walks the leaf segments in time order
+(:meth:`superruns.project.Project.superrun_sources`), takes the part of each source chunk that
+falls in the segment (a :class:`Piece`), and groups consecutive pieces into output chunks of
+about ``chunk_target_size_mb``. Compressed frames that lie wholly inside a segment are copied
+as they are; only frames that a range cuts, and frames too small to keep on their own, are
+decompressed and recompressed.
+
+Output chunk boundaries depend only on the pieces' row counts and a per-kind row size, so
+data types of one kind (same rows, same times) get identical chunk boundaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from . import kernels
+from .storage import DataFile, DataWriter, Frame
+
+
+class ConcatenationError(RuntimeError):
+    """The subruns cannot be combined; the message names the superrun, the subrun and the fix."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One leaf segment of the superrun and the file it is read from."""
+
+    subrun: str          # the direct subrun whose file holds the segment
+    path: Path
+    leaf: str            # the leaf run the segment belongs to
+    start: int
+    end: int
+    whole: bool          # take every row of the leaf (a subrun named whole), no selection rule
+
+
+@dataclass
+class Piece:
+    """The rows of one source chunk that belong to one segment."""
+
+    leaf: str
+    start: int           # the part of the segment this piece covers: [start, end)
+    end: int
+    n: int = 0
+    parts: list = field(default_factory=list)   # Carried frames and row arrays
+    first_time: int | None = None
+    last_time: int | None = None
+
+
+@dataclass(frozen=True)
+class Carried:
+    """A compressed frame taken as it is from a source file."""
+
+    frame: Frame
+    data: DataFile
+
+    @property
+    def nbytes(self) -> int:
+        return self.frame.nbytes
+
+    def decode(self) -> np.ndarray:
+        return self.data.decode_frame(self.frame)
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    chunk_target_bytes: int
+    row_bytes: int            # per-kind row size that turns the byte target into rows
+    carry_over_min_bytes: int
+    touching: bool = False    # selection rule for ranges: overlap instead of containment
+
+
+# -- cutting sources into pieces ---------------------------------------------------------------
+
+
+def frame_wholly_selected(frame: Frame, chunk_end: int, source: Source, touching: bool) -> bool:
+    """Whether every row of ``frame`` belongs to the source's segment, judged from its stats.
+
+    Rows of a chunk end no later than the chunk, so ``chunk_end`` bounds their end times.
+    """
+    if frame.first_time < source.start:
+        return False
+    if source.whole or touching:
+        return frame.last_time < source.end
+    return min(chunk_end, frame.max_endtime) <= source.end
+
+
+def frame_wholly_outside(frame: Frame, source: Source) -> bool:
+    return frame.first_time >= source.end or frame.max_endtime <= source.start and frame.last_time < source.start
+
+
+def select_rows(rows: np.ndarray, source: Source, touching: bool) -> np.ndarray:
+    mask = kernels.select_in_ranges(rows, [(source.start, source.end)], touching=touching or source.whole)
+    return rows[mask]
+
+
+def pieces_of(source: Source, data: DataFile, settings: BuildSettings) -> Iterator[Piece]:
+    for chunk_i, chunk in enumerate(data.chunks):
+        if chunk["end"] <= source.start or chunk["start"] >= source.end:
+            continue
+        piece = Piece(source.leaf, max(chunk["start"], source.start), min(chunk["end"], source.end))
+        if chunk["n"]:
+            for frame in data.frames(chunk_i):
+                if frame_wholly_outside(frame, source):
+                    continue
+                if frame_wholly_selected(frame, chunk["end"], source, settings.touching):
+                    add_to_piece(piece, Carried(frame, data), frame.n, frame.first_time, frame.last_time)
+                    continue
+                rows = select_rows(data.decode_frame(frame), source, settings.touching)
+                if len(rows):
+                    add_to_piece(piece, rows, len(rows), int(rows["time"][0]), int(rows["time"][-1]))
+        yield piece
+
+
+def add_to_piece(piece: Piece, part, n: int, first_time: int, last_time: int) -> None:
+    piece.parts.append(part)
+    piece.n += n
+    if piece.first_time is None:
+        piece.first_time = first_time
+    piece.last_time = last_time
+
+
+# -- grouping pieces into output chunks -------------------------------------------------------
+
+
+def group_pieces(pieces: Iterable[Piece], target_rows: int) -> Iterator[list[Piece]]:
+    """Consecutive pieces, grouped while their rows fit ``target_rows``; never split a piece."""
+    group, rows = [], 0
+    for piece in pieces:
+        if group and rows + piece.n > target_rows:
+            yield group
+            group, rows = [], 0
+        group.append(piece)
+        rows += piece.n
+    if group:
+        yield group
+
+
+def chunk_subruns(group: list[Piece]) -> dict:
+    """``{leaf: {"start", "end"}}`` of what the chunk holds; ``ranges`` too when a leaf's part
+    is not one interval (several time ranges of one run in one chunk)."""
+    intervals: dict[str, list[list[int]]] = {}
+    for piece in group:
+        spans = intervals.setdefault(piece.leaf, [])
+        if spans and spans[-1][1] == piece.start:
+            spans[-1][1] = piece.end
+        else:
+            spans.append([piece.start, piece.end])
+    subruns = {}
+    for leaf, spans in intervals.items():
+        subruns[leaf] = {"start": spans[0][0], "end": spans[-1][1]}
+        if len(spans) > 1:
+            subruns[leaf]["ranges"] = spans
+    return subruns
+
+
+def chunk_parts(group: list[Piece], carry_over_min_bytes: int) -> list:
+    """The parts of one output chunk: large frames as they are, the rest merged into arrays."""
+    parts, pending = [], []
+    for piece in group:
+        for part in piece.parts:
+            if isinstance(part, Carried) and part.nbytes >= carry_over_min_bytes:
+                if pending:
+                    parts.append(np.concatenate(pending))
+                    pending = []
+                parts.append(part.frame)
+            else:
+                pending.append(part.decode() if isinstance(part, Carried) else part)
+    if pending:
+        parts.append(np.concatenate(pending))
+    return parts
+
+
+# -- checks --------------------------------------------------------------------------------------
+
+
+def check_dtypes(superrun: str, files: dict[Path, DataFile], sources: list[Source]) -> np.dtype:
+    first = sources[0]
+    dtype = files[first.path].dtype
+    for source in sources[1:]:
+        other = files[source.path].dtype
+        if other != dtype:
+            raise ConcatenationError(
+                f"Superrun {superrun}: subrun {source.subrun} ({source.path}) has dtype {other}, but "
+                f"{first.subrun} ({first.path}) has {dtype}. All subruns of a data type need the same "
+                "dtype: rebuild the odd one with the current plugins.")
+    return dtype
+
+
+def check_order(superrun: str, previous: Piece | None, piece: Piece, source: Source) -> None:
+    if previous is None or piece.first_time is None or previous.last_time is None:
+        return
+    if piece.first_time < previous.last_time:
+        raise ConcatenationError(
+            f"Superrun {superrun}: data of subrun {piece.leaf} (from {source.path}) start at "
+            f"{piece.first_time} ns, before the previous data of {previous.leaf} end at "
+            f"{previous.last_time} ns: the subruns overlap in time or their times go backwards. "
+            "Check the run registry's start/end times and rebuild the subrun's data.")
+
+
+def check_rows_sorted(superrun: str, rows: np.ndarray, source: Source) -> None:
+    bad = kernels.first_unsorted_row(rows)
+    if bad >= 0:
+        raise ConcatenationError(
+            f"Superrun {superrun}: rows of subrun {source.leaf} in {source.path} go backwards in time "
+            f"at row {bad}. The subrun's file is not valid strax data: rebuild it.")
+
+
+# -- the build --------------------------------------------------------------------------------------
+
+
+def ordered_pieces(superrun: str, sources: list[Source], files: dict[Path, DataFile],
+                   settings: BuildSettings) -> Iterator[Piece]:
+    previous = None
+    for source in sources:
+        for piece in pieces_of(source, files[source.path], settings):
+            for part in piece.parts:
+                if isinstance(part, np.ndarray):
+                    check_rows_sorted(superrun, part, source)
+            check_order(superrun, previous, piece, source)
+            if piece.n:
+                previous = piece
+            yield piece
+
+
+def build_superrun(superrun: str, sources: list[Source], output: Path, metadata: dict,
+                   settings: BuildSettings) -> None:
+    """Write the superrun file at ``output`` from ``sources`` (in time order)."""
+    if not sources:
+        raise ConcatenationError(f"Superrun {superrun} holds no data: its definition has no segments.")
+    files = {}
+    for source in sources:
+        if source.path not in files:
+            files[source.path] = DataFile(source.path)
+    dtype = check_dtypes(superrun, files, sources)
+    target_rows = max(1, settings.chunk_target_bytes // settings.row_bytes)
+    with DataWriter(output, dtype, metadata) as writer:
+        pieces = ordered_pieces(superrun, sources, files, settings)
+        for group in group_pieces(pieces, target_rows):
+            writer.write_chunk_parts(chunk_parts(group, settings.carry_over_min_bytes),
+                                     group[0].start, group[-1].end, subruns=chunk_subruns(group),
+                                     run_id=superrun)
+
+
+# -- from a project's definitions ------------------------------------------------------------------
+
+
+def check_lineages(superrun: str, expected: dict, per_run_options: set[str],
+                   sources: list[Source], files: dict[Path, DataFile]) -> dict[str, str]:
+    """Refuse subruns whose lineage differs from the superrun's other than in per-run-default
+    options; return the lineage hash of every direct subrun's file."""
+    from .lineage import compare_lineages, format_differences
+
+    hashes = {}
+    for source in sources:
+        if source.subrun in hashes:
+            continue
+        metadata = files[source.path].metadata
+        differences = compare_lineages(expected, metadata["lineage"], per_run_options)
+        if differences:
+            raise ConcatenationError(
+                f"Superrun {superrun}: subrun {source.subrun} ({source.path}) was built with a "
+                f"different lineage than the superrun expects: {format_differences(differences)}. "
+                f"Rebuild it (snakemake --forcerun {source.subrun}/{metadata['data_type']}) "
+                "or make the configuration agree.")
+        hashes[source.subrun] = metadata["lineage_hash"]
+    return hashes
+
+
+def per_run_defaults(project, data_type: str) -> dict:
+    """``{option: {"default_per_run": spec, "hash": ...}}`` for the per-run options of a data type."""
+    from .lineage import deterministic_hash, per_run_spec
+
+    defaults = {}
+    for dependency in project.registry.dependencies(data_type):
+        for option in project.registry[dependency].options:
+            spec = per_run_spec(option, project.options)
+            if spec is not None:
+                defaults[option.name] = {"default_per_run": spec, "hash": deterministic_hash(spec)}
+    return defaults
+
+
+def build_from_project(project, superrun: str, data_type: str, output: Path) -> None:
+    """Build ``superrun``'s ``data_type`` file as the project's definitions say."""
+    from .lineage import lineage_hash
+
+    plugin = project.registry[data_type]
+    sources = [Source(subrun, project.path(subrun, data_type), segment.run_id, segment.start,
+                      segment.end, whole)
+               for subrun, segment, whole in project.superrun_sources(superrun)]
+    files = {source.path: DataFile(source.path) for source in sources}
+    expected = project.lineage(superrun, data_type)
+    input_hashes = check_lineages(superrun, expected, project.per_run_options(data_type), sources, files)
+    run_metadata = project.run_metadata(superrun)
+    metadata = {
+        "run_id": superrun,
+        "data_type": data_type,
+        "data_kind": plugin.data_kind,
+        "lineage": expected,
+        "lineage_hash": lineage_hash(expected),
+        "chunk_target_size_mb": project.storage["chunk_target_size_mb"],
+        "run_metadata": run_metadata,
+        "sub_run_spec": run_metadata["sub_run_spec"],
+        "sub_run_spec_flat": run_metadata["sub_run_spec_flat"],
+        "sub_run_spec_hash": run_metadata["sub_run_spec_hash"],
+        "selection": run_metadata["selection"],
+        "per_run_defaults": per_run_defaults(project, data_type),
+        "input_lineage_hashes": input_hashes,
+    }
+    kind_row_bytes = max(project.registry[dt].dtype.itemsize
+                         for dt in project.registry.data_types_of_kind(plugin.data_kind))
+    settings = BuildSettings(
+        chunk_target_bytes=int(project.storage["chunk_target_size_mb"] * 1e6),
+        row_bytes=kind_row_bytes,
+        carry_over_min_bytes=int(project.storage["carry_over_min_mb"] * 1e6),
+        touching=run_metadata["selection"] == "touching",
+    )
+    build_superrun(superrun, sources, output, metadata, settings)

@@ -1,0 +1,73 @@
+"""Per-run processing: run one plugin over one run, chunk by chunk, into its file.
+
+Every input file of a run shares the run's chunk boundaries (they all descend from the
+source plugin's chunks), so the inputs are read in lockstep and each output chunk covers
+exactly the same ``[start, end)``: data types of one kind share chunk boundaries.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .plugins import ChunkSpan, Plugin, SourcePlugin
+from .storage import DataFile, DataWriter
+
+
+class ProcessingError(RuntimeError):
+    """A run's inputs cannot be processed; the message names the run, files and fix."""
+
+
+def run_metadata_fields(project, run_id: str, data_type: str) -> dict:
+    """The metadata every output file of (run, data type) carries."""
+    plugin = project.registry[data_type]
+    lineage = project.lineage(run_id, data_type)
+    from .lineage import lineage_hash
+
+    return {
+        "run_id": run_id,
+        "data_type": data_type,
+        "data_kind": plugin.data_kind,
+        "lineage": lineage,
+        "lineage_hash": lineage_hash(lineage),
+        "chunk_target_size_mb": plugin.chunk_target_size_mb,
+        "run_metadata": project.run_metadata(run_id),
+    }
+
+
+def input_chunks(run_id: str, inputs: dict[str, Path]) -> Iterator[tuple[ChunkSpan, dict[str, np.ndarray]]]:
+    """Yield each chunk span of the run with the rows of every input for it."""
+    files = {data_type: DataFile(path) for data_type, path in inputs.items()}
+    tables = {data_type: [(c["start"], c["end"]) for c in f.chunks] for data_type, f in files.items()}
+    reference_type, reference = next(iter(tables.items()))
+    for data_type, table in tables.items():
+        if table != reference:
+            raise ProcessingError(
+                f"Run {run_id}: the chunks of {files[data_type].path} do not line up with those of "
+                f"{files[reference_type].path}; rebuild both from the same source data.")
+    for i, (start, end) in enumerate(reference):
+        yield ChunkSpan(run_id, start, end), {dt: f.read_chunk(i) for dt, f in files.items()}
+
+
+def computed_chunks(plugin: Plugin, run, config: dict, inputs: dict[str, Path]):
+    if isinstance(plugin, SourcePlugin):
+        yield from plugin.generate(run, config)
+        return
+    missing = set(plugin.depends_on) - set(inputs)
+    if missing:
+        raise ProcessingError(f"Run {run.run_id}: {plugin.provides} needs {', '.join(sorted(missing))} as input.")
+    for span, rows in input_chunks(run.run_id, {dt: inputs[dt] for dt in plugin.depends_on}):
+        yield span, plugin.compute(rows, config, span)
+
+
+def process_run(project, run_id: str, data_type: str, inputs: dict[str, Path], output: Path) -> None:
+    """Compute ``data_type`` for ``run_id`` from its input files and write ``output``."""
+    plugin = project.registry[data_type]
+    run = project.runs[run_id]
+    config = project.resolved_options(run_id, data_type)
+    metadata = run_metadata_fields(project, run_id, data_type)
+    with DataWriter(output, plugin.dtype, metadata) as writer:
+        for span, rows in computed_chunks(plugin, run, config, inputs):
+            writer.write_chunk(np.asarray(rows, dtype=plugin.dtype), span.start, span.end, run_id=run_id)

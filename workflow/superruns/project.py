@@ -1,0 +1,191 @@
+"""A Project ties one configuration to its registry, runs, superrun definitions and data.
+
+The Snakefile builds one Project at parse time; the scripts build one per job from the
+same config; users get the default one (``config/config.yaml`` in the working directory, or
+``$SUPERRUNS_CONFIG``) through :func:`superruns.load` and friends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+DEFAULT_CONFIG = Path("config") / "config.yaml"
+PATH_KEYS = ("data_dir", "runs")
+
+
+class ConfigError(ValueError):
+    """The workflow configuration is invalid; the message names the file and the key."""
+
+
+def load_schema(name: str) -> dict:
+    return json.loads((SCHEMA_DIR / name).read_text())
+
+
+def validate_config(config: dict, source: str = "the configuration") -> dict:
+    """Check ``config`` against the schema and return a copy with defaults filled in."""
+    import jsonschema
+
+    schema = load_schema("config.schema.json")
+    try:
+        jsonschema.validate(config, schema)
+    except jsonschema.ValidationError as error:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ConfigError(f"{source}: invalid value at '{where}': {error.message}. "
+                          f"Fix it following {SCHEMA_DIR / 'config.schema.json'}.") from None
+    filled = dict(config)
+    for key, spec in schema["properties"].items():
+        if key not in filled and "default" in spec:
+            filled[key] = spec["default"]
+    storage_spec = schema["properties"]["storage"]["properties"]
+    filled["storage"] = {key: spec["default"] for key, spec in storage_spec.items()} | dict(
+        filled.get("storage") or {})
+    return filled
+
+
+def resolve_paths(config: dict, base_dir: Path) -> dict:
+    """Make every path in ``config`` absolute, relative to ``base_dir``.
+
+    Snakemake jobs run inside ``data_dir`` (the Snakefile's ``workdir``), so the paths must
+    not depend on the current directory once the config is handed to a job.
+    """
+    resolved = dict(config, base_dir=str(base_dir))
+    for key in PATH_KEYS:
+        resolved[key] = str((base_dir / config[key]).resolve())
+    resolved["superruns"] = [str((base_dir / p).resolve()) for p in config["superruns"]]
+    return resolved
+
+
+class Project:
+    """Configuration, plugin registry, run registry and superrun definitions of one workflow."""
+
+    def __init__(self, config: dict, base_dir: str | Path | None = None, *, source: str = "config"):
+        base_dir = base_dir or config.get("base_dir") or Path.cwd()
+        self.base_dir = Path(base_dir).resolve()
+        self.config = resolve_paths(validate_config(config, source), self.base_dir)
+        self.data_dir = Path(self.config["data_dir"])
+
+    @classmethod
+    def from_file(cls, path: str | Path = DEFAULT_CONFIG, base_dir: str | Path | None = None) -> "Project":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"No configuration file at {path.resolve()}: run from the workflow's "
+                              "directory, or set SUPERRUNS_CONFIG to the config.yaml to use.")
+        try:
+            config = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML ({error}). Fix the file.") from None
+        # Paths in a config file are relative to the directory snakemake runs in, which is
+        # the parent of config/ for the usual layout.
+        if base_dir is None:
+            base_dir = path.resolve().parent.parent if path.parent.name == "config" else path.parent
+        return cls(config, base_dir, source=str(path))
+
+    @classmethod
+    def default(cls) -> "Project":
+        return cls.from_file(os.environ.get("SUPERRUNS_CONFIG", DEFAULT_CONFIG))
+
+    # -- what the project knows, loaded on first use ---------------------------------------
+
+    @cached_property
+    def registry(self):
+        from .plugins import Registry
+
+        return Registry.from_modules(self.config["plugins"])
+
+    @cached_property
+    def runs(self):
+        from .runs import RunRegistry
+
+        return RunRegistry.load(self.config["runs"])
+
+    @cached_property
+    def definitions(self):
+        from .definitions import Definitions
+
+        return Definitions.load(self.config["superruns"], self.runs, base_dir=self.base_dir)
+
+    @property
+    def options(self) -> dict:
+        return self.config.get("options") or {}
+
+    @property
+    def storage(self) -> dict:
+        return self.config["storage"]
+
+    # -- names and paths ---------------------------------------------------------------------
+
+    @staticmethod
+    def is_superrun(run_id: str) -> bool:
+        return run_id.startswith("_")
+
+    def path(self, run_id: str, data_type: str) -> Path:
+        return self.data_dir / run_id / data_type
+
+    def check_known(self, run_id: str) -> None:
+        known = self.definitions if self.is_superrun(run_id) else self.runs
+        if run_id not in known:
+            what = "superrun" if self.is_superrun(run_id) else "run"
+            raise KeyError(f"Unknown {what} {run_id!r}: define it in "
+                           f"{'the superrun definitions' if what == 'superrun' else self.config['runs']}.")
+
+    # -- lineage -----------------------------------------------------------------------------
+
+    def lineage(self, run_id: str, data_type: str) -> dict:
+        from . import lineage
+
+        if self.is_superrun(run_id):
+            return lineage.superrun_lineage(self.registry, data_type, self.options)
+        return lineage.lineage(self.registry, data_type, run_id, self.options)
+
+    def lineage_hash(self, run_id: str, data_type: str) -> str:
+        from .lineage import lineage_hash
+
+        return lineage_hash(self.lineage(run_id, data_type))
+
+    def per_run_options(self, data_type: str) -> set[str]:
+        from .lineage import per_run_options
+
+        return per_run_options(self.registry, data_type, self.options)
+
+    def resolved_options(self, run_id: str, data_type: str) -> dict:
+        from .lineage import resolve_options
+
+        return resolve_options(self.registry, data_type, run_id, self.options)
+
+    # -- run metadata ------------------------------------------------------------------------
+
+    def run_metadata(self, run_id: str) -> dict:
+        """The run document: start/end (int ns), livetime (s), mode, source, tags, and for a
+        superrun its sub_run_spec (as defined and flattened) and hash."""
+        self.check_known(run_id)
+        if self.is_superrun(run_id):
+            return self.definitions.run_metadata(run_id)
+        run = self.runs[run_id]
+        return {"name": run.run_id, "start": run.start, "end": run.end,
+                "livetime": (run.end - run.start) / 1e9, "mode": [run.mode] if run.mode else [],
+                "source": [run.source] if run.source else [], "tags": sorted(run.tags)}
+
+    # -- what a superrun is built from -------------------------------------------------------
+
+    def superrun_sources(self, superrun: str) -> list[tuple[str, "Segment", bool]]:  # noqa: F821
+        """``(direct subrun, segment, whole)`` per leaf segment, in time order.
+
+        Each segment is read from the file of the direct subrun that holds its leaf run.
+        ``whole`` is true when that subrun is named whole in ``runs:``: then every row of the
+        segment's leaf is taken as stored; otherwise the superrun's selection rule applies.
+        """
+        definitions = self.definitions
+        whole_subruns = set(definitions.get(superrun).runs)
+        holder = {}
+        for subrun in definitions.direct_subruns(superrun):
+            leaves = definitions.leaf_runs(subrun) if self.is_superrun(subrun) else [subrun]
+            for leaf in leaves:
+                holder[leaf] = subrun
+        return [(holder[segment.run_id], segment, holder[segment.run_id] in whole_subruns)
+                for segment in definitions.segments(superrun)]
