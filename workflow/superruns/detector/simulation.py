@@ -100,7 +100,7 @@ def _interactions(rng, lo: int, hi: int, kr83m: bool, c: dict) -> np.ndarray:
     return truth
 
 
-def _pulses(interaction, channel, n_pe, kind, t_ref, t, width) -> np.ndarray:
+def _pulses(channel, n_pe, kind, t_ref, t, width) -> np.ndarray:
     """Pulses in a common form: ``start`` (``t_ref`` + a multiple of the sample width),
     ``n`` samples, shape (kind, loc, width); ``t`` [ns] is relative to ``t_ref``."""
     t = np.asarray(t, dtype=np.float64)
@@ -108,12 +108,11 @@ def _pulses(interaction, channel, n_pe, kind, t_ref, t, width) -> np.ndarray:
     first = t if kind == EXPONENTIAL else t - half
     start = np.floor(first / SAMPLE_DT).astype(np.int64) * SAMPLE_DT
     loc = t - start                      # emission time (exp) or mean (Gaussian), from start
-    p = np.zeros(len(t), dtype=[("start", "<i8"), ("n", "<i8"), ("channel", "<i2"),
-                                ("interaction", "<i8"), ("kind", "i1"), ("loc", "<f8"),
-                                ("width", "<f8"), ("amplitude", "<f8")])
+    p = np.zeros(len(t), dtype=[("start", "<i8"), ("n", "<i8"), ("channel", "<i2"), ("kind", "i1"),
+                                ("loc", "<f8"), ("width", "<f8"), ("amplitude", "<f8")])
     p["start"], p["loc"], p["width"], p["kind"] = t_ref + start, loc, width, kind
     p["n"] = np.ceil((loc + half) / SAMPLE_DT)
-    p["channel"], p["interaction"], p["amplitude"] = channel, interaction, n_pe
+    p["channel"], p["amplitude"] = channel, n_pe
     return p
 
 
@@ -130,7 +129,7 @@ def _s1_pulses(rng, truth, t_ref, c):
     aft = aft_gate + (aft_cathode - aft_gate) * depth
     pvals = np.repeat(np.stack([aft, 1 - aft], axis=1) / N_TOP_CHANNELS, N_TOP_CHANNELS, axis=1)
     i, ch, n_pe = _per_channel(rng, truth["s1_pe"], pvals)
-    return _pulses(i, ch, n_pe, EXPONENTIAL, t_ref, truth["time"][i] - t_ref, c["sim_s1_tau_ns"])
+    return _pulses(ch, n_pe, EXPONENTIAL, t_ref, truth["time"][i] - t_ref, c["sim_s1_tau_ns"])
 
 
 def _s2_pulses(rng, truth, t_ref, c):
@@ -146,7 +145,7 @@ def _s2_pulses(rng, truth, t_ref, c):
     # Longitudinal diffusion: sigma_t^2 = sigma_0^2 + 2 D t_drift / v^2  (D in cm^2/us here)
     diffusion = 2 * c["sim_diffusion_cm2_per_s"] * 1e-6 / c["sim_drift_velocity"] ** 2  # us
     sigma = np.sqrt(c["sim_s2_sigma0_ns"] ** 2 + diffusion * 1e3 * truth["drift_time"][i])
-    return _pulses(i, ch, n_pe, GAUSSIAN, t_ref, truth["s2_center_time"][i] - t_ref, sigma)
+    return _pulses(ch, n_pe, GAUSSIAN, t_ref, truth["s2_center_time"][i] - t_ref, sigma)
 
 
 def _dark_pulses(rng, start, end, c):
@@ -154,7 +153,7 @@ def _dark_pulses(rng, start, end, c):
     duration = end - start - int(6 * tau + 2 * SAMPLE_DT)
     n = int(rng.poisson(c["sim_dark_rate_hz"] * N_CHANNELS * max(duration, 0) / 1e9))
     t = np.sort(rng.integers(0, duration, n)) if n else np.zeros(0, np.int64)
-    return _pulses(-1, rng.integers(0, N_CHANNELS, n), 1, EXPONENTIAL, start, t, tau)
+    return _pulses(rng.integers(0, N_CHANNELS, n), 1, EXPONENTIAL, start, t, tau)
 
 
 def _concat(parts):
@@ -207,6 +206,7 @@ class RawRecords(SourcePlugin):
     options = (
         Option("chunk_duration_s", 60, help="Duration of a raw_records chunk [s]"),
         Option("chunk_margin_us", 1000, help="No interactions this close to a chunk edge [us]"),
+        Option("sim_seed", 0, help="Mixed into every chunk's random seed (with run id and options)"),
         Option("sim_interaction_rate_hz", 10.0, help="Background interaction rate [Hz]"),
         Option("sim_kr83m_rate_hz", 10.0,
                help="Extra rate of 41.5 keV Kr83m interactions when mode or source says kr83m [Hz]"),
