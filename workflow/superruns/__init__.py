@@ -47,7 +47,8 @@ def define_run(name, data, *, from_run=None, pad_ns=0, description=None, overwri
     project = _project(project)
     directory = next((p for p in project.config["superruns"] if not p.endswith((".yaml", ".yml"))),
                      str(project.base_dir / "config" / "superruns.d"))
-    return write_definition(name, data, directory=directory, runs=project.runs, from_run=from_run,
+    return write_definition(name, data, directory=directory, runs=project.runs,
+                            definitions=project.definitions, from_run=from_run,
                             pad_ns=pad_ns, description=description, overwrite=overwrite)
 
 

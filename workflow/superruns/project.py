@@ -176,16 +176,10 @@ class Project:
     def superrun_sources(self, superrun: str) -> list[tuple[str, "Segment", bool]]:  # noqa: F821
         """``(direct subrun, segment, whole)`` per leaf segment, in time order.
 
-        Each segment is read from the file of the direct subrun that holds its leaf run.
-        ``whole`` is true when that subrun is named whole in ``runs:``: then every row of the
-        segment's leaf is taken as stored; otherwise the superrun's selection rule applies.
+        Each segment is read from the file of the direct subrun that holds it. ``whole`` is
+        true when that subrun is named whole in ``runs:``: then every row of the segment is
+        taken as stored; otherwise the superrun's selection rule applies.
         """
-        definitions = self.definitions
-        whole_subruns = set(definitions.get(superrun).runs)
-        holder = {}
-        for subrun in definitions.direct_subruns(superrun):
-            leaves = definitions.leaf_runs(subrun) if self.is_superrun(subrun) else [subrun]
-            for leaf in leaves:
-                holder[leaf] = subrun
-        return [(holder[segment.run_id], segment, holder[segment.run_id] in whole_subruns)
-                for segment in definitions.segments(superrun)]
+        whole_subruns = set(self.definitions.get(superrun).runs)
+        return [(subrun, segment, subrun in whole_subruns)
+                for subrun, segment in self.definitions.sourced_segments(superrun)]

@@ -61,7 +61,6 @@ _ISO_RE = re.compile(
     r"(?:[Tt ](?P<time>\d{1,2}:\d{2}(?::\d{2})?)(?:\.(?P<frac>\d{1,9}))?)?"
     r"[ \t]*(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?$"
 )
-_RUN_KEYS = ("start", "end", "mode", "source", "tags", "comments")
 
 
 class RunRegistryError(ValueError):
@@ -136,7 +135,7 @@ def parse_time_ns(value: Any) -> int:
     """
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is a boolean, not a time")
-    if isinstance(value, int) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu"):
+    if isinstance(value, int) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in ("i", "u")):
         ns = int(value)
     elif isinstance(value, _dt.datetime):
         ns = _datetime_ns(value)
@@ -250,7 +249,12 @@ def _fast_load(data: bytes) -> Any:
                     else:
                         node = yaml.ScalarNode(tag, event.value, event.start_mark,
                                                event.end_mark, event.style)
-                        obj = constructors[tag](loader, node)
+                        try:
+                            obj = constructors[tag](loader, node)
+                        except (ValueError, TypeError, OverflowError) as exc:
+                            raise yaml.constructor.ConstructorError(
+                                None, None, f"{event.value!r} is not valid: {exc}",
+                                event.start_mark) from None
                     if isinstance(obj, _IMMUTABLE):
                         cache[key] = obj
                 if event.anchor:
@@ -318,6 +322,8 @@ def yaml_load(path: Path, error_cls: type[Exception] = ValueError) -> Any:
             return yaml.load(data, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         raise error_cls(f"{path}: not valid YAML: {exc}; fix the syntax at the line shown") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp with month 13
+        raise error_cls(f"{path}: a value is not valid: {exc}; fix it") from None
 
 
 @lru_cache(maxsize=None)
@@ -349,6 +355,8 @@ def schema_error_fix(error) -> str:
         want = error.validator_value
         want = " or ".join(want) if isinstance(want, list) else want
         return f"give a value of type {want}"
+    if v in ("anyOf", "oneOf") and error.schema.get("description"):
+        return f"give {error.schema['description']}"
     if v == "enum":
         return "use one of " + ", ".join(repr(x) for x in error.validator_value)
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
