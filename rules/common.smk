@@ -10,7 +10,10 @@ config.update(PROJECT.config)
 
 def alternatives(names):
     """A wildcard constraint matching exactly these names."""
-    return "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True)) or "(?!)"
+    return (
+        "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+        or "(?!)"
+    )
 
 
 wildcard_constraints:

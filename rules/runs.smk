@@ -4,9 +4,11 @@ rule process:
         unpack(run_inputs),
     output:
         "{run}/{data_type}",
-    params:
-        lineage_hash=run_lineage_hash,
     log:
         "logs/process/{run}/{data_type}.log",
+    conda:
+        "../environment.yml"
+    params:
+        lineage_hash=run_lineage_hash,
     script:
         "../scripts/process.py"

@@ -4,10 +4,12 @@ rule superrun:
         subrun_files,
     output:
         "{superrun}/{data_type}",
+    log:
+        "logs/superrun/{superrun}/{data_type}.log",
+    conda:
+        "../environment.yml"
     params:
         lineage_hash=superrun_lineage_hash,
         sub_run_spec_hash=superrun_spec_hash,
-    log:
-        "logs/superrun/{superrun}/{data_type}.log",
     script:
         "../scripts/concatenate.py"

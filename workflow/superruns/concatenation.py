@@ -37,6 +37,7 @@ class Source:
     start: int
     end: int
     whole: bool          # take every row of the leaf (a subrun named whole), no selection rule
+    taken_before: int | None = None   # rows starting before this were taken by an earlier segment
 
 
 @dataclass
@@ -91,11 +92,14 @@ def frame_wholly_selected(frame: Frame, chunk_end: int, source: Source, touching
 
 
 def frame_wholly_outside(frame: Frame, source: Source) -> bool:
-    return frame.first_time >= source.end or frame.max_endtime <= source.start and frame.last_time < source.start
+    return frame.first_time >= source.end or (frame.max_endtime <= source.start and frame.last_time < source.start)
 
 
 def select_rows(rows: np.ndarray, source: Source, touching: bool) -> np.ndarray:
     mask = kernels.select_in_ranges(rows, [(source.start, source.end)], touching=touching or source.whole)
+    if source.taken_before is not None:
+        # A row overlapping two segments of one run (touching mode) belongs to the first.
+        mask &= rows["time"] >= source.taken_before
     return rows[mask]
 
 
@@ -109,20 +113,26 @@ def pieces_of(source: Source, data: DataFile, settings: BuildSettings) -> Iterat
                 if frame_wholly_outside(frame, source):
                     continue
                 if frame_wholly_selected(frame, chunk["end"], source, settings.touching):
-                    add_to_piece(piece, Carried(frame, data), frame.n, frame.first_time, frame.last_time)
+                    add_to_piece(piece, Carried(frame, data), frame.n, frame.first_time, frame.last_time,
+                                 frame.max_endtime)
                     continue
                 rows = select_rows(data.decode_frame(frame), source, settings.touching)
                 if len(rows):
-                    add_to_piece(piece, rows, len(rows), int(rows["time"][0]), int(rows["time"][-1]))
+                    add_to_piece(piece, rows, len(rows), int(rows["time"][0]), int(rows["time"][-1]),
+                                 int(kernels.endtime(rows).max()))
         yield piece
 
 
-def add_to_piece(piece: Piece, part, n: int, first_time: int, last_time: int) -> None:
+def add_to_piece(piece: Piece, part, n: int, first_time: int, last_time: int, max_endtime: int) -> None:
     piece.parts.append(part)
     piece.n += n
     if piece.first_time is None:
         piece.first_time = first_time
     piece.last_time = last_time
+    # Rows taken by overlap (touching mode) may reach past the segment: the piece, and so the
+    # chunk that holds it, must cover them.
+    piece.start = min(piece.start, first_time)
+    piece.end = max(piece.end, max_endtime)
 
 
 # -- grouping pieces into output chunks -------------------------------------------------------
@@ -159,20 +169,20 @@ def chunk_subruns(group: list[Piece]) -> dict:
     return subruns
 
 
-def chunk_parts(group: list[Piece], carry_over_min_bytes: int) -> list:
+def chunk_parts(group: list[Piece], dtype: np.dtype, carry_over_min_bytes: int) -> list:
     """The parts of one output chunk: large frames as they are, the rest merged into arrays."""
     parts, pending = [], []
     for piece in group:
         for part in piece.parts:
             if isinstance(part, Carried) and part.nbytes >= carry_over_min_bytes:
                 if pending:
-                    parts.append(np.concatenate(pending))
+                    parts.append(np.concatenate(pending, dtype=dtype))
                     pending = []
                 parts.append(part.frame)
             else:
                 pending.append(part.decode() if isinstance(part, Carried) else part)
     if pending:
-        parts.append(np.concatenate(pending))
+        parts.append(np.concatenate(pending, dtype=dtype))
     return parts
 
 
@@ -229,11 +239,11 @@ def ordered_pieces(superrun: str, sources: list[Source], files: dict[Path, DataF
 
 
 def build_superrun(superrun: str, sources: list[Source], output: Path, metadata: dict,
-                   settings: BuildSettings) -> None:
+                   settings: BuildSettings, files: dict[Path, DataFile] | None = None) -> None:
     """Write the superrun file at ``output`` from ``sources`` (in time order)."""
     if not sources:
         raise ConcatenationError(f"Superrun {superrun} holds no data: its definition has no segments.")
-    files = {}
+    files = dict(files or {})
     for source in sources:
         if source.path not in files:
             files[source.path] = DataFile(source.path)
@@ -242,12 +252,29 @@ def build_superrun(superrun: str, sources: list[Source], output: Path, metadata:
     with DataWriter(output, dtype, metadata) as writer:
         pieces = ordered_pieces(superrun, sources, files, settings)
         for group in group_pieces(pieces, target_rows):
-            writer.write_chunk_parts(chunk_parts(group, settings.carry_over_min_bytes),
+            writer.write_chunk_parts(chunk_parts(group, dtype, settings.carry_over_min_bytes),
                                      group[0].start, group[-1].end, subruns=chunk_subruns(group),
                                      run_id=superrun)
 
 
 # -- from a project's definitions ------------------------------------------------------------------
+
+
+def leaf_coverage(superrun: str, data: DataFile, leaf: str) -> tuple[int, int]:
+    """The interval a file's data of ``leaf`` cover: the file's own span for the leaf run's
+    file, or what its chunks' ``subruns`` record for a superrun's file.
+
+    A subrun named whole keeps all its rows, even where its data reach past the run
+    registry's start or end (imported strax data often begin a few ms before the run doc).
+    """
+    if data.run_id == leaf:
+        return data.metadata["start"], data.metadata["end"]
+    spans = [(c["subruns"][leaf]["start"], c["subruns"][leaf]["end"])
+             for c in data.chunks if leaf in (c.get("subruns") or {})]
+    if not spans:
+        raise ConcatenationError(f"Superrun {superrun}: {data.path} holds no data of run {leaf}, "
+                                 "although the definitions say it does. Rebuild it (snakemake --forcerun).")
+    return min(s for s, _ in spans), max(e for _, e in spans)
 
 
 def check_lineages(superrun: str, expected: dict, per_run_options: set[str],
@@ -290,10 +317,15 @@ def build_from_project(project, superrun: str, data_type: str, output: Path) -> 
     from .lineage import lineage_hash
 
     plugin = project.registry[data_type]
-    sources = [Source(subrun, project.path(subrun, data_type), segment.run_id, segment.start,
-                      segment.end, whole)
-               for subrun, segment, whole in project.superrun_sources(superrun)]
-    files = {source.path: DataFile(source.path) for source in sources}
+    files: dict[Path, DataFile] = {}
+    sources, previous_end = [], {}
+    for subrun, segment, whole in project.superrun_sources(superrun):
+        path = project.path(subrun, data_type)
+        if path not in files:
+            files[path] = DataFile(path)
+        start, end = leaf_coverage(superrun, files[path], segment.run_id) if whole else (segment.start, segment.end)
+        sources.append(Source(subrun, path, segment.run_id, start, end, whole, previous_end.get(segment.run_id)))
+        previous_end[segment.run_id] = end
     expected = project.lineage(superrun, data_type)
     input_hashes = check_lineages(superrun, expected, project.per_run_options(data_type), sources, files)
     run_metadata = project.run_metadata(superrun)
@@ -320,4 +352,4 @@ def build_from_project(project, superrun: str, data_type: str, output: Path) -> 
         carry_over_min_bytes=int(project.storage["carry_over_min_mb"] * 1e6),
         touching=run_metadata["selection"] == "touching",
     )
-    build_superrun(superrun, sources, output, metadata, settings)
+    build_superrun(superrun, sources, output, metadata, settings, files)

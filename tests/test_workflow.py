@@ -1,0 +1,176 @@
+"""End to end: real snakemake runs in a temporary directory, then load what they built."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+import superruns
+from superruns.storage import DataFile
+
+from conftest import run_entry
+
+pytestmark = pytest.mark.e2e
+
+# Ids whose string order ("10" < "8" < "9") differs from their time order (8, 9, 10, 11).
+RUNS = {
+    "8": run_entry(0, 30),
+    "9": run_entry(40, 30),
+    "10": run_entry(80, 30),
+    "11": run_entry(120, 30),
+}
+SUPERRUNS = {
+    "_inner": {"runs": ["10", "9"]},
+    "_middle": {"runs": ["_inner", "8"]},          # three levels: _top > _middle > _inner
+    "_top": {"runs": ["11", "_middle"]},
+    "_other": {"runs": ["8", "11"]},
+}
+TIME_ORDER = ["8", "9", "10", "11"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One workflow, built once for the tests that only read it."""
+    from conftest import Workflow
+
+    flow = Workflow(tmp_path_factory.mktemp("flow"))
+    flow.write(RUNS, SUPERRUNS)
+    flow.snakemake("_top/event_info", "_top/peaks", "_top/raw_records", "_top/event_basics",
+                   "_top/event_positions", "_other/event_info")
+    return flow
+
+
+def concatenated_leaves(flow, data_type, runs=TIME_ORDER):
+    project = flow.project()
+    return np.concatenate([superruns.load(run, data_type, project=project) for run in runs])
+
+
+@pytest.mark.parametrize("data_type", ["event_info", "peaks", "raw_records"])
+def test_nested_superrun_is_its_leaf_runs_in_time_order(built, data_type):
+    project = built.project()
+    stored = superruns.load("_top", data_type, project=project)
+    expected = concatenated_leaves(built, data_type)
+    assert len(stored) > 0
+    assert stored.dtype == expected.dtype
+    assert stored.tobytes() == expected.tobytes()
+    assert np.all(np.diff(stored["time"]) >= 0)
+
+
+def test_superrun_metadata_says_what_it_holds(built):
+    project = built.project()
+    data = DataFile(built.data / "_top" / "event_info")
+    md = data.metadata
+    assert md["run_id"] == "_top"
+    assert md["lineage_hash"] == project.lineage_hash("_top", "event_info")
+    assert list(md["sub_run_spec_flat"]) == TIME_ORDER
+    assert md["sub_run_spec"] == {"_middle": "all", "11": "all"}
+    assert set(md["input_lineage_hashes"]) == {"_middle", "11"}
+    # pmt_gains is a per-run-default option: the superrun's lineage names its spec's hash.
+    assert md["lineage"]["peaks"][2]["pmt_gains"].startswith("<SUBRUN-DEPENDENT:")
+    assert "pmt_gains" in md["per_run_defaults"]
+    held = {}
+    for chunk in data.chunks:
+        for run, span in chunk["subruns"].items():
+            held.setdefault(run, []).append((span["start"], span["end"]))
+    assert list(held) == TIME_ORDER
+    for run in TIME_ORDER:
+        leaf = DataFile(built.data / run / "event_info")
+        assert min(s for s, _ in held[run]) == leaf.metadata["start"]
+        assert max(e for _, e in held[run]) == leaf.metadata["end"]
+    run_md = md["run_metadata"]
+    assert run_md["livetime"] == pytest.approx(4 * 30.0)
+    assert run_md["start"] == RUNS["8"]["start"] and run_md["end"] == RUNS["11"]["end"]
+
+
+def test_kind_merge_loads_one_array(built):
+    project = built.project()
+    merged = superruns.load("_top", ["event_basics", "event_positions"], project=project)
+    basics = superruns.load("_top", "event_basics", project=project)
+    positions = superruns.load("_top", "event_positions", project=project)
+    assert set(basics.dtype.names) | set(positions.dtype.names) == set(merged.dtype.names)
+    for name in positions.dtype.names:
+        assert merged[name].tobytes() == positions[name].tobytes()
+    for name in basics.dtype.names:
+        assert merged[name].tobytes() == basics[name].tobytes()
+    with pytest.raises(ValueError, match="different data kinds"):
+        superruns.load("_top", ["event_info", "peaks"], project=project)
+
+
+def test_same_kind_shares_chunk_boundaries(built):
+    tables = [[(c["start"], c["end"], c["n"]) for c in DataFile(built.data / "_top" / dt).chunks]
+              for dt in ("event_basics", "event_positions", "event_info")]
+    assert tables[0] == tables[1] == tables[2]
+    run_tables = [[(c["start"], c["end"]) for c in DataFile(built.data / "8" / dt).chunks]
+                  for dt in ("raw_records", "peaks", "event_info")]
+    assert run_tables[0] == run_tables[1] == run_tables[2]
+
+
+def test_single_run_file_has_its_lineage(built):
+    project = built.project()
+    for data_type in ("raw_records", "peaks", "event_info"):
+        md = DataFile(built.data / "8" / data_type).metadata
+        assert md["lineage_hash"] == project.lineage_hash("8", data_type)
+        assert md["data_type"] == data_type and md["run_id"] == "8"
+
+
+def test_up_to_date_workflow_has_nothing_to_do(built):
+    result = built.snakemake("-n", "_top/event_info", "_other/event_info")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def planned_outputs(result) -> set[str]:
+    return set(re.findall(r"^\s+output: (\S+)$", result.stdout + result.stderr, re.MULTILINE))
+
+
+def test_edited_definition_rebuilds_only_what_depends_on_it(workflow):
+    workflow.write(RUNS, SUPERRUNS)
+    targets = ["_top/event_info", "_other/event_info"]
+    workflow.snakemake(*targets)
+    edited = dict(SUPERRUNS, _inner={"runs": ["10"], "description": "without run 9"})
+    (workflow.root / "config" / "superruns.yaml").write_text(yaml.safe_dump(edited))
+    planned = planned_outputs(workflow.snakemake("-n", *targets))
+    assert planned == {"_inner/event_info", "_middle/event_info", "_top/event_info"}
+
+
+def test_unknown_superrun_has_no_rule(workflow):
+    workflow.write(RUNS, SUPERRUNS)
+    result = workflow.snakemake("_nosuch/event_info", check=False)
+    assert result.returncode != 0
+    assert "No rule to produce _nosuch/event_info" in result.stdout + result.stderr
+    assert not (workflow.data / "_nosuch").exists()
+
+
+@pytest.mark.parametrize("superruns_doc, message", [
+    ({"nounderscore": {"runs": ["8"]}}, "nounderscore"),
+    ({"_a": {"runs": ["8", "99"]}}, "99"),
+    ({"_a": {"runs": ["_b"]}, "_b": {"runs": ["_a"]}}, "_a"),
+    ({"_a": {"runs": ["8", "8"]}}, "8"),
+    ({"_a": {"runs": []}}, "_a"),
+])
+def test_bad_definition_stops_snakemake_before_any_job(workflow, superruns_doc, message):
+    workflow.write(RUNS, superruns_doc)
+    result = workflow.snakemake("8/event_info", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "superruns.yaml" in output and message in output
+    assert not (workflow.data / "8" / "event_info").exists()
+
+
+def test_cli_reports_runs_superruns_and_files(built, capsys):
+    from superruns import cli
+
+    config = str(built.root / "config" / "config.yaml")
+    assert cli.main(["--config", config, "--json", "list"]) == 0
+    rows = {row["run_id"]: row for row in json.loads(capsys.readouterr().out)}
+    assert "event_info" in rows["_top"]["built"] and rows["_top"]["livetime_s"] == pytest.approx(120)
+    assert cli.main(["--config", config, "--json", "show", "_top"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["leaf_runs"] == TIME_ORDER and shown["direct_subruns"] == ["_middle", "11"]
+    assert cli.main(["info", str(built.data / "_top" / "event_info")]) == 0
+    text = capsys.readouterr().out
+    assert "lineage_hash" in text and "8,9,10,11" in text
+    assert cli.main(["--config", config, "show", "_nosuch"]) == 1
