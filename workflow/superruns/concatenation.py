@@ -312,7 +312,8 @@ def per_run_defaults(project, data_type: str) -> dict:
     return defaults
 
 
-def build_from_project(project, superrun: str, data_type: str, output: Path) -> None:
+def build_from_project(project, superrun: str, data_type: str, output: Path,
+                       extra_metadata: dict | None = None) -> None:
     """Build ``superrun``'s ``data_type`` file as the project's definitions say."""
     from .lineage import lineage_hash
 
@@ -343,7 +344,7 @@ def build_from_project(project, superrun: str, data_type: str, output: Path) -> 
         "selection": run_metadata["selection"],
         "per_run_defaults": per_run_defaults(project, data_type),
         "input_lineage_hashes": input_hashes,
-    }
+    } | (extra_metadata or {})
     kind_row_bytes = max(project.registry[dt].dtype.itemsize
                          for dt in project.registry.data_types_of_kind(plugin.data_kind))
     settings = BuildSettings(

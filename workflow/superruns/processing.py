@@ -37,6 +37,17 @@ def run_metadata_fields(project, run_id: str, data_type: str) -> dict:
     }
 
 
+def check_input_lineages(project, run_id: str, inputs: dict[str, Path]) -> None:
+    """Refuse inputs built with another lineage than the configuration gives them now."""
+    for data_type, path in inputs.items():
+        found = DataFile(path).metadata.get("lineage_hash")
+        expected = project.lineage_hash(run_id, data_type)
+        if found != expected:
+            raise ProcessingError(
+                f"Run {run_id}: {path} has lineage hash {found}, but the configuration gives "
+                f"{data_type} the hash {expected}. Rebuild it: snakemake --forcerun {run_id}/{data_type}")
+
+
 def input_chunks(run_id: str, inputs: dict[str, Path]) -> Iterator[tuple[ChunkSpan, dict[str, np.ndarray]]]:
     """Yield each chunk span of the run with the rows of every input for it."""
     files = {data_type: DataFile(path) for data_type, path in inputs.items()}
@@ -62,12 +73,14 @@ def computed_chunks(plugin: Plugin, run, config: dict, inputs: dict[str, Path]):
         yield span, plugin.compute(rows, config, span)
 
 
-def process_run(project, run_id: str, data_type: str, inputs: dict[str, Path], output: Path) -> None:
+def process_run(project, run_id: str, data_type: str, inputs: dict[str, Path], output: Path,
+                extra_metadata: dict | None = None) -> None:
     """Compute ``data_type`` for ``run_id`` from its input files and write ``output``."""
     plugin = project.registry[data_type]
     run = project.runs[run_id]
     config = project.resolved_options(run_id, data_type)
-    metadata = run_metadata_fields(project, run_id, data_type)
+    check_input_lineages(project, run_id, inputs)
+    metadata = run_metadata_fields(project, run_id, data_type) | (extra_metadata or {})
     with DataWriter(output, plugin.dtype, metadata) as writer:
         for span, rows in computed_chunks(plugin, run, config, inputs):
             writer.write_chunk(np.asarray(rows, dtype=plugin.dtype), span.start, span.end, run_id=run_id)
