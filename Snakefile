@@ -16,3 +16,5 @@ workdir: PROJECT.data_dir
 
 include: "rules/runs.smk"
 include: "rules/superruns.smk"
+include: "rules/strax.smk"
+include: "rules/selections.smk"

@@ -20,6 +20,7 @@ wildcard_constraints:
     run=alternatives(PROJECT.runs),
     superrun=alternatives(PROJECT.definitions.names),
     data_type=alternatives(PROJECT.registry),
+    selection=alternatives(config["selections"]),
 
 
 def run_inputs(wildcards):
@@ -32,8 +33,16 @@ def run_lineage_hash(wildcards):
     return PROJECT.lineage_hash(wildcards.run, wildcards.data_type)
 
 
+def wait_for_selections(superrun):
+    """Superruns defined by events that the workflow selects can only be resolved once
+    those selections are written: let Snakemake build them first (a checkpoint)."""
+    for name in PROJECT.selections_needed(superrun):
+        checkpoints.select_events.get(selection=name)
+
+
 def subrun_files(wildcards):
     """The same data type of each subrun named in the superrun's definition."""
+    wait_for_selections(wildcards.superrun)
     subruns = PROJECT.definitions.direct_subruns(wildcards.superrun)
     return [f"{subrun}/{wildcards.data_type}" for subrun in subruns]
 
@@ -43,4 +52,10 @@ def superrun_lineage_hash(wildcards):
 
 
 def superrun_spec_hash(wildcards):
+    wait_for_selections(wildcards.superrun)
     return PROJECT.definitions.run_metadata(wildcards.superrun)["sub_run_spec_hash"]
+
+
+def selection_input(wildcards):
+    selection = config["selections"][wildcards.selection]
+    return f"{selection['source']}/{selection.get('data_type', 'event_info')}"

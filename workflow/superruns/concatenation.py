@@ -79,20 +79,19 @@ class BuildSettings:
 # -- cutting sources into pieces ---------------------------------------------------------------
 
 
-def frame_wholly_selected(frame: Frame, chunk_end: int, source: Source, touching: bool) -> bool:
-    """Whether every row of ``frame`` belongs to the source's segment, judged from its stats.
+def frame_wholly_selected(frame: dict, chunk_end: int, source: Source, touching: bool) -> bool:
+    """Whether every row of a frame (its metadata record) belongs to the source's segment.
 
     Rows of a chunk end no later than the chunk, so ``chunk_end`` bounds their end times.
     """
-    if frame.first_time < source.start:
+    if frame["first_time"] < source.start or frame["last_time"] >= source.end:
         return False
-    if source.whole or touching:
-        return frame.last_time < source.end
-    return min(chunk_end, frame.max_endtime) <= source.end
+    return source.whole or touching or min(chunk_end, frame["max_endtime"]) <= source.end
 
 
-def frame_wholly_outside(frame: Frame, source: Source) -> bool:
-    return frame.first_time >= source.end or (frame.max_endtime <= source.start and frame.last_time < source.start)
+def frame_wholly_outside(frame: dict, source: Source) -> bool:
+    return frame["first_time"] >= source.end or (
+        frame["max_endtime"] <= source.start and frame["last_time"] < source.start)
 
 
 def select_rows(rows: np.ndarray, source: Source, touching: bool) -> np.ndarray:
@@ -104,22 +103,23 @@ def select_rows(rows: np.ndarray, source: Source, touching: bool) -> np.ndarray:
 
 
 def pieces_of(source: Source, data: DataFile, settings: BuildSettings) -> Iterator[Piece]:
+    """The part of each of the source's chunks that falls in its segment; only the frames a
+    piece needs are read, and only those a range cuts are decompressed."""
     for chunk_i, chunk in enumerate(data.chunks):
         if chunk["end"] <= source.start or chunk["start"] >= source.end:
             continue
         piece = Piece(source.leaf, max(chunk["start"], source.start), min(chunk["end"], source.end))
-        if chunk["n"]:
-            for frame in data.frames(chunk_i):
-                if frame_wholly_outside(frame, source):
-                    continue
-                if frame_wholly_selected(frame, chunk["end"], source, settings.touching):
-                    add_to_piece(piece, Carried(frame, data), frame.n, frame.first_time, frame.last_time,
-                                 frame.max_endtime)
-                    continue
-                rows = select_rows(data.decode_frame(frame), source, settings.touching)
-                if len(rows):
-                    add_to_piece(piece, rows, len(rows), int(rows["time"][0]), int(rows["time"][-1]),
-                                 int(kernels.endtime(rows).max()))
+        records = data.frame_records(chunk_i)
+        needed = [j for j, record in enumerate(records) if not frame_wholly_outside(record, source)]
+        for j, frame in zip(needed, data.frames(chunk_i, needed)):
+            if frame_wholly_selected(records[j], chunk["end"], source, settings.touching):
+                add_to_piece(piece, Carried(frame, data), frame.n, frame.first_time, frame.last_time,
+                             frame.max_endtime)
+                continue
+            rows = select_rows(data.decode_frame(frame), source, settings.touching)
+            if len(rows):
+                add_to_piece(piece, rows, len(rows), int(rows["time"][0]), int(rows["time"][-1]),
+                             int(kernels.endtime(rows).max()))
         yield piece
 
 
@@ -139,14 +139,16 @@ def add_to_piece(piece: Piece, part, n: int, first_time: int, last_time: int, ma
 
 
 def group_pieces(pieces: Iterable[Piece], target_rows: int) -> Iterator[list[Piece]]:
-    """Consecutive pieces, grouped while their rows fit ``target_rows``; never split a piece."""
-    group, rows = [], 0
+    """Consecutive pieces, grouped while their rows fit ``target_rows``; never split a piece,
+    and keep pieces that overlap in time (rows taken by overlap) in one group."""
+    group, rows, group_end = [], 0, None
     for piece in pieces:
-        if group and rows + piece.n > target_rows:
+        if group and rows + piece.n > target_rows and piece.start >= group_end:
             yield group
             group, rows = [], 0
         group.append(piece)
         rows += piece.n
+        group_end = piece.end if len(group) == 1 else max(group_end, piece.end)
     if group:
         yield group
 
@@ -157,8 +159,8 @@ def chunk_subruns(group: list[Piece]) -> dict:
     intervals: dict[str, list[list[int]]] = {}
     for piece in group:
         spans = intervals.setdefault(piece.leaf, [])
-        if spans and spans[-1][1] == piece.start:
-            spans[-1][1] = piece.end
+        if spans and spans[-1][1] >= piece.start:
+            spans[-1][1] = max(spans[-1][1], piece.end)
         else:
             spans.append([piece.start, piece.end])
     subruns = {}
@@ -253,28 +255,36 @@ def build_superrun(superrun: str, sources: list[Source], output: Path, metadata:
         pieces = ordered_pieces(superrun, sources, files, settings)
         for group in group_pieces(pieces, target_rows):
             writer.write_chunk_parts(chunk_parts(group, dtype, settings.carry_over_min_bytes),
-                                     group[0].start, group[-1].end, subruns=chunk_subruns(group),
+                                     group[0].start, max(p.end for p in group), subruns=chunk_subruns(group),
                                      run_id=superrun)
 
 
 # -- from a project's definitions ------------------------------------------------------------------
 
 
-def leaf_coverage(superrun: str, data: DataFile, leaf: str) -> tuple[int, int]:
-    """The interval a file's data of ``leaf`` cover: the file's own span for the leaf run's
+def leaf_spans(superrun: str, data: DataFile, leaf: str) -> list[tuple[int, int]]:
+    """The intervals a file's data of ``leaf`` cover: the file's own span for the leaf run's
     file, or what its chunks' ``subruns`` record for a superrun's file.
 
     A subrun named whole keeps all its rows, even where its data reach past the run
     registry's start or end (imported strax data often begin a few ms before the run doc).
     """
     if data.run_id == leaf:
-        return data.metadata["start"], data.metadata["end"]
-    spans = [(c["subruns"][leaf]["start"], c["subruns"][leaf]["end"])
-             for c in data.chunks if leaf in (c.get("subruns") or {})]
+        return [(data.metadata["start"], data.metadata["end"])]
+    spans: list[list[int]] = []
+    for chunk in data.chunks:
+        part = (chunk.get("subruns") or {}).get(leaf)
+        if part is None:
+            continue
+        for s, e in part.get("ranges", [[part["start"], part["end"]]]):
+            if spans and s <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], e)
+            else:
+                spans.append([s, e])
     if not spans:
         raise ConcatenationError(f"Superrun {superrun}: {data.path} holds no data of run {leaf}, "
                                  "although the definitions say it does. Rebuild it (snakemake --forcerun).")
-    return min(s for s, _ in spans), max(e for _, e in spans)
+    return [(s, e) for s, e in spans]
 
 
 def check_lineages(superrun: str, expected: dict, per_run_options: set[str],
@@ -324,9 +334,15 @@ def build_from_project(project, superrun: str, data_type: str, output: Path,
         path = project.path(subrun, data_type)
         if path not in files:
             files[path] = DataFile(path)
-        start, end = leaf_coverage(superrun, files[path], segment.run_id) if whole else (segment.start, segment.end)
-        sources.append(Source(subrun, path, segment.run_id, start, end, whole, previous_end.get(segment.run_id)))
-        previous_end[segment.run_id] = end
+        spans = [(segment.start, segment.end)]
+        if whole:
+            spans = [span for span in leaf_spans(superrun, files[path], segment.run_id)
+                     if span[0] < segment.end and span[1] > segment.start
+                     and span[0] >= previous_end.get(segment.run_id, span[0])] or spans
+        for start, end in spans:
+            sources.append(Source(subrun, path, segment.run_id, start, end, whole,
+                                  previous_end.get(segment.run_id)))
+            previous_end[segment.run_id] = end
     expected = project.lineage(superrun, data_type)
     input_hashes = check_lineages(superrun, expected, project.per_run_options(data_type), sources, files)
     run_metadata = project.run_metadata(superrun)

@@ -1,7 +1,8 @@
 """What the Snakemake scripts run: one job each, with its log and a clear error.
 
 The scripts under ``scripts/`` only hand the ``snakemake`` object to these functions, so
-everything here is reachable from tests without Snakemake.
+everything here is reachable from tests without Snakemake. Every output gets a provenance
+record in its metadata (:mod:`superruns.provenance`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .project import Project
+from .storage import StorageError
 
 log = logging.getLogger("superruns")
 
 # Errors whose message already says what is wrong and what to do: shown without a traceback.
-EXPECTED_ERRORS = (ValueError, KeyError, RuntimeError, OSError)
+# StorageError covers DataCorrupted: a damaged input names its file, chunk and frame.
+EXPECTED_ERRORS = (ValueError, KeyError, RuntimeError, OSError, StorageError)
 
 
 @contextmanager
@@ -39,20 +42,51 @@ def job_log(log_path: str | None):
     log.info("done in %.2f s", time.perf_counter() - started)
 
 
+def rule_name(smk) -> str | None:
+    return getattr(smk, "rule", None)
+
+
 def process_job(smk) -> None:
     """Snakemake job: compute one data type of one regular run."""
     from .processing import process_run
+    from .provenance import record
 
     with job_log(smk.log[0] if smk.log else None):
         project = Project(smk.config)
+        run_id, data_type = smk.wildcards.run, smk.wildcards.data_type
         inputs = {name: Path(path) for name, path in smk.input.items()}
-        process_run(project, smk.wildcards.run, smk.wildcards.data_type, inputs, Path(smk.output[0]))
+        provenance = record(project, run_id, data_type, inputs.values(), rule=rule_name(smk))
+        process_run(project, run_id, data_type, inputs, Path(smk.output[0]),
+                    extra_metadata={"provenance": provenance})
 
 
 def superrun_job(smk) -> None:
     """Snakemake job: build one data type of one superrun from its subruns' files."""
     from .concatenation import build_from_project
+    from .provenance import record
 
     with job_log(smk.log[0] if smk.log else None):
         project = Project(smk.config)
-        build_from_project(project, smk.wildcards.superrun, smk.wildcards.data_type, Path(smk.output[0]))
+        superrun, data_type = smk.wildcards.superrun, smk.wildcards.data_type
+        provenance = record(project, superrun, data_type, [Path(p) for p in smk.input],
+                            rule=rule_name(smk))
+        build_from_project(project, superrun, data_type, Path(smk.output[0]),
+                           extra_metadata={"provenance": provenance})
+
+
+def summary_job(smk) -> None:
+    """Snakemake job: the HTML summary of one superrun file for ``snakemake --report``."""
+    from .report import write_summary
+
+    with job_log(smk.log[0] if smk.log else None):
+        write_summary(Path(smk.input[0]), Path(smk.output[0]))
+
+
+def selection_job(smk) -> None:
+    """Snakemake job: write the events that pass one selection's cuts."""
+    from .selections import write_selection
+
+    with job_log(smk.log[0] if smk.log else None):
+        project = Project(smk.config)
+        count = write_selection(project, smk.wildcards.selection, Path(smk.output[0]))
+        log.info("selection %s: %d events", smk.wildcards.selection, count)

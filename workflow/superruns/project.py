@@ -61,12 +61,31 @@ def resolve_paths(config: dict, base_dir: Path) -> dict:
     return resolved
 
 
+def check_options(registry, options: dict, source: str) -> None:
+    """Refuse option overrides that no plugin declares (a typo would silently change nothing)."""
+    import difflib
+
+    from .lineage import unknown_options
+
+    unknown = unknown_options(registry, options)
+    if unknown:
+        known = sorted({option.name for dt in registry for option in registry[dt].options})
+        hints = [f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name)
+                 for name in unknown for close in [difflib.get_close_matches(name, known, n=1)]]
+        raise ConfigError(f"{source}: options: unknown option {', '.join(hints)}: no plugin declares "
+                          f"it; fix the spelling or remove it (known options: {', '.join(known)})")
+
+
 class Project:
     """Configuration, plugin registry, run registry and superrun definitions of one workflow."""
 
-    def __init__(self, config: dict, base_dir: str | Path | None = None, *, source: str = "config"):
+    def __init__(self, config: dict, base_dir: str | Path | None = None, *, source: str | None = None):
         base_dir = base_dir or config.get("base_dir") or Path.cwd()
         self.base_dir = Path(base_dir).resolve()
+        # Errors name the config file: the Snakefile's config dict comes from config/config.yaml
+        # (or the --configfile/--config given to snakemake).
+        source = source or f"{DEFAULT_CONFIG} (with any --configfile/--config given to snakemake)"
+        self.source = source
         self.config = resolve_paths(validate_config(config, source), self.base_dir)
         self.data_dir = Path(self.config["data_dir"])
 
@@ -96,7 +115,19 @@ class Project:
     def registry(self):
         from .plugins import Registry
 
-        return Registry.from_modules(self.config["plugins"])
+        try:
+            registry = Registry.from_modules(self.config["plugins"])
+        except ImportError as error:
+            raise ConfigError(f"{self.source}: plugins: {error}; fix: give importable modules "
+                              f"that list their plugins in PLUGINS (now {self.config['plugins']})") from None
+        if not self.config.get("strax"):        # strax Contexts take options of their own
+            check_options(registry, self.options, self.source)
+        if self.config.get("strax"):
+            # Data types made by a strax Context or imported from strax (docs/strax.md).
+            from .strax_format import extend_registry
+
+            extend_registry(self, registry)
+        return registry
 
     @cached_property
     def runs(self):
@@ -139,6 +170,9 @@ class Project:
     def lineage(self, run_id: str, data_type: str) -> dict:
         from . import lineage
 
+        plugin = self.registry[data_type]
+        if hasattr(plugin, "lineage_for"):      # strax data types keep strax's lineage
+            return plugin.lineage_for(self, run_id)
         if self.is_superrun(run_id):
             return lineage.superrun_lineage(self.registry, data_type, self.options)
         return lineage.lineage(self.registry, data_type, run_id, self.options)
@@ -183,3 +217,23 @@ class Project:
         whole_subruns = set(self.definitions.get(superrun).runs)
         return [(subrun, segment, subrun in whole_subruns)
                 for subrun, segment in self.definitions.sourced_segments(superrun)]
+
+    def selections_needed(self, superrun: str) -> list[str]:
+        """The configured selections whose events files ``superrun`` (or a superrun it holds)
+        is defined by."""
+        from .selections import selection_path
+
+        produced = {selection_path(self, name).resolve(): name for name in self.config["selections"]}
+        needed, stack, seen = [], [superrun], set()
+        while stack:
+            name = stack.pop()
+            if name in seen or not self.is_superrun(name):
+                continue
+            seen.add(name)
+            definition = self.definitions.get(name)
+            events = self.definitions.events_file(name)
+            if events is not None and events.resolve() in produced:
+                needed.append(produced[events.resolve()])
+            stack.extend(definition.runs)
+            stack.extend(definition.ranges)
+        return needed

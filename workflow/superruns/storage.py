@@ -47,7 +47,7 @@ import time as _time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import blosc2
 import numpy as np
@@ -793,15 +793,19 @@ class DataFile:
         except Exception as error:
             raise DataCorrupted(f"{where}: cannot be decompressed ({error}). {_REBUILD}") from None
 
-    def frames(self, i: int) -> list[Frame]:
-        """The compressed frames of chunk ``i`` (CRC-checked if ``verify``), for carry-over."""
+    def frames(self, i: int, which: Iterable[int] | None = None) -> list[Frame]:
+        """The compressed frames of chunk ``i`` (CRC-checked if ``verify``), for carry-over.
+
+        ``which`` picks frames by their position in the chunk (see :meth:`frame_records`), so
+        that a caller reads only the bytes it needs."""
         a, b = self._chunk(i)["frames"]
+        ks = range(a, b) if which is None else [a + j for j in which]
         result = []
-        if a == b:
+        if not ks:
             return result
         fd = self._open_fd()
         try:
-            for k in range(a, b):
+            for k in ks:
                 r = self._frames[k]
                 result.append(Frame(data=bytes(self._frame_bytes(i, k, fd)), n=r["n"], nbytes=r["nbytes"],
                                     crc32=r["crc32"], first_time=r["first_time"], last_time=r["last_time"],
@@ -810,6 +814,12 @@ class DataFile:
         finally:
             os.close(fd)
         return result
+
+    def frame_records(self, i: int) -> list[dict]:
+        """What the metadata says of each frame of chunk ``i`` (rows, sizes, times): enough to
+        decide which frames a time selection needs before reading any bytes."""
+        a, b = self._chunk(i)["frames"]
+        return self._frames[a:b]
 
     def decode_frame(self, frame: Frame) -> np.ndarray:
         """The rows of a :class:`Frame` (e.g. one from :meth:`frames`), decompressed."""
