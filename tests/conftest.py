@@ -25,6 +25,17 @@ def run_entry(start_s: float, duration_s: float, mode="background", source="none
 TEST_OPTIONS = {"chunk_duration_s": 10}
 
 
+def merge_spans(spans) -> list[list[int]]:
+    """Sorted ``[start, end]`` spans with overlapping or touching ones merged."""
+    merged: list[list[int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return merged
+
+
 @dataclass
 class Workflow:
     """A workflow directory: config/ with runs and superruns, data in data/."""

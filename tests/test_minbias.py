@@ -9,7 +9,7 @@ import superruns
 from superruns import kernels
 from superruns.storage import DataFile
 
-from conftest import SECOND, run_entry
+from conftest import SECOND, merge_spans, run_entry
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +89,7 @@ def test_minbias_from_selected_events(built):
         run = str(event["run_id"])
         windows.setdefault(run, []).append([max(int(event["time"]) - PAD, RUNS[run]["start"]),
                                             min(int(event["endtime"]) + PAD, RUNS[run]["end"])])
-    windows = {run: merge(spans) for run, spans in windows.items()}
+    windows = {run: merge_spans(spans) for run, spans in windows.items()}
     for data_type in ("event_info", "peaks", "raw_records"):
         stored = superruns.load("_minbias", data_type, project=project)
         assert stored.tobytes() == expected_from_ranges(built, data_type, windows).tobytes()
@@ -108,8 +108,8 @@ def test_chunk_subruns_record_exactly_the_ranges_held(built):
     for chunk in data.chunks:
         for run, part in chunk["subruns"].items():
             held.setdefault(run, []).extend(part.get("ranges", [[part["start"], part["end"]]]))
-    assert {run: merge(spans) for run, spans in held.items()} == {
-        run: merge(spans) for run, spans in {**RANGES_A, **RANGES_B}.items()}
+    assert {run: merge_spans(spans) for run, spans in held.items()} == {
+        run: merge_spans(spans) for run, spans in {**RANGES_A, **RANGES_B}.items()}
 
 
 def test_time_range_load_reads_only_overlapping_frames(built):
@@ -123,12 +123,3 @@ def test_time_range_load_reads_only_overlapping_frames(built):
     via_api = superruns.load("_all", "peaks", time_range=(t0, t1), project=built.project())
     assert via_api.tobytes() == part.tobytes()
 
-
-def merge(spans):
-    merged = []
-    for s, e in sorted(spans):
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
-    return merged

@@ -11,6 +11,8 @@ from superruns import kernels
 from superruns.concatenation import BuildSettings, Source, build_superrun
 from superruns.storage import DataFile, DataWriter
 
+from conftest import merge_spans
+
 DTYPE = np.dtype([("time", "<i8"), ("length", "<i4"), ("dt", "<i4"), ("value", "<f8")])
 
 
@@ -144,12 +146,3 @@ def check_chunk_metadata(stored, runs, touching):
         covered = merge_spans(held.get(run_id, []))
         assert covered == merge_spans([list(r) for r in run["ranges"] if r[1] > r[0]])
 
-
-def merge_spans(spans):
-    merged = []
-    for s, e in sorted(spans):
-        if merged and s <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], e)
-        else:
-            merged.append([s, e])
-    return merged
