@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
+# Optional extras to install too, e.g. EXTRAS=test,strax (CI runs the strax tests).
+EXTRAS ?= test
 BIN := $(VENV)/bin
 
 .PHONY: demo test lint bench clean
@@ -10,7 +12,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
 demo: $(BIN)/.installed

@@ -124,7 +124,7 @@ class Project:
             check_options(registry, self.options, self.source)
         if self.config.get("strax"):
             # Data types made by a strax Context or imported from strax (docs/strax.md).
-            from .strax_format import extend_registry
+            from .straxio.registry import extend_registry
 
             extend_registry(self, registry)
         return registry

@@ -1,0 +1,75 @@
+"""This package's own data types (the simulated detector) loaded by a strax Context: plugin
+stubs with our lineage, data through the superruns frontend."""
+
+from __future__ import annotations
+
+import pytest
+
+strax = pytest.importorskip("strax")
+
+import superruns  # noqa: E402
+from superruns.concatenation import build_from_project  # noqa: E402
+from superruns.detector.common import PMT_GAINS_PER_RUN  # noqa: E402
+from superruns.processing import process_run  # noqa: E402
+
+from conftest import Workflow, run_entry  # noqa: E402
+
+pytestmark = pytest.mark.strax
+
+CHAIN = ["raw_records", "peaks", "peak_basics", "events", "event_basics", "event_positions", "event_info"]
+GAINS = PMT_GAINS_PER_RUN[0][1]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """Two 3 s runs processed in this process and their superrun (no snakemake: fast)."""
+    workflow = Workflow(tmp_path_factory.mktemp("native"))
+    # Plain gains: strax cannot resolve per-run defaults for superruns (strax-reference 2.9).
+    workflow.write({"1": run_entry(0, 3), "2": run_entry(10, 3)}, {"_sr": {"runs": ["1", "2"]}},
+                   options={"chunk_duration_s": 1, "pmt_gains": GAINS, "sim_pmt_gains": GAINS})
+    project = workflow.project()
+    for run in ("1", "2"):
+        for data_type in CHAIN:
+            inputs = {d: project.path(run, d) for d in project.registry[data_type].depends_on}
+            process_run(project, run, data_type, inputs, project.path(run, data_type))
+    for data_type in ("peaks", "event_basics", "event_positions", "event_info"):
+        build_from_project(project, "_sr", data_type, project.path("_sr", data_type))
+    return project
+
+
+def context(project):
+    from superruns.straxio.frontend import SuperrunsFrontend, plugin_stubs
+
+    return strax.Context(storage=[SuperrunsFrontend(project)], register=plugin_stubs(project),
+                         use_per_run_defaults=False)
+
+
+def test_stub_lineages_equal_ours(project):
+    st = context(project)
+    for data_type in CHAIN:
+        for run_id in ("1", "_sr"):
+            assert st.key_for(run_id, data_type).lineage_hash == project.lineage_hash(run_id, data_type)
+
+
+def test_strax_loads_our_runs_and_superruns(project):
+    st = context(project)
+    for run_id, data_type in (("1", "raw_records"), ("2", "peaks"), ("_sr", "peaks"), ("_sr", "event_info")):
+        assert st.get_array(run_id, data_type, progress_bar=False).tobytes() == \
+            superruns.load(run_id, data_type, project=project).tobytes()
+    merged = st.get_array("_sr", ("event_basics", "event_positions"), progress_bar=False)
+    ours = superruns.load("_sr", ["event_basics", "event_positions"], project=project)
+    assert len(merged) == len(ours) > 0
+    for name in ("s2_area", "x", "drift_time"):
+        assert (merged[name] == ours[name]).all()
+    assert not st.is_stored("_sr", "events")          # never built as a superrun
+    with pytest.raises(RuntimeError, match="only loaded"):
+        st.get_array("_sr", "events", progress_bar=False)
+
+
+def test_per_run_defaults_get_no_stub(tmp_path):
+    from superruns.straxio.frontend import plugin_stubs
+
+    workflow = Workflow(tmp_path)
+    workflow.write({"1": run_entry(0, 3)}, {})
+    with pytest.raises(ValueError, match="per-run defaults"):
+        plugin_stubs(workflow.project(), ["peaks"])

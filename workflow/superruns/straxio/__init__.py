@@ -1,0 +1,36 @@
+"""The bridge to strax (docs/strax.md), one module per concern.
+
+=================  ===============================================================  ============
+module             what                                                             needs strax
+=================  ===============================================================  ============
+``frontend``       ``SuperrunsFrontend``: a strax Context loads our runs and        yes
+                   superruns; ``plugin_stubs`` for this package's own data types
+``producer``       strax Contexts make subrun data types (rule ``strax_produce``)   yes
+``importer``       strax DataDirectory folders -> our files, runs -> run registry   no
+``exporter``       our files -> strax DataDirectory folders and run documents       no
+``registry``       ``StraxDataType``: strax-made and imported types in a registry   no
+``cli``            ``python -m superruns.straxio import|export``                    no
+=================  ===============================================================  ============
+
+The strax-free format (codecs, folders, run documents) is :mod:`superruns.strax_format`.
+Importing this package never imports strax; the names below load their module on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_WHERE = {
+    "SuperrunsFrontend": "frontend", "SuperrunsBackend": "frontend", "plugin_stubs": "frontend",
+    "make_context": "producer", "produce": "producer", "strax_data_types": "producer",
+    "import_directory": "importer", "add_runs_to_registry": "importer",
+    "export_run": "exporter", "export_file": "exporter",
+    "StraxDataType": "registry", "extend_registry": "registry", "produced_data_types": "registry",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

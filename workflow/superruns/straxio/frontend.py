@@ -1,0 +1,249 @@
+"""A strax storage frontend serving this workflow's files and run documents (imports strax).
+
+::
+
+    st = my_context()                                  # with the plugins of the data types
+    st.storage.append(SuperrunsFrontend("config/config.yaml"))
+    st.get_array("_sr1_v0.2", "peaks")                 # our file, no recomputation
+
+A file is served for a strax key only if its lineage hash equals the key's and, for a superrun,
+if the file holds the superrun the Context's run document defines (strax's ``_H`` run-id suffix,
+a hash of ``sub_run_spec``, is compared with the file's). Combining-mode keys
+(``combining=True``) are never served: strax then combines the subruns' files itself; nor are
+superruns of the data types in ``exclude_superruns`` (strax then computes them).
+:func:`plugin_stubs` makes strax plugin classes for this package's own data types.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import strax
+
+from ..lineage import deterministic_hash
+from ..storage import DataFile, StorageError
+from ..strax_format import (STRAX_FORMAT_VERSION, run_document_from_metadata, strax_chunk_info,
+                            strax_run_document, superrun_suffix)
+from .registry import StraxDataType
+
+__all__ = ["SuperrunsBackend", "SuperrunsFrontend", "plugin_stubs", "strax_metadata"]
+
+
+def strax_metadata(md: dict, path) -> dict:
+    """Our file's metadata in the form strax's loader reads (``chunks`` as strax chunk infos)."""
+    name = os.path.basename(os.fspath(path))
+    chunks = []
+    for chunk in md["chunks"]:
+        info = strax_chunk_info(chunk)
+        if chunk["n"]:
+            info["filename"] = f"{name}[{chunk['chunk_i']}]"
+        chunks.append(info)
+    out = {key: md[key] for key in ("run_id", "data_type", "data_kind", "dtype", "lineage", "lineage_hash",
+                                    "start", "end", "writing_started", "writing_ended", "sub_run_spec")
+           if key in md}
+    out.update(compressor="superruns", strax_version=STRAX_FORMAT_VERSION, chunks=chunks,
+               chunk_target_size_mb=md.get("chunk_target_size_mb") or strax.DEFAULT_CHUNK_SIZE_MB)
+    return out
+
+
+class SuperrunsBackend(strax.StorageBackend):
+    """Reads this package's files for strax (the backend key is the file's path)."""
+
+    def __init__(self, verify: bool = True):
+        super().__init__()
+        self.verify = verify
+        self._files: dict = {}
+
+    def data_file(self, path) -> DataFile:
+        path = os.fspath(path)
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            raise strax.DataNotAvailable(f"{path} does not exist") from None
+        key = (path, stat.st_mtime_ns, stat.st_size)
+        if key not in self._files:
+            try:
+                self._files = {key: DataFile(path, verify=self.verify)}      # keep the latest only
+            except StorageError as error:
+                raise strax.DataCorrupted(str(error)) from None
+        return self._files[key]
+
+    def _get_metadata(self, path, **kwargs) -> dict:
+        return strax_metadata(self.data_file(path).metadata, path)
+
+    def _read_chunk(self, path, chunk_info, dtype, compressor):
+        try:
+            rows = self.data_file(path).read_chunk(chunk_info["chunk_i"])
+        except StorageError as error:
+            raise strax.DataCorrupted(str(error)) from None
+        wanted = np.dtype(dtype)
+        # strax builds the dtype with np.dtype(literal_eval(md["dtype"])): padding entries
+        # ('', '|V1') become fields there and gaps here; the bytes are the same.
+        return rows if rows.dtype == wanted else rows.view(wanted)
+
+    def _saver(self, key, metadata, **kwargs):
+        raise strax.DataNotAvailable("the superruns frontend is read only: the workflow writes its files")
+
+
+class SuperrunsFrontend(strax.StorageFrontend):
+    """Serve a superruns workflow's data and run documents to a strax Context (read only).
+
+    ``project`` is a :class:`superruns.project.Project` or the path of its ``config.yaml``;
+    without one, give ``data_dir``: run documents then come from the files' metadata. Run
+    documents are strax's form of :meth:`Project.run_metadata` (naive UTC datetimes; a
+    superrun's ``sub_run_spec`` as defined: direct subruns, time order).
+    """
+
+    storage_type = strax.StorageType.LOCAL
+    provide_superruns = True
+    provide_run_metadata = True
+    can_define_runs = False
+
+    def __init__(self, project=None, *, data_dir=None, verify: bool = True, provide_run_metadata=None,
+                 take_only=(), exclude=(), exclude_superruns=(), readonly: bool = True):
+        if not readonly:
+            raise ValueError("SuperrunsFrontend is read only: the workflow writes its files "
+                             "(add a strax.DataDirectory to store what strax computes)")
+        super().__init__(readonly=True, provide_run_metadata=provide_run_metadata,
+                         take_only=take_only, exclude=exclude)
+        if isinstance(project, (str, os.PathLike)):
+            from ..project import Project
+
+            project = Project.from_file(project)
+        if project is None and data_dir is None:
+            raise ValueError("SuperrunsFrontend needs a project (or its config.yaml) or a data_dir")
+        self.project = project
+        self.path = str(data_dir if data_dir is not None else project.data_dir)
+        self.backends = [SuperrunsBackend(verify=verify)]
+        # Data types whose superruns strax must compute itself (e.g. an ExhaustPlugin's): our
+        # superrun files are the concatenation of the subruns' (docs/strax.md, divergence 7).
+        self.exclude_superruns = set(strax.to_str_tuple(exclude_superruns))
+
+    # -- data
+
+    @staticmethod
+    def _plain_name(value) -> bool:
+        return isinstance(value, str) and value not in ("", ".", "..") and "/" not in value and "\\" not in value
+
+    def _find(self, key, write, allow_incomplete, fuzzy_for, fuzzy_for_options):
+        if write:
+            raise strax.DataNotAvailable(f"{self} is read only")
+        if not (self._plain_name(key.run_id) and self._plain_name(key.data_type)):
+            raise strax.DataNotAvailable
+        path = os.path.join(self.path, key.run_id, key.data_type)
+        if not os.path.isfile(path):
+            raise strax.DataNotAvailable(f"no file {path}")
+        md = self.backends[0].data_file(path).metadata
+        if md.get("run_id") != key.run_id or md.get("data_type") != key.data_type:
+            raise strax.DataNotAvailable(f"{path} holds {md.get('run_id')}/{md.get('data_type')}")
+        if fuzzy_for or fuzzy_for_options:
+            same = (deterministic_hash(self._filter_lineage(md["lineage"], fuzzy_for, fuzzy_for_options))
+                    == deterministic_hash(self._filter_lineage(key.lineage, fuzzy_for, fuzzy_for_options)))
+        else:
+            same = md.get("lineage_hash") == key.lineage_hash
+        if not same:
+            raise strax.DataNotAvailable(f"{path} has lineage hash {md.get('lineage_hash')}, "
+                                         f"the Context asks for {key.lineage_hash}")
+        if key.run_id.startswith("_"):
+            if key.data_type in self.exclude_superruns:
+                raise strax.DataNotAvailable(f"{self} does not serve superruns of {key.data_type}")
+            if key.combining:
+                raise strax.DataNotAvailable("combining-mode data are never stored (strax combines the subruns)")
+            spec = md.get("sub_run_spec")
+            if spec is None or superrun_suffix(spec) != deterministic_hash((key.subruns, False)):
+                raise strax.DataNotAvailable(f"{path} holds another definition of {key.run_id} than the "
+                                             f"Context's run document ({key._run_id})")
+        return self.backends[0].__class__.__name__, path
+
+    # -- run documents
+
+    def _run_document(self, run_id: str) -> dict:
+        if self.project is not None:
+            try:
+                self.project.check_known(run_id)
+            except KeyError:
+                pass
+            else:
+                return strax_run_document(self.project, run_id)
+        directory = Path(self.path) / run_id
+        if self._plain_name(run_id) and directory.is_dir():
+            for path in sorted(directory.iterdir()):
+                if not path.is_file() or path.name.startswith("."):
+                    continue
+                try:
+                    md = self.backends[0].data_file(path).metadata
+                except (strax.DataNotAvailable, strax.DataCorrupted):
+                    continue
+                if isinstance(md.get("run_metadata"), dict):
+                    return run_document_from_metadata(md["run_metadata"], run_id)
+        raise strax.RunMetadataNotAvailable(f"{self} has no run document of {run_id}")
+
+    def run_metadata(self, run_id, projection=None):
+        doc = self._run_document(run_id)
+        if projection is not None:
+            fields = [projection] if isinstance(projection, str) else list(projection)
+            doc = {k: v for k, v in doc.items() if k in fields}
+        return doc
+
+    def _scan_runs(self, store_fields):
+        if self.project is not None:
+            names = list(self.project.runs) + list(self.project.definitions.names)
+        else:
+            names = sorted(p.name for p in Path(self.path).iterdir() if p.is_dir())
+        for name in names:
+            try:
+                yield self.run_metadata(name, projection=store_fields)
+            except strax.RunMetadataNotAvailable:
+                continue
+
+    def write_run_metadata(self, run_id, metadata):
+        raise strax.DataNotAvailable("define superruns in the workflow's superruns.yaml (superruns.define_run)")
+
+
+def plugin_stubs(project, data_types=None) -> list[type]:
+    """strax plugin classes that *load* this project's own data types through the frontend.
+
+    Each has the class name, version, data kind, dtype, dependencies and tracked options (with
+    the configured values) of our plugin, so its strax lineage and hash equal our file's; it
+    cannot compute anything. Superrun loading needs strax's ``allow_superrun``, which strax
+    forbids for data types without dependencies (sources): those load for regular runs only.
+    Per-run-default options are not supported (strax resolves them differently for superruns).
+    """
+    from ..lineage import PER_RUN_KEY, per_run_spec
+
+    registry = project.registry
+    wanted = list(registry) if data_types is None else list(data_types)
+    needed = []
+    for data_type in wanted:
+        for dep in registry.dependencies(data_type):
+            if dep not in needed:
+                needed.append(dep)
+    classes = []
+    for data_type in needed:
+        ours = registry[data_type]
+        if isinstance(ours, StraxDataType):
+            raise ValueError(f"{data_type} comes from strax: register its strax plugin instead of a stub")
+        options = []
+        for option in ours.options:
+            if not option.track:
+                continue
+            if per_run_spec(option, project.options) is not None:
+                raise ValueError(f"{data_type}: option {option.name!r} has per-run defaults ({PER_RUN_KEY}), "
+                                 "which strax cannot load superruns of; no stub")
+            value = project.options.get(option.name, option.default)
+            options.append(strax.Option(option.name, default=value, track=True, help=option.help))
+
+        def compute(self, **kwargs):
+            raise RuntimeError(f"{self.provides[0]} is only loaded from the superruns workflow's files")
+
+        attributes = {"provides": data_type, "depends_on": tuple(ours.depends_on), "data_kind": ours.data_kind,
+                      "dtype": ours.dtype, "__version__": str(ours.version), "compute": compute,
+                      "allow_superrun": bool(ours.depends_on), "save_when": strax.SaveWhen.NEVER,
+                      "__module__": __name__}
+        cls = type(ours.name, (strax.Plugin,), attributes)
+        if options:
+            cls = strax.takes_config(*options)(cls)
+        classes.append(cls)
+    return classes
