@@ -9,19 +9,19 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint bench clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/snakemake --cores $(CORES) _sr1_v0.2/event_info
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/pytest
 
-lint: $(BIN)/.installed
+lint: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules/
 

@@ -1,9 +1,13 @@
 # The Project and the functions the rules use to name inputs and params.
+import os
 import re
+from pathlib import Path
 
 from superruns.project import Project
 
-PROJECT = Project(config)
+# Paths in the config are relative to the directory snakemake was started in (the one
+# holding config/), not to the current directory: cluster jobs start in data_dir.
+PROJECT = Project(config, Path(os.environ["SUPERRUNS_CONFIG"]).parent.parent)
 # Jobs run inside data_dir: hand them the config with every path made absolute.
 config.update(PROJECT.config)
 

@@ -4,11 +4,11 @@ checkpoint select_events:
         selection_input,
     output:
         "selections/{selection}.npy",
-    params:
-        selection=lambda wildcards: config["selections"][wildcards.selection],
     log:
         "logs/selections/{selection}.log",
     conda:
         "../environment.yml"
+    params:
+        selection=lambda wildcards: config["selections"][wildcards.selection],
     script:
         "../scripts/select_events.py"

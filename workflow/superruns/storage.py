@@ -59,7 +59,7 @@ __all__ = [
     "Frame", "Chunk", "DataWriter", "DataFile", "DataCorrupted", "StorageError",
     "read_metadata", "dtype_from_metadata", "dtype_to_str",
     "FORMAT_VERSION", "METADATA_KEY", "DEFAULT_CODEC", "DEFAULT_CLEVEL", "DEFAULT_FILTER",
-    "DEFAULT_NTHREADS", "FRAME_SIZE",
+    "DEFAULT_NTHREADS", "COMPRESSION_NTHREADS", "FRAME_SIZE",
 ]
 
 FORMAT_VERSION = 1
@@ -72,6 +72,10 @@ DEFAULT_CODEC = "lz4"
 DEFAULT_CLEVEL = 5
 DEFAULT_FILTER = "nofilter"
 DEFAULT_NTHREADS = 2
+# blosc2 compressing with several threads writes the blocks of a chunk in the order they
+# finish, so the same rows give different bytes from one build to the next. One thread keeps
+# every build byte-identical (checked in tests/test_reproducibility.py); reading uses two.
+COMPRESSION_NTHREADS = 1
 # Bytes of uncompressed rows per frame, at most. A frame is the unit a time selection reads:
 # 4 MiB keeps a 1% selection of a 1 GB file to ~1.7% of its bytes (16 MiB: 3.3%) while
 # writing and loading as fast as 16 MiB frames; 1 MiB frames halve the write speed
@@ -358,7 +362,7 @@ class DataWriter:
         self.clevel = int(clevel if clevel is not None else DEFAULT_CLEVEL)
         self.filter = _filter(filter if filter is not None else DEFAULT_FILTER)
         self.typesize = int(typesize if typesize is not None else default_typesize(self.dtype))
-        self.nthreads = int(nthreads if nthreads is not None else DEFAULT_NTHREADS)
+        self.nthreads = int(nthreads if nthreads is not None else COMPRESSION_NTHREADS)
         frame_size = int(frame_size if frame_size is not None else FRAME_SIZE)
         self.rows_per_frame = max(1, min(frame_size, _MAX_FRAME_SIZE) // self.dtype.itemsize)
         if self.dtype.itemsize > _MAX_FRAME_SIZE:
