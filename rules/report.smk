@@ -1,19 +1,10 @@
 # Per-superrun summaries for `snakemake --report`: subruns on a time line, livetime, sizes.
 #   snakemake --cores 2 summary/_sr1_v0.2/event_info.html
 #   snakemake --report report.html summary/_sr1_v0.2/event_info.html
-import os
 
-# Snakemake's --report reads the config files by the paths they were given with, but after
-# `workdir:` moved into data_dir, so a relative config/config.yaml is not found (snakemake 9.27).
-# Make such paths absolute (only those that no longer resolve; nothing else changes).
-workflow.configfiles[:] = [
-    os.path.join(PROJECT.base_dir, f)
-    if not os.path.isabs(f)
-    and not os.path.exists(f)
-    and os.path.exists(os.path.join(PROJECT.base_dir, f))
-    else f
-    for f in workflow.configfiles
-]
+
+localrules:
+    superrun_summary,
 
 
 rule superrun_summary:
@@ -30,5 +21,7 @@ rule superrun_summary:
         ),
     log:
         "logs/summary/{superrun}/{data_type}.log",
+    conda:
+        "../environment.yml"
     script:
         "../scripts/summary.py"

@@ -1,4 +1,4 @@
-"""The ``superruns`` command: list runs and superruns, show a definition, inspect a file."""
+"""The ``superruns`` command: list runs and superruns, show a definition, inspect and verify files."""
 
 from __future__ import annotations
 
@@ -83,6 +83,13 @@ def print_mapping(mapping: dict, out, indent: int = 0) -> None:
             print(" " * indent + f"{key}: {value}", file=out)
 
 
+def expected_errors() -> tuple[type, ...]:
+    """Errors whose message says what is wrong: printed as one line, exit status 1. The
+    storage module is imported only by the commands that read files (it is not cheap)."""
+    storage = sys.modules.get("superruns.storage")
+    return (ValueError, KeyError, OSError) + ((storage.StorageError,) if storage else ())
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="superruns", description=__doc__)
     p.add_argument("--config", default=None, help="config.yaml (default: config/config.yaml or $SUPERRUNS_CONFIG)")
@@ -93,18 +100,59 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     info = commands.add_parser("info", help="a data file's metadata and chunk table")
     info.add_argument("path")
+    verify = commands.add_parser(
+        "verify", help="check data files frame by frame (CRC32 of every frame, metadata "
+        "checksum, row counts); exit status 1 if any is damaged")
+    verify.add_argument("paths", nargs="+", metavar="PATH",
+                        help="data files, or directories (every data file under them)")
+    verify.add_argument("--deep", action="store_true",
+                        help="also decompress every frame and check its rows' times")
+    verify.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print JSON for scripts")
     return p
 
 
-def main(argv=None, out=sys.stdout) -> int:
+def print_verify(result: dict, out) -> None:
+    for report in result["files"]:
+        if report["ok"]:
+            print(f"ok   {report['path']}: {report['chunks']} chunks, {report['frames']} frames, "
+                  f"{report['rows']} rows", file=out)
+        else:
+            print(f"BAD  {report['path']}", file=out)
+            for problem in report["problems"]:
+                print(f"     {problem}", file=out)
+    for path in result["leftovers"]:
+        print(f"note {path}: temporary file of an interrupted write; safe to delete", file=out)
+    if result["ok"]:
+        print(f"{result['checked']} files checked, all intact", file=out)
+    else:
+        print(f"{len(result['bad'])} of {result['checked']} files are damaged: "
+              f"{' '.join(result['bad'])}. Delete them and rebuild them (snakemake rebuilds "
+              "missing files).", file=out)
+
+
+def main(argv=None, out=None) -> int:
+    out = out if out is not None else sys.stdout   # looked up per call: tests capture it
     args = parser().parse_args(argv)
+    if args.command == "verify":
+        from .provenance import verify_paths
+
+        result = verify_paths(args.paths, deep=args.deep)
+        if args.json:
+            json.dump(result, out, indent=2, default=str)
+            print(file=out)
+        else:
+            print_verify(result, out)
+        return 0 if result["ok"] else 1
     try:
         if args.command == "info":
             result = file_info(args.path)
         else:
             project = Project.from_file(args.config) if args.config else Project.default()
             result = list_rows(project) if args.command == "list" else show_superrun(project, args.name)
-    except (ValueError, KeyError, OSError) as error:
+    except Exception as error:
+        if not isinstance(error, expected_errors()):
+            raise
         print(f"superruns {args.command}: {error.args[0] if error.args else error}", file=sys.stderr)
         return 1
     if args.json:

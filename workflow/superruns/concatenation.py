@@ -287,6 +287,18 @@ def leaf_spans(superrun: str, data: DataFile, leaf: str) -> list[tuple[int, int]
     return [(s, e) for s, e in spans]
 
 
+def check_run_file_current(superrun: str, data: DataFile, segment) -> None:
+    """Refuse a run's own file whose data lie wholly outside the run as the registry has it
+    now: it was built before the run's start/end changed, and would contribute nothing."""
+    start, end = data.metadata.get("start"), data.metadata.get("end")
+    if data.run_id == segment.run_id and data.n_rows and start is not None and \
+            (start >= segment.end or end <= segment.start):
+        raise ConcatenationError(
+            f"Superrun {superrun}: {data.path} holds data of run {segment.run_id} in [{start}, {end}), "
+            f"but the run registry puts the run at [{segment.start}, {segment.end}): the file is "
+            f"stale. Rebuild it: snakemake --forcerun {segment.run_id}/{data.data_type}")
+
+
 def check_lineages(superrun: str, expected: dict, per_run_options: set[str],
                    sources: list[Source], files: dict[Path, DataFile]) -> dict[str, str]:
     """Refuse subruns whose lineage differs from the superrun's other than in per-run-default
@@ -336,6 +348,7 @@ def build_from_project(project, superrun: str, data_type: str, output: Path,
             files[path] = DataFile(path)
         spans = [(segment.start, segment.end)]
         if whole:
+            check_run_file_current(superrun, files[path], segment)
             spans = [span for span in leaf_spans(superrun, files[path], segment.run_id)
                      if span[0] < segment.end and span[1] > segment.start
                      and span[0] >= previous_end.get(segment.run_id, span[0])] or spans

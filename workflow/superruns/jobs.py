@@ -54,7 +54,9 @@ def process_job(smk) -> None:
     with job_log(smk.log[0] if smk.log else None):
         project = Project(smk.config)
         run_id, data_type = smk.wildcards.run, smk.wildcards.data_type
-        inputs = {name: Path(path) for name, path in smk.input.items()}
+        # Absolute paths: messages then name files the user can find from anywhere (jobs run
+        # in data_dir, users in the workflow's directory).
+        inputs = {name: Path(path).absolute() for name, path in smk.input.items()}
         provenance = record(project, run_id, data_type, inputs.values(), rule=rule_name(smk))
         process_run(project, run_id, data_type, inputs, Path(smk.output[0]),
                     extra_metadata={"provenance": provenance})
@@ -68,7 +70,7 @@ def superrun_job(smk) -> None:
     with job_log(smk.log[0] if smk.log else None):
         project = Project(smk.config)
         superrun, data_type = smk.wildcards.superrun, smk.wildcards.data_type
-        provenance = record(project, superrun, data_type, [Path(p) for p in smk.input],
+        provenance = record(project, superrun, data_type, [Path(p).absolute() for p in smk.input],
                             rule=rule_name(smk))
         build_from_project(project, superrun, data_type, Path(smk.output[0]),
                            extra_metadata={"provenance": provenance})

@@ -29,12 +29,17 @@ def open_files(project, run_id: str, data_types: list[str]) -> list[DataFile]:
     for data_type in data_types:
         path = project.path(run_id, data_type)
         if not path.exists():
+            if data_type not in project.registry:      # say what is wrong, not "build it"
+                raise LoadError(f"Unknown data type {data_type!r} (no file {path}): no plugin of "
+                                f"{', '.join(project.config['plugins'])} provides it; the registry "
+                                f"knows {', '.join(sorted(project.registry))}.")
+            project.check_known(run_id)
             raise LoadError(f"No {data_type} for {run_id}: {path} does not exist. Build it with "
                             f"`snakemake --cores all {run_id}/{data_type}`.")
         files.append(DataFile(path))
     kinds = {f.metadata["data_kind"] for f in files}
     if len(kinds) > 1:
-        listing = ", ".join(f"{f.data_type} ({f.metadata['data_kind']})" for f in files)
+        listing = ", ".join(f"{f.path} ({f.metadata['data_kind']})" for f in files)
         raise LoadError(f"Cannot load {listing} of {run_id} together: they are of different data kinds. "
                         "Load each kind separately.")
     return files

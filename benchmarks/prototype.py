@@ -1,0 +1,123 @@
+"""Measure a proposed change: the current code against a prototype copy, side by side.
+
+    python -m benchmarks.prototype /tmp/proto                 # every case below
+    python -m benchmarks.prototype /tmp/proto load many10k    # some of them
+
+``/tmp/proto`` is a code directory laid out like the repository (``Snakefile``, ``rules/``,
+``scripts/``, ``profiles/``, ``workflow/superruns/``), e.g. a copy of the snapshot
+``benchmarks/_work/code-*`` with the change applied. Each case runs both codes alternating
+(current, prototype, current, ...) in fresh processes, after a warm-up of each, on the
+workspaces of ``python -m benchmarks`` (made if missing), and the table goes to
+``benchmarks/prototype-results.md`` (or ``--output``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __main__ as suite
+from . import data, workspace
+
+CASES = ("build", "load", "range", "many1k", "many10k", "jobs")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.prototype", description=__doc__.split("\n")[0])
+    parser.add_argument("proto", type=Path, help="the prototype's code directory")
+    parser.add_argument("cases", nargs="*", help=f"default: all of {', '.join(CASES)}")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--code", choices=["snapshot", "head", "worktree"], default="snapshot")
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "prototype-results.md")
+    args = parser.parse_args(argv)
+    args.quick, args.cache, args.strax_many_max = False, "warm", 0
+    args.code_description = workspace.use_code(args.code)
+    current = str(workspace.code_dir())
+    proto = str(args.proto.resolve())
+    cases = args.cases or list(CASES)
+    bench = suite.Bench(args)
+    smk = workspace.SNAKEMAKE
+
+    def pair(case, label, spec_of, **kw):
+        bench.compare([(case, f"current: {label}", dict(spec_of(current), code=current)),
+                       (case, f"prototype: {label}", dict(spec_of(proto), code=proto))], **kw)
+
+    if {"build", "load", "range"} & set(cases):
+        root = workspace.build_workspace(False)
+        r = str(root)
+        mb = workspace.layout_of(root).total_bytes / 1e6
+        suite.SNAKEFILE = workspace.snakefile()
+        bench._ensure_superrun(root)
+        if "build" in cases:
+            pair("build 20 x 50 MB", "build_superrun (package)",
+                 lambda c: {"case": "build_pkg", "root": r, "data_type": "peaks"}, mb=mb)
+            pair("build 20 x 50 MB", "snakemake --cores 2",
+                 lambda c: {"case": "command", "root": r, "remove": ["data/_bench/peaks"],
+                            "command": [smk, "-s", f"{c}/Snakefile", "--cores", "2", "_bench/peaks"]}, mb=mb)
+        if "load" in cases:
+            pair("load 1 GB superrun", "DataFile.load",
+                 lambda c: {"case": "load_datafile", "root": r, "data_type": "peaks"}, mb=mb)
+            pair("load 1 GB superrun", "superruns.load",
+                 lambda c: {"case": "load_superruns", "root": r, "data_type": "peaks", "runs": "_bench"}, mb=mb)
+        if "range" in cases:
+            layout = workspace.layout_of(root)
+            start, end = layout.run_span(0)[0], layout.run_span(layout.n_runs - 1)[1]
+            t0 = (start + end) // 2
+            pair("time range 1 %", "DataFile.load(time_range)",
+                 lambda c: {"case": "load_datafile", "root": r, "data_type": "peaks",
+                            "time_range": [t0, t0 + (end - start) // 100]})
+    for n, key in ((1000, "many1k"), (10000, "many10k")):
+        if key not in cases:
+            continue
+        root = workspace.many_workspace(n, with_strax=False)
+        r = str(root)
+        mb = data.small_layout(n).total_bytes / 1e6
+        out = "data/_bench/event_info"
+        rep = args.repeat if n < 10000 else min(args.repeat, 3)
+        pair(f"{n} subruns: build", "build_from_project (package)",
+             lambda c: {"case": "build_project", "root": r, "data_type": "event_info"}, mb=mb, repeat=rep)
+        pair(f"{n} subruns: snakemake -n (to build)", "",
+             lambda c: {"case": "command", "root": r, "remove": [out],
+                        "command": [smk, "-s", f"{c}/Snakefile", "-n", "_bench/event_info"]}, repeat=rep)
+        pair(f"{n} subruns: build", "snakemake --cores 2",
+             lambda c: {"case": "command", "root": r, "remove": [out],
+                        "command": [smk, "-s", f"{c}/Snakefile", "--cores", "2", "_bench/event_info"]},
+             mb=mb, repeat=rep)
+        pair(f"{n} subruns: snakemake -n (up to date)", "",
+             lambda c: {"case": "command", "root": r, "expect": "Nothing to be done",
+                        "command": [smk, "-s", f"{c}/Snakefile", "-n", "_bench/event_info"]}, repeat=rep)
+    if "jobs" in cases:
+        root = workspace.jobs_workspace(200)
+        r = str(root)
+        suite.SNAKEFILE = workspace.snakefile()
+        script = bench._job_script(root)
+        pair("one per-run job (event_basics)", "the job's script alone",
+             lambda c: {"case": "command", "root": r, "cwd": "data", "command": [sys.executable, script]})
+        pair("one per-run job (event_basics)", "snakemake --cores 1 -f",
+             lambda c: {"case": "command", "root": r, "command": [smk, "-s", f"{c}/Snakefile", "--cores", "1", "-f",
+                                                                   f"{workspace.JOB_RUN}/event_basics"]})
+    lines = ["# Prototype measurements", "",
+             f"`python -m benchmarks.prototype {' '.join(sys.argv[1:] if argv is None else argv)}`: current = "
+             f"{args.code_description}; prototype = {proto}. Warm page cache; one warm-up each, then "
+             f"{args.repeat} runs (3 for 10,000 subruns) alternating; fresh process per run.", "",
+             *[line.replace("vs strax", "vs current") for line in _table(bench)], ""]
+    args.output.write_text("\n".join(lines))
+    print(args.output.read_text())
+
+
+def _table(bench) -> list[str]:
+    """The suite's table, with the prototype compared to the current code."""
+    rows = ["| case | code | median s | min s | max s | MB/s | peak RSS MB | vs current (time) |",
+            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for m in bench.results:
+        ref = next((x for x in bench.results if x.case == m.case and x.impl == m.impl.replace("prototype:", "current:")), None)
+        gain = f"{ref.med() / m.med():.2f}x faster" if ref is not None and ref is not m else ""
+        mbs = f"{m.mb / m.med():.0f}" if m.mb else ""
+        rows.append(f"| {m.case} | {m.impl} | {m.med():.3f} | {min(m.walls):.3f} | {max(m.walls):.3f} | {mbs} | "
+                    f"{m.med('peak_rss') / 1e6:.0f} | {gain} |")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

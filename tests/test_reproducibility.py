@@ -1,0 +1,146 @@
+"""Byte-identical rebuilds, provenance records, and the Snakemake report.
+
+The standard (demo-like) workflow is built twice from scratch in two directories, once with
+``--cores 2`` (the session's reference build) and once with ``--cores 1``: every data file
+has the same frames (compressed bytes), rows and metadata, apart from the fields that record
+when and where it was written (``docs/reliability.md``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from superruns.provenance import (WHEN_AND_WHERE, WRITER_TIMES, code_version, config_hash, content_hash,
+                                  reproducible_metadata, verify_paths)
+from superruns.storage import DataFile
+
+from reliability_helpers import (REPO, TARGETS, assert_same_file, copy_workflow, data_hashes,
+                                 reference_build, snakemake_run, standard_workflow)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    first = reference_build(tmp_path_factory)                      # --cores 2
+    second = standard_workflow(tmp_path_factory.mktemp("rebuild"))
+    snakemake_run(second, *TARGETS, cores=1)
+    return first, second
+
+
+def differing_fields(a: dict, b: dict, prefix: str = "") -> set[str]:
+    out = set()
+    for key in set(a) | set(b):
+        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            out |= differing_fields(a[key], b[key], f"{prefix}{key}.")
+        elif a.get(key) != b.get(key):
+            out.add(prefix + key)
+    return out
+
+
+def test_rebuild_is_byte_identical(builds):
+    first, second = builds
+    hashes = data_hashes(first.data)
+    assert len(hashes) == 2 * 7 + 1 + 5      # every data type of 2 runs, one of run 10; 5 superrun files
+    assert data_hashes(second.data) == hashes
+    allowed = set(WRITER_TIMES) | {f"provenance.{k}" for k in WHEN_AND_WHERE}
+    seen = set()
+    for name in hashes:
+        a, b = first.data / name, second.data / name
+        assert_same_file(a, b)                      # frames' bytes, rows, metadata but when/where
+        differing = differing_fields(DataFile(a).metadata, DataFile(b).metadata)
+        assert differing <= allowed, (name, differing - allowed)
+        seen |= differing
+    assert {"writing_started", "writing_ended", "provenance.time"} <= seen
+
+
+def test_superrun_files_carry_frames_over(builds):
+    """The reference exercises both paths of the build: frames copied as they are (large
+    raw_records frames) and rows merged and recompressed (small event_info frames)."""
+    first, _ = builds
+
+    def carried(data_type):
+        run_frames = {f["crc32"] for run in ("8", "9", "10") if (first.data / run / data_type).exists()
+                      for f in DataFile(first.data / run / data_type).metadata["frames"]}
+        frames = DataFile(first.data / ("_b" if data_type == "raw_records" else "_a") / data_type).metadata["frames"]
+        return sum(f["crc32"] in run_frames for f in frames), len(frames)
+
+    copied, total = carried("raw_records")
+    assert copied == total > 3
+    copied, total = carried("event_info")
+    assert copied == 0 and total >= 1
+
+
+def test_provenance_record(builds):
+    first, second = builds
+    project = first.project()
+    md = DataFile(first.data / "_b" / "raw_records").metadata
+    record = md["provenance"]
+    assert record["config_hash"] == config_hash(project) == config_hash(second.project())
+    assert record["lineage_hash"] == md["lineage_hash"] == project.lineage_hash("_b", "raw_records")
+    assert record["job"] == {"rule": "superrun", "run_id": "_b", "data_type": "raw_records"}
+    code = record["code"]
+    assert code == code_version() and code["superruns"] and code["numpy"] and code["blosc2"]
+    if code["git_commit"] is not None:
+        assert len(code["git_commit"]) == 40
+    # inputs: the direct subruns' files, by their data's content hash
+    assert set(record["inputs"]) == {"_a/raw_records", "10/raw_records"}
+    for name, entry in record["inputs"].items():
+        data = DataFile(first.data / name)
+        assert entry == {"content_hash": content_hash(data), "lineage_hash": data.metadata["lineage_hash"],
+                         "rows": data.n_rows}
+    assert record["host"] == socket.gethostname() and record["pid"] != os.getpid() and record["time"].endswith("Z")
+    # a per-run file names its inputs too (event_info of a run: event_basics, event_positions)
+    run_record = DataFile(first.data / "8" / "event_info").metadata["provenance"]
+    assert set(run_record["inputs"]) == {"8/event_basics", "8/event_positions"}
+    assert DataFile(first.data / "8" / "raw_records").metadata["provenance"]["inputs"] == {}
+    # only when/where differ between the two builds' records
+    other = DataFile(second.data / "_b" / "raw_records").metadata["provenance"]
+    assert reproducible_metadata({"provenance": record}) == reproducible_metadata({"provenance": other})
+
+
+REPORT_SNAKEFILE = """
+include: "{repo}/Snakefile"
+include: "{repo}/rules/report.smk"
+"""
+
+
+def test_snakemake_report_with_superrun_summaries(builds, tmp_path):
+    first, _ = builds
+    flow = copy_workflow(first, tmp_path / "flow")
+    main = (REPO / "Snakefile").read_text()
+    args = []
+    if "rules/report.smk" not in main:      # until the Snakefile includes it
+        snakefile = flow.root / "Snakefile.report"
+        snakefile.write_text(REPORT_SNAKEFILE.format(repo=REPO))
+        args = ["-s", str(snakefile)]
+    summaries = ["summary/_b/raw_records.html", "summary/_cut/peaks.html"]
+    snakemake_run(flow, *args, *summaries)
+    text = (flow.data / summaries[0]).read_text()
+    for word in ("_b / raw_records", "<svg", "8", "9", "10", "livetime", "15.000 s", "lineage hash",
+                 "content hash", "config hash"):
+        assert word in text, word
+    cut = (flow.data / summaries[1]).read_text()
+    assert "4.000" in cut and "9.000 s" in cut           # 4 s of run 8 and all 5 s of run 9
+    report = flow.root / "report.html"
+    result = snakemake_run(flow, *args, "--report", str(report), *summaries)
+    assert report.exists(), result.stdout + result.stderr
+    assert report.stat().st_size > 10_000
+    content = report.read_text(errors="replace")
+    assert "Superruns" in content and "raw_records.html" in content
+    assert verify_paths([flow.data])["ok"]       # summaries are not data files: not checked
+
+
+def test_rebuild_in_place_gives_the_same_file(builds, tmp_path):
+    """--forcerun of a superrun in a copy rewrites identical frames."""
+    first, _ = builds
+    flow = copy_workflow(first, tmp_path / "flow")
+    before = content_hash(flow.data / "_cut" / "peaks")
+    snakemake_run(flow, "--forcerun", "_cut/peaks", "_cut/peaks")
+    assert content_hash(flow.data / "_cut" / "peaks") == before
+    assert_same_file(flow.data / "_cut" / "peaks", first.data / "_cut" / "peaks")
+    assert Path(flow.data / "_cut" / "peaks").stat().st_mtime > (first.data / "_cut" / "peaks").stat().st_mtime
