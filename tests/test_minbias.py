@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -123,3 +125,14 @@ def test_time_range_load_reads_only_overlapping_frames(built):
     via_api = superruns.load("_all", "peaks", time_range=(t0, t1), project=built.project())
     assert via_api.tobytes() == part.tobytes()
 
+
+
+def test_listing_shows_an_events_superrun_as_pending_until_selected(workflow, capsys):
+    from superruns import cli
+
+    workflow.write(RUNS, SUPERRUNS, selections=SELECTIONS)
+    config = str(workflow.root / "config" / "config.yaml")
+    assert cli.main(["--config", config, "--json", "list"]) == 0
+    rows = {row["run_id"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["_minbias"]["livetime_s"] is None and "lowE.npy" in rows["_minbias"]["pending"]
+    assert rows["_all"]["livetime_s"] == pytest.approx(90) and rows["_all"]["pending"] is None

@@ -24,11 +24,19 @@ def built_data_types(project: Project, run_id: str) -> list[str]:
 
 
 def list_rows(project: Project) -> list[dict]:
+    from .definitions import DefinitionError
+
     rows = []
     for run_id in list(project.runs) + list(project.definitions.names):
-        md = project.run_metadata(run_id)
-        rows.append({"run_id": run_id, "superrun": project.is_superrun(run_id), "start": md["start"],
-                     "livetime_s": md["livetime"], "built": built_data_types(project, run_id)})
+        row = {"run_id": run_id, "superrun": project.is_superrun(run_id), "start": None,
+               "livetime_s": None, "built": built_data_types(project, run_id), "pending": None}
+        try:
+            md = project.run_metadata(run_id)
+            row.update(start=md["start"], livetime_s=md["livetime"])
+        except DefinitionError as error:
+            # Defined by events the workflow has not selected yet: listed, not resolved.
+            row["pending"] = str(error)
+        rows.append(row)
     return rows
 
 
@@ -60,7 +68,8 @@ def print_table(rows: list[dict], columns: list[str], out) -> None:
 
 
 def print_list(rows: list[dict], out) -> None:
-    table = [{"run": r["run_id"], "start": iso(r["start"]), "livetime": f"{r['livetime_s']:.1f} s",
+    table = [{"run": r["run_id"], "start": iso(r["start"]),
+              "livetime": "pending" if r["livetime_s"] is None else f"{r['livetime_s']:.1f} s",
               "built": ",".join(r["built"]) or "-"} for r in rows]
     print_table(table, ["run", "start", "livetime", "built"], out)
 
