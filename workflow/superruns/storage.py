@@ -38,6 +38,7 @@ straight into the result's slice (10-30 % faster than ``SChunk.get_chunk``, whic
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import operator
 import os
@@ -154,7 +155,12 @@ def dtype_from_metadata(md) -> np.dtype:
     Padding entries ``('', '|Vn')`` become gaps (offsets) again, so the dtype is equal to the
     one written; strax's ``np.dtype(literal_eval(...))`` would turn them into fields ``f5``.
     """
-    text = md if isinstance(md, str) else md["dtype"]
+    return _parse_dtype(md if isinstance(md, str) else md["dtype"])
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_dtype(text: str) -> np.dtype:
+    # Cached: a superrun opens thousands of subrun files that share one dtype.
     descr = ast.literal_eval(text)
     if isinstance(descr, str):
         return np.dtype(descr)
@@ -217,6 +223,16 @@ def _check_header(path: str) -> int:
     return header_len
 
 
+def _vlmeta_value(schunk, key: str, path: str):
+    """``schunk.vlmeta[key]``, or None when the frame has no such key."""
+    try:
+        return schunk.vlmeta[key]
+    except KeyError:
+        return None
+    except Exception as error:
+        raise DataCorrupted(f"{path}: its metadata cannot be read ({error}). {_REBUILD}") from None
+
+
 def _open_frame(path: str):
     header_len = _check_header(path)
     try:
@@ -225,17 +241,12 @@ def _open_frame(path: str):
         raise DataCorrupted(f"{path}: blosc2 cannot open the frame ({error}). {_REBUILD}") from None
     if not isinstance(schunk, blosc2.SChunk) or type(schunk) is not blosc2.SChunk:
         raise StorageError(f"{path} is a blosc2 {type(schunk).__name__}, not a superruns data file.")
-    try:
-        text = schunk.vlmeta[METADATA_KEY] if METADATA_KEY in schunk.vlmeta else None
-    except Exception as error:
-        raise DataCorrupted(f"{path}: its metadata cannot be read ({error}). {_REBUILD}") from None
+    # One vlmeta lookup per key: each lookup (and each `in` test) decodes the whole trailer,
+    # which dominates opening the thousands of small files of a large superrun.
+    text, crc = _vlmeta_value(schunk, METADATA_KEY, path), _vlmeta_value(schunk, METADATA_CRC_KEY, path)
     if text is None:
         raise StorageError(f"{path} has no superruns metadata: it was not written by superruns "
                            "(or its writing never finished). Delete it and rebuild it.")
-    try:
-        crc = schunk.vlmeta[METADATA_CRC_KEY] if METADATA_CRC_KEY in schunk.vlmeta else None
-    except Exception as error:
-        raise DataCorrupted(f"{path}: its metadata cannot be read ({error}). {_REBUILD}") from None
     if not isinstance(text, str) or crc != zlib.crc32(text.encode()):
         raise DataCorrupted(f"{path}: its metadata does not match its checksum. {_REBUILD}")
     try:
