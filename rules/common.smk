@@ -21,7 +21,9 @@ def alternatives(names):
 
 
 wildcard_constraints:
-    run=alternatives(PROJECT.runs),
+    # Not an alternation of every run id: Snakemake applies global constraints to every
+    # output and log pattern, O(runs) each time (dry run of 10,000 subruns: 25 s -> 8 s).
+    run=r"(?!_)[^/]+",
     superrun=alternatives(PROJECT.definitions.names),
     data_type=alternatives(PROJECT.registry),
     selection=alternatives(config["selections"]),
@@ -29,6 +31,7 @@ wildcard_constraints:
 
 def run_inputs(wildcards):
     """The same run's files of every data type this one is computed from."""
+    PROJECT.check_known(wildcards.run)
     plugin = PROJECT.registry[wildcards.data_type]
     return {dep: f"{wildcards.run}/{dep}" for dep in plugin.depends_on}
 

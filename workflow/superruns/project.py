@@ -178,9 +178,28 @@ class Project:
         return lineage.lineage(self.registry, data_type, run_id, self.options)
 
     def lineage_hash(self, run_id: str, data_type: str) -> str:
+        """The lineage hash of (run, data type); computed once per distinct lineage, since
+        Snakemake asks for it for every job and runs differ only in per-run-default values."""
         from .lineage import lineage_hash
 
-        return lineage_hash(self.lineage(run_id, data_type))
+        key = (data_type, self._lineage_key(run_id, data_type))
+        cache = self.__dict__.setdefault("_lineage_hashes", {})
+        if key not in cache:
+            cache[key] = lineage_hash(self.lineage(run_id, data_type))
+        return cache[key]
+
+    def _lineage_key(self, run_id: str, data_type: str):
+        """What distinguishes the lineages of one data type between runs."""
+        from .lineage import per_run_spec, resolve_option
+
+        if hasattr(self.registry[data_type], "lineage_for"):     # strax's own lineage, per run
+            return ("run", run_id)
+        if self.is_superrun(run_id):
+            return ("superrun",)
+        return tuple(repr(resolve_option(option, run_id, self.options))
+                     for dependency in self.registry.dependencies(data_type)
+                     for option in self.registry[dependency].options
+                     if per_run_spec(option, self.options) is not None)
 
     def per_run_options(self, data_type: str) -> set[str]:
         from .lineage import per_run_options
