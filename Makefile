@@ -25,5 +25,9 @@ lint: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules/
 
+# Benchmarks against strax need the strax extra: make bench EXTRAS=test,strax
+bench: $(BIN)/.installed-$(EXTRAS)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
 clean:
 	rm -rf data .snakemake

@@ -318,7 +318,7 @@ def _strax_version() -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
-    parser.add_argument("cases", nargs="*", choices=[*ALL_CASES, []], help=f"default: all of {', '.join(ALL_CASES)}")
+    parser.add_argument("cases", nargs="*", metavar="case", help=f"some of {', '.join(ALL_CASES)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="small sizes and 2 repeats (a smoke run)")
     parser.add_argument("--repeat", type=int, default=None, help="measured runs per case (default 3; quick 2)")
     parser.add_argument("--cache", choices=["warm", "cold", "both"], default=None,
@@ -326,10 +326,14 @@ def main(argv=None) -> None:
     parser.add_argument("--strax-many-max", type=int, default=None,
                         help="largest many-subrun superrun strax builds (default 1000; quick 100)")
     parser.add_argument("--output", type=Path, default=HERE / "results.md")
-    parser.add_argument("--code", choices=["snapshot", "head", "worktree"], default="snapshot",
+    parser.add_argument("--code", default="snapshot",
                         help="snapshot: a copy of the working tree taken at the start (default); head: "
-                             "git archive HEAD; worktree: the files in place")
+                             "git archive HEAD; worktree: the files in place; or a code directory "
+                             "(e.g. benchmarks/_work/code-*)")
     args = parser.parse_args(argv)
+    unknown = [c for c in args.cases if c not in ALL_CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}: choose from {', '.join(ALL_CASES)}")
     global SNAKEFILE
     args.code_description = workspace.use_code(args.code)
     SNAKEFILE = workspace.snakefile()

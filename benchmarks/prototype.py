@@ -28,7 +28,7 @@ def main(argv=None) -> None:
     parser.add_argument("proto", type=Path, help="the prototype's code directory")
     parser.add_argument("cases", nargs="*", help=f"default: all of {', '.join(CASES)}")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--code", choices=["snapshot", "head", "worktree"], default="snapshot")
+    parser.add_argument("--code", default="snapshot")
     parser.add_argument("--output", type=Path, default=Path(__file__).parent / "prototype-results.md")
     args = parser.parse_args(argv)
     args.quick, args.cache, args.strax_many_max = False, "warm", 0
@@ -36,6 +36,8 @@ def main(argv=None) -> None:
     current = str(workspace.code_dir())
     proto = str(args.proto.resolve())
     cases = args.cases or list(CASES)
+    if set(cases) - set(CASES):
+        parser.error(f"unknown case(s): choose from {', '.join(CASES)}")
     bench = suite.Bench(args)
     smk = workspace.SNAKEMAKE
 

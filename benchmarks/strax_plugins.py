@@ -19,7 +19,6 @@ import datetime
 import json
 import os
 
-import numpy as np
 import strax
 
 from . import data

@@ -42,7 +42,10 @@ def use_code(mode: str) -> str:
     if mode == "worktree":
         os.environ.pop(CODE_ENV, None)
         return f"the working tree of {REPO} (HEAD {commit}), in place"
-    if mode == "head":
+    if Path(mode).is_dir():          # a code directory given as is (e.g. an earlier snapshot)
+        code = Path(mode).resolve()
+        description = f"the code in {code}"
+    elif mode == "head":
         code = WORK / f"code-{commit}"
         if not (code / "Snakefile").exists():
             shutil.rmtree(code, ignore_errors=True)
@@ -51,7 +54,7 @@ def use_code(mode: str) -> str:
                                      capture_output=True).stdout
             subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
         description = f"commit {commit} (git archive HEAD)"
-    else:
+    elif mode == "snapshot":
         files = []
         for part in CODE_PARTS:
             path = REPO / part
@@ -72,6 +75,8 @@ def use_code(mode: str) -> str:
                                capture_output=True, text=True).stdout.count("\n")
         description = (f"a snapshot of the working tree ({code.name}: HEAD {commit} with {dirty} changed or "
                        "untracked paths in Snakefile, rules/, scripts/, profiles/, workflow/superruns/)")
+    else:
+        raise SystemExit(f"--code {mode}: neither snapshot, head, worktree nor a directory")
     os.environ[CODE_ENV] = str(code)
     sys.path.insert(0, str(code / "workflow"))
     return description
