@@ -335,12 +335,13 @@ def per_run_defaults(project, data_type: str) -> dict:
 
 
 def build_from_project(project, superrun: str, data_type: str, output: Path,
-                       extra_metadata: dict | None = None) -> None:
+                       extra_metadata: dict | None = None,
+                       files: dict[Path, DataFile] | None = None) -> None:
     """Build ``superrun``'s ``data_type`` file as the project's definitions say."""
     from .lineage import lineage_hash
 
     plugin = project.registry[data_type]
-    files: dict[Path, DataFile] = {}
+    files = dict(files or {})    # inputs the caller has open already, by absolute path
     sources, previous_end = [], {}
     for subrun, segment, whole in project.superrun_sources(superrun):
         path = project.path(subrun, data_type)

@@ -37,10 +37,11 @@ def run_metadata_fields(project, run_id: str, data_type: str) -> dict:
     }
 
 
-def check_input_lineages(project, run_id: str, inputs: dict[str, Path]) -> None:
+def check_input_lineages(project, run_id: str, files: dict[str, DataFile]) -> None:
     """Refuse inputs built with another lineage than the configuration gives them now."""
-    for data_type, path in inputs.items():
-        found = DataFile(path).metadata.get("lineage_hash")
+    for data_type, data in files.items():
+        path = data.path
+        found = data.metadata.get("lineage_hash")
         expected = project.lineage_hash(run_id, data_type)
         if found != expected:
             raise ProcessingError(
@@ -48,9 +49,8 @@ def check_input_lineages(project, run_id: str, inputs: dict[str, Path]) -> None:
                 f"{data_type} the hash {expected}. Rebuild it: snakemake --forcerun {run_id}/{data_type}")
 
 
-def input_chunks(run_id: str, inputs: dict[str, Path]) -> Iterator[tuple[ChunkSpan, dict[str, np.ndarray]]]:
+def input_chunks(run_id: str, files: dict[str, DataFile]) -> Iterator[tuple[ChunkSpan, dict[str, np.ndarray]]]:
     """Yield each chunk span of the run with the rows of every input for it."""
-    files = {data_type: DataFile(path) for data_type, path in inputs.items()}
     tables = {data_type: [(c["start"], c["end"]) for c in f.chunks] for data_type, f in files.items()}
     reference_type, reference = next(iter(tables.items()))
     for data_type, table in tables.items():
@@ -62,23 +62,29 @@ def input_chunks(run_id: str, inputs: dict[str, Path]) -> Iterator[tuple[ChunkSp
         yield ChunkSpan(run_id, start, end), {dt: f.read_chunk(i) for dt, f in files.items()}
 
 
-def computed_chunks(plugin: Plugin, run, config: dict, inputs: dict[str, Path]):
+def computed_chunks(plugin: Plugin, run, config: dict, files: dict[str, DataFile]):
     if isinstance(plugin, SourcePlugin):
         yield from plugin.generate(run, config)
         return
-    missing = set(plugin.depends_on) - set(inputs)
+    missing = set(plugin.depends_on) - set(files)
     if missing:
         raise ProcessingError(f"Run {run.run_id}: {plugin.provides} needs {', '.join(sorted(missing))} as input.")
-    for span, rows in input_chunks(run.run_id, {dt: inputs[dt] for dt in plugin.depends_on}):
+    for span, rows in input_chunks(run.run_id, {dt: files[dt] for dt in plugin.depends_on}):
         yield span, plugin.compute(rows, config, span)
 
 
-def process_run(project, run_id: str, data_type: str, inputs: dict[str, Path], output: Path,
+def open_inputs(inputs: dict[str, Path | DataFile]) -> dict[str, DataFile]:
+    """Each input opened once (metadata only); already open ones are kept."""
+    return {dt: item if isinstance(item, DataFile) else DataFile(item) for dt, item in inputs.items()}
+
+
+def process_run(project, run_id: str, data_type: str, inputs: dict[str, Path | DataFile], output: Path,
                 extra_metadata: dict | None = None) -> None:
     """Compute ``data_type`` for ``run_id`` from its input files and write ``output``."""
     plugin = project.registry[data_type]
     run = project.runs[run_id]
     config = project.resolved_options(run_id, data_type)
+    inputs = open_inputs(inputs)
     check_input_lineages(project, run_id, inputs)
     metadata = run_metadata_fields(project, run_id, data_type) | (extra_metadata or {})
     with DataWriter(output, plugin.dtype, metadata) as writer:

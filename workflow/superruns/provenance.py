@@ -137,13 +137,14 @@ def _relative_name(project, path) -> str:
 
 
 def record(project, run_id: str, data_type: str, inputs, *, rule: str | None = None) -> dict:
-    """The provenance record of the output ``run_id/data_type`` built from ``inputs`` (paths)."""
+    """The provenance record of the output ``run_id/data_type`` built from ``inputs`` (paths,
+    or :class:`~superruns.storage.DataFile` objects the job has open already)."""
     from .storage import DataFile
 
     described = {}
-    for path in inputs:
-        data = DataFile(path)
-        described[_relative_name(project, path)] = {
+    for item in inputs:
+        data = item if isinstance(item, DataFile) else DataFile(item)
+        described[_relative_name(project, data.path)] = {
             "content_hash": content_hash(data), "lineage_hash": data.metadata.get("lineage_hash"),
             "rows": data.n_rows}
     return {

@@ -101,7 +101,7 @@ def produce(project, run_id: str, data_type: str, inputs: dict, output, extra_me
     (its own frontends are made read only: the job writes nothing else). Chunks are rechunked
     as strax's saver would (``rechunk_on_save``), unless ``strax.rechunk`` is false.
     """
-    from ..processing import ProcessingError, check_input_lineages
+    from ..processing import ProcessingError, check_input_lineages, open_inputs
 
     spec = project.config["strax"]
     context = make_context(spec)
@@ -114,7 +114,7 @@ def produce(project, run_id: str, data_type: str, inputs: dict, output, extra_me
         raise ProcessingError(f"Run {run_id}: the strax Context now gives {data_type} the lineage hash "
                               f"{key.lineage_hash}, the workflow expected {deterministic_hash(expected)}; "
                               "rerun snakemake so that it reads the Context again")
-    check_input_lineages(project, run_id, {dt: Path(p) for dt, p in inputs.items()})
+    check_input_lineages(project, run_id, open_inputs({dt: Path(p) for dt, p in inputs.items()}))
     plugin = context._get_plugins((data_type,), run_id)[data_type]
     dtype = np.dtype(plugin.dtype_for(data_type))
     rechunk = (spec.get("rechunk", True) and plugin.can_rechunk(data_type)
