@@ -19,11 +19,12 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from .errors import SuperrunsError
 from . import kernels
 from .storage import DataFile, DataWriter, Frame
 
 
-class ConcatenationError(RuntimeError):
+class ConcatenationError(SuperrunsError, RuntimeError):
     """The subruns cannot be combined; the message names the superrun, the subrun and the fix."""
 
 

@@ -64,19 +64,11 @@ from typing import Any
 
 import numpy as np
 
-from .runs import (
-    INT64_MAX,
-    RunRegistry,
-    format_ns,
-    is_superrun_id,
-    run_id_problem,
-    schema_error_fix,
-    schema_validator,
-    superrun_name_problem,
-    witness_list,
-    witness_map,
-    yaml_load,
-)
+from .errors import SuperrunsError
+from .runs import RunRegistry, is_superrun_id, run_id_problem, superrun_name_problem
+from .schemas import schema_error_fix, schema_validator, witness_list, witness_map
+from .times import INT64_MAX, format_ns
+from .yamlio import yaml_load
 
 __all__ = [
     "DEFINE_RUN_MARKER",
@@ -99,7 +91,7 @@ DEFINE_RUN_MARKER = "# written by superruns define_run"
 _KEYS = ("description", "runs", "ranges", "events", "from_run", "pad_ns", "selection")
 
 
-class DefinitionError(ValueError):
+class DefinitionError(SuperrunsError, ValueError):
     """A bad superrun definition; the message names the file, the superrun, the entry and the fix."""
 
     def __init__(self, message: str, *, file: Any = None, superrun: str | None = None,
@@ -112,9 +104,6 @@ class DefinitionError(ValueError):
 
 class UnknownSuperrunError(DefinitionError, KeyError):
     """A name that is not a defined superrun (a ``KeyError`` too)."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else ""
 
 
 def _error(file: Any, name: str | None, entry: str | None, problem: str, fix: str) -> DefinitionError:

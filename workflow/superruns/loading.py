@@ -6,12 +6,13 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from .errors import SuperrunsError
 from .storage import DataFile
 
 TIME_FIELDS = ("time", "endtime", "length", "dt")
 
 
-class LoadError(ValueError):
+class LoadError(SuperrunsError, ValueError):
     """The request cannot be served; the message says what to build or change."""
 
 

@@ -12,11 +12,12 @@ from typing import Iterator
 
 import numpy as np
 
+from .errors import SuperrunsError
 from .plugins import ChunkSpan, Plugin, SourcePlugin
 from .storage import DataFile, DataWriter
 
 
-class ProcessingError(RuntimeError):
+class ProcessingError(SuperrunsError, RuntimeError):
     """A run's inputs cannot be processed; the message names the run, files and fix."""
 
 

@@ -14,12 +14,14 @@ from pathlib import Path
 
 import yaml
 
+from .errors import SuperrunsError
+
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 DEFAULT_CONFIG = Path("config") / "config.yaml"
 PATH_KEYS = ("data_dir", "runs")
 
 
-class ConfigError(ValueError):
+class ConfigError(SuperrunsError, ValueError):
     """The workflow configuration is invalid; the message names the file and the key."""
 
 

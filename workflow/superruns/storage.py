@@ -54,6 +54,7 @@ import blosc2
 import numpy as np
 from numpy.lib.format import descr_to_dtype
 
+from .errors import SuperrunsError
 from . import kernels
 
 __all__ = [
@@ -91,7 +92,7 @@ _RESERVED = frozenset({"chunks", "frames", "format_version", "writing_started", 
                        "compressor", "compression", "superruns_version"})
 
 
-class StorageError(Exception):
+class StorageError(SuperrunsError):
     """A file cannot be written or read as asked; the message names the file and the fix."""
 
 

@@ -26,6 +26,7 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
+from .errors import SuperrunsError
 from .lineage import deterministic_hash
 from .storage import dtype_from_metadata
 
@@ -43,7 +44,7 @@ EXTRA = "the strax extra (pip install '.[strax]')"
 _EPOCH = _dt.datetime(1970, 1, 1)
 
 
-class StraxFormatError(ValueError):
+class StraxFormatError(SuperrunsError, ValueError):
     """strax data cannot be read or written as asked; the message names the folder and the fix."""
 
 
