@@ -685,6 +685,67 @@ def test_define_run_checks_existing_definitions(tmp_path):
     assert yaml.safe_load((tmp_path / "superruns.d" / "_b.yaml").read_text()) == {"_b": {"runs": [rid(3)]}}
 
 
+def test_define_run_writes_through_the_atomic_helper(tmp_path, monkeypatch):
+    """A temp file superruns verify recognises; nothing left behind when the rename fails."""
+    import os
+
+    from superruns.atomic import is_temp_name, temp_owner_pid
+
+    runs = registry(tmp_path)
+    directory = tmp_path / "d"
+    renamed = []
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        renamed.append((Path(src).name, Path(dst)))
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        define_run("_x", [rid(1)], directory=directory, runs=runs)
+    assert [dst for _, dst in renamed] == [directory / "_x.yaml"]
+    assert is_temp_name(renamed[0][0]) and renamed[0][0].startswith("._x.yaml")
+    assert temp_owner_pid(renamed[0][0]) == os.getpid()  # verify tells live writers from dead
+    assert list(directory.iterdir()) == []
+    monkeypatch.setattr(os, "replace", real_replace)
+    path = define_run("_x", [rid(1)], directory=directory, runs=runs)
+    assert [p.name for p in directory.iterdir()] == ["_x.yaml"]
+    assert path.read_text().startswith(DEFINE_RUN_MARKER)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_definition_errors_are_superruns_errors(tmp_path):
+    from superruns.errors import SuperrunsError
+
+    runs = registry(tmp_path)
+    defs = load(tmp_path, {"_a": {"runs": [rid(1)]}}, runs)
+    with pytest.raises(SuperrunsError) as info:
+        defs.get("_nope")
+    assert isinstance(info.value, UnknownSuperrunError) and isinstance(info.value, KeyError)
+    assert isinstance(info.value, DefinitionError) and isinstance(info.value, ValueError)
+    assert "fix:" in str(info.value) and not str(info.value).startswith('"')
+    with pytest.raises(SuperrunsError, match="appears twice"):
+        Definitions.load([write_defs(tmp_path, "_a:\n  runs: ['000001']\n  runs: ['000002']\n")],
+                         runs)
+
+
+def test_package_keeps_its_public_names():
+    import superruns.definitions as definitions
+
+    for name in ("Definitions", "DefinitionError", "UnknownSuperrunError", "Segment", "Superrun",
+                 "define_run", "events_to_windows", "DEFINE_RUN_MARKER", "SELECTIONS"):
+        assert name in definitions.__all__ and hasattr(definitions, name), name
+    assert definitions.SELECTIONS == ("contained", "touching")
+
+
 # --------------------------------------------------------------------------------------
 # the demo configuration
 

@@ -252,6 +252,30 @@ def test_errors_are_value_errors(tmp_path):
         RunRegistry.load(write(tmp_path, "runs:\n  '1': {start: 5, end: 1}\n"))
 
 
+def test_errors_are_superruns_errors(tmp_path):
+    from superruns.errors import SuperrunsError
+
+    with pytest.raises(SuperrunsError, match="not before"):
+        RunRegistry.load(write(tmp_path, "runs:\n  '1': {start: 5, end: 1}\n"))
+    with pytest.raises(SuperrunsError, match="appears twice"):
+        RunRegistry.load(write(tmp_path, "runs:\n  '1': {start: 1, end: 5}\n  '1': {start: 1, end: 5}\n"))
+    with pytest.raises(SuperrunsError):
+        RunRegistry([Run("a", 0, 1)])["b"]
+
+
+def test_name_rules_live_in_names_and_are_re_exported():
+    from superruns import names, runs
+
+    for attr in ("RUN_ID_PATTERN", "SUPERRUN_NAME_PATTERN", "is_superrun_id", "run_id_problem",
+                 "superrun_name_problem"):
+        assert getattr(runs, attr) is getattr(names, attr), attr
+    assert names.run_id_problem("000001") is None and names.superrun_name_problem("_a.b") is None
+    assert "quote it" in names.run_id_problem(1)
+    assert names.subrun_problem("_a") is None and names.subrun_problem("a") is None
+    assert "'_bad_name'" in names.subrun_problem("_bad-name")
+    assert names.is_superrun_id("_a") and not names.is_superrun_id("a")
+
+
 # --------------------------------------------------------------------------------------
 # YAML loading: the fast path must agree with PyYAML's safe loader
 

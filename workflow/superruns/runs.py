@@ -12,9 +12,8 @@ runs:
 ```
 
 Times become int64 nanoseconds since the Unix epoch (UTC; a time without a zone is UTC).
-A run holds ``[start, end)``. Run ids never start with ``_`` (that marks a superrun) and hold
-only letters, digits, ``_`` and ``.`` (no ``/``, ``,``, ``-`` or white space: strax's
-DataDirectory rejects ``-``, and ``/`` would make a path).
+A run holds ``[start, end)``. Run ids follow :mod:`superruns.names`: never a leading ``_``
+(that marks a superrun), only letters, digits, ``_`` and ``.``.
 
 The file is checked against ``schemas/runs.schema.json`` and then by hand; every problem
 raises :class:`RunRegistryError` naming the file, the run and the fix.
@@ -23,17 +22,20 @@ raises :class:`RunRegistryError` naming the file, the run and the fix.
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import SuperrunsError
+from .names import (RUN_ID_PATTERN, SUPERRUN_NAME_PATTERN, is_superrun_id, run_id_problem,
+                    superrun_name_problem)
 from .schemas import first_error, schema_error_fix, schema_validator, witness_map
 from .times import format_ns, parse_time_ns
 from .yamlio import yaml_load
 
+# Run ids and superrun names live in superruns.names, times in superruns.times and the
+# YAML loader in superruns.yamlio; they are re-exported here for existing callers.
 __all__ = [
     "RUN_ID_PATTERN",
     "SUPERRUN_NAME_PATTERN",
@@ -44,16 +46,10 @@ __all__ = [
     "format_ns",
     "is_superrun_id",
     "parse_time_ns",
+    "run_id_problem",
+    "superrun_name_problem",
     "yaml_load",
 ]
-
-#: A regular run id (no anchors, usable as a Snakemake wildcard constraint).
-RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.]*"
-#: A superrun name: ``_`` then what a run id may hold.
-SUPERRUN_NAME_PATTERN = r"_[A-Za-z0-9][A-Za-z0-9_.]*"
-_RUN_ID_RE = re.compile(RUN_ID_PATTERN)
-_SUPERRUN_RE = re.compile(SUPERRUN_NAME_PATTERN)
-
 
 
 class RunRegistryError(SuperrunsError, ValueError):
@@ -62,48 +58,6 @@ class RunRegistryError(SuperrunsError, ValueError):
 
 class UnknownRunError(RunRegistryError, KeyError):
     """A run id that is not in the registry (a ``KeyError`` too, so ``Mapping.get`` works)."""
-
-
-def is_superrun_id(run_id: str) -> bool:
-    """True for a superrun name (starts with ``_``), as strax decides it."""
-    return isinstance(run_id, str) and run_id.startswith("_")
-
-
-def run_id_problem(run_id: Any) -> str | None:
-    """Why ``run_id`` is not a valid regular run id, or None when it is."""
-    if isinstance(run_id, bool) or not isinstance(run_id, str):
-        if isinstance(run_id, (int, float)) and not isinstance(run_id, bool):
-            return (f"run id {run_id!r} is a number, not a string: YAML reads unquoted digits "
-                    f"as a number (000001 becomes 1, and 000010 the octal 8); quote it, e.g. "
-                    f'"000001"')
-        return f"run id {run_id!r} is a {type(run_id).__name__}, not a string; quote it"
-    if not run_id:
-        return "the run id is empty"
-    if run_id.startswith("_"):
-        return (f"run id {run_id!r} starts with '_', which marks a superrun; regular run ids "
-                f"never do: rename the run (or define a superrun in superruns.yaml)")
-    if not _RUN_ID_RE.fullmatch(run_id):
-        bad = sorted({c for c in run_id if not (c.isascii() and (c.isalnum() or c in "_."))}
-                     | ({run_id[0]} if run_id[0] == "." else set()))
-        shown = ", ".join(repr(c) for c in bad)
-        return (f"run id {run_id!r} holds {shown}; a run id starts with a letter or digit and "
-                f"holds only letters, digits, '_' and '.' (no '/', ',', '-' or spaces: strax "
-                f"rejects '-', use '_')")
-    return None
-
-
-def superrun_name_problem(name: Any) -> str | None:
-    """Why ``name`` is not a valid superrun name, or None when it is."""
-    if not isinstance(name, str):
-        return f"superrun name {name!r} is a {type(name).__name__}, not a string"
-    if not name.startswith("_"):
-        return (f"superrun name {name!r} does not start with '_' (strax would silently prepend "
-                f"one; we refuse): call it '_{name}'")
-    if not _SUPERRUN_RE.fullmatch(name):
-        return (f"superrun name {name!r} is not '_' followed by a letter or digit and then only "
-                f"letters, digits, '_' and '.': rename it, e.g. "
-                f"'_{re.sub(r'[^A-Za-z0-9_.]', '_', name.lstrip('_')) or 'x'}'")
-    return None
 
 
 # --------------------------------------------------------------------------------------
@@ -168,45 +122,9 @@ class RunRegistry(Mapping):
     def from_dict(cls, doc: Mapping, *, source: str | Path = "<dict>") -> "RunRegistry":
         """Validate a parsed runs document ``{"runs": {run_id: {start, end, ...}}}``."""
         where = str(source)
-        if doc is None:
-            raise RunRegistryError(f"{where}: the file is empty; it needs a top-level 'runs:' "
-                                   f"mapping of run id to start/end")
-        if not isinstance(doc, Mapping):
-            raise RunRegistryError(f"{where}: the top level is a {type(doc).__name__}; it must "
-                                   f"be a mapping with one key, 'runs:'")
-        runs = doc.get("runs")
-        if isinstance(runs, Mapping):
-            for run_id in runs:  # before the schema: a better message for unquoted ids
-                problem = run_id_problem(run_id)
-                if problem:
-                    raise RunRegistryError(f"{where}: runs: {problem}")
-        _validate_schema(doc, where)
-
-        out = []
-        for run_id, entry in runs.items():
-            times = {}
-            for key in ("start", "end"):
-                try:
-                    times[key] = parse_time_ns(entry[key])
-                except ValueError as exc:
-                    raise RunRegistryError(
-                        f"{where}: run {run_id!r}, {key}: {exc}; give a YAML timestamp "
-                        f"(2019-01-03T10:00:00Z), an ISO-8601 string or int ns since the epoch"
-                    ) from None
-            if not times["start"] < times["end"]:
-                raise RunRegistryError(
-                    f"{where}: run {run_id!r}: start {format_ns(times['start'])} is not before "
-                    f"end {format_ns(times['end'])}; fix its start/end (end is exclusive)")
-            tags = entry.get("tags", ())
-            if len(set(tags)) != len(tags):
-                raise RunRegistryError(f"{where}: run {run_id!r}, tags: a tag is listed twice "
-                                       f"({tags}); list each tag once")
-            comments = entry.get("comments", ())
-            if isinstance(comments, str):
-                comments = (comments,)
-            out.append(Run(run_id, times["start"], times["end"], entry.get("mode", ""),
-                           entry.get("source", ""), tuple(tags), tuple(comments)))
-        return cls(out, source=source)
+        _check_document(doc, where)
+        return cls((_run_from_entry(run_id, entry, where)
+                    for run_id, entry in doc["runs"].items()), source=source)
 
     # -- mapping ---------------------------------------------------------------------
 
@@ -245,24 +163,76 @@ class RunRegistry(Mapping):
         return list(self._by_start)
 
 
-def _validate_schema(doc: Mapping, where: str) -> None:
-    """JSON-schema check (datetimes as ISO strings), on one run per distinct shape."""
-    def plain(value):
-        if isinstance(value, (_dt.datetime, _dt.date)):
-            return value.isoformat()
-        return value
+# --------------------------------------------------------------------------------------
+# validation: the JSON schema first (one witness per shape), then by hand per run
 
+
+def _check_document(doc: Any, where: str) -> None:
+    """The whole document: its top level, every run id, then the schema."""
+    if doc is None:
+        raise RunRegistryError(f"{where}: the file is empty; it needs a top-level 'runs:' "
+                               f"mapping of run id to start/end")
+    if not isinstance(doc, Mapping):
+        raise RunRegistryError(f"{where}: the top level is a {type(doc).__name__}; it must "
+                               f"be a mapping with one key, 'runs:'")
     runs = doc.get("runs")
     if isinstance(runs, Mapping):
-        prepared = dict(doc)
-        prepared["runs"] = witness_map({
-            run_id: ({k: plain(v) for k, v in entry.items()} if isinstance(entry, Mapping) else entry)
-            for run_id, entry in runs.items()
-        })
-    else:
-        prepared = doc
-    validator = schema_validator("runs.schema.json")
-    error = first_error(validator, prepared)
+        for run_id in runs:  # before the schema: a better message for unquoted ids
+            problem = run_id_problem(run_id)
+            if problem:
+                raise RunRegistryError(f"{where}: runs: {problem}")
+    _validate_schema(doc, where)
+
+
+def _run_from_entry(run_id: str, entry: Mapping, where: str) -> Run:
+    """One schema-checked entry as a :class:`Run`: times parsed, the rest checked by hand."""
+    times = {}
+    for key in ("start", "end"):
+        try:
+            times[key] = parse_time_ns(entry[key])
+        except ValueError as exc:
+            raise RunRegistryError(
+                f"{where}: run {run_id!r}, {key}: {exc}; give a YAML timestamp "
+                f"(2019-01-03T10:00:00Z), an ISO-8601 string or int ns since the epoch"
+            ) from None
+    if not times["start"] < times["end"]:
+        raise RunRegistryError(
+            f"{where}: run {run_id!r}: start {format_ns(times['start'])} is not before "
+            f"end {format_ns(times['end'])}; fix its start/end (end is exclusive)")
+    tags = entry.get("tags", ())
+    if len(set(tags)) != len(tags):
+        raise RunRegistryError(f"{where}: run {run_id!r}, tags: a tag is listed twice "
+                               f"({tags}); list each tag once")
+    comments = entry.get("comments", ())
+    if isinstance(comments, str):
+        comments = (comments,)
+    return Run(run_id, times["start"], times["end"], entry.get("mode", ""),
+               entry.get("source", ""), tuple(tags), tuple(comments))
+
+
+def _plain(value: Any) -> Any:
+    """YAML timestamps as the ISO strings the schema describes."""
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    return value
+
+
+def _schema_witness(doc: Mapping) -> Mapping:
+    """``doc`` with one run per distinct shape, datetimes as ISO strings."""
+    runs = doc.get("runs")
+    if not isinstance(runs, Mapping):
+        return doc
+    prepared = dict(doc)
+    prepared["runs"] = witness_map({
+        run_id: ({k: _plain(v) for k, v in entry.items()} if isinstance(entry, Mapping) else entry)
+        for run_id, entry in runs.items()
+    })
+    return prepared
+
+
+def _validate_schema(doc: Mapping, where: str) -> None:
+    """JSON-schema check (datetimes as ISO strings), on one run per distinct shape."""
+    error = first_error(schema_validator("runs.schema.json"), _schema_witness(doc))
     if error is None:
         return
     path = list(error.absolute_path)

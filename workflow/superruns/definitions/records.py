@@ -1,0 +1,63 @@
+"""The records of superrun definitions: a definition as written, and a leaf segment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["DEFAULT_SELECTION", "DEFINE_RUN_MARKER", "EVENTS_SUFFIXES", "KEYS", "SELECTIONS",
+           "Segment", "Superrun", "entry_of"]
+
+SELECTIONS = ("contained", "touching")
+DEFAULT_SELECTION = "contained"
+EVENTS_SUFFIXES = (".npy", ".csv")
+#: First line of every file written by :func:`define_run`; without it, define_run refuses
+#: to overwrite a file (it was written or taken over by hand).
+DEFINE_RUN_MARKER = "# written by superruns define_run"
+#: The keys a definition may hold.
+KEYS = ("description", "runs", "ranges", "events", "from_run", "pad_ns", "selection")
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """``[start, end)`` (int ns) of leaf run ``run_id`` held by a superrun."""
+
+    run_id: str
+    start: int
+    end: int
+
+    @property
+    def duration_ns(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class Superrun:
+    """One definition as written (normalised: ranges as tuples of ``(start, end)``)."""
+
+    name: str
+    description: str = ""
+    runs: tuple[str, ...] = ()
+    ranges: Mapping[str, tuple[tuple[int, int], ...]] = field(default_factory=dict, hash=False)
+    events: Path | None = None
+    from_run: str | None = None
+    pad_ns: int = 0
+    selection: str = DEFAULT_SELECTION
+    source_file: Path | None = None
+
+    def named_subruns(self) -> list[str]:
+        """Subruns named in the definition itself (runs, range keys, from_run), file order."""
+        out = list(self.runs) + [k for k in self.ranges if k not in self.runs]
+        if self.from_run is not None and self.from_run not in out:
+            out.append(self.from_run)
+        return out
+
+
+def entry_of(d: Superrun, sub: str) -> str:
+    """Where ``sub`` is named in ``d`` (for messages)."""
+    if sub in d.ranges:
+        return f"ranges[{sub!r}]"
+    if sub in d.runs:
+        return f"runs[{d.runs.index(sub)}] {sub!r}"
+    return "from_run"

@@ -1,0 +1,80 @@
+"""Run ids and superrun names: the patterns they follow and why a given one is refused.
+
+A regular run id never starts with ``_`` (that marks a superrun) and holds only letters,
+digits, ``_`` and ``.``: no ``/`` (it would make a path), ``,``, ``-`` (strax's DataDirectory
+rejects it) or white space. A superrun name is ``_`` followed by what a run id may hold;
+strax would silently prepend the ``_``, we refuse a name without it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = [
+    "RUN_ID_PATTERN",
+    "SUPERRUN_NAME_PATTERN",
+    "is_superrun_id",
+    "run_id_problem",
+    "superrun_name_problem",
+]
+
+#: A regular run id (no anchors, usable as a Snakemake wildcard constraint).
+RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.]*"
+#: A superrun name: ``_`` then what a run id may hold.
+SUPERRUN_NAME_PATTERN = r"_[A-Za-z0-9][A-Za-z0-9_.]*"
+_RUN_ID_RE = re.compile(RUN_ID_PATTERN)
+_SUPERRUN_RE = re.compile(SUPERRUN_NAME_PATTERN)
+
+
+def is_superrun_id(run_id: str) -> bool:
+    """True for a superrun name (starts with ``_``), as strax decides it."""
+    return isinstance(run_id, str) and run_id.startswith("_")
+
+
+def _not_a_string(run_id: Any) -> str:
+    if isinstance(run_id, (int, float)) and not isinstance(run_id, bool):
+        return (f"run id {run_id!r} is a number, not a string: YAML reads unquoted digits "
+                f"as a number (000001 becomes 1, and 000010 the octal 8); quote it, e.g. "
+                f'"000001"')
+    return f"run id {run_id!r} is a {type(run_id).__name__}, not a string; quote it"
+
+
+def run_id_problem(run_id: Any) -> str | None:
+    """Why ``run_id`` is not a valid regular run id, or None when it is."""
+    if isinstance(run_id, bool) or not isinstance(run_id, str):
+        return _not_a_string(run_id)
+    if not run_id:
+        return "the run id is empty"
+    if run_id.startswith("_"):
+        return (f"run id {run_id!r} starts with '_', which marks a superrun; regular run ids "
+                f"never do: rename the run (or define a superrun in superruns.yaml)")
+    if not _RUN_ID_RE.fullmatch(run_id):
+        bad = sorted({c for c in run_id if not (c.isascii() and (c.isalnum() or c in "_."))}
+                     | ({run_id[0]} if run_id[0] == "." else set()))
+        shown = ", ".join(repr(c) for c in bad)
+        return (f"run id {run_id!r} holds {shown}; a run id starts with a letter or digit and "
+                f"holds only letters, digits, '_' and '.' (no '/', ',', '-' or spaces: strax "
+                f"rejects '-', use '_')")
+    return None
+
+
+def superrun_name_problem(name: Any) -> str | None:
+    """Why ``name`` is not a valid superrun name, or None when it is."""
+    if not isinstance(name, str):
+        return f"superrun name {name!r} is a {type(name).__name__}, not a string"
+    if not name.startswith("_"):
+        return (f"superrun name {name!r} does not start with '_' (strax would silently prepend "
+                f"one; we refuse): call it '_{name}'")
+    if not _SUPERRUN_RE.fullmatch(name):
+        return (f"superrun name {name!r} is not '_' followed by a letter or digit and then only "
+                f"letters, digits, '_' and '.': rename it, e.g. "
+                f"'_{re.sub(r'[^A-Za-z0-9_.]', '_', name.lstrip('_')) or 'x'}'")
+    return None
+
+
+def subrun_problem(sub: Any) -> str | None:
+    """Why ``sub`` names neither a regular run nor a superrun (by its form), or None."""
+    if isinstance(sub, str) and sub.startswith("_"):
+        return superrun_name_problem(sub)
+    return run_id_problem(sub)
