@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ..strax_format import COMPRESSORS
+from .format import COMPRESSORS
 
 __all__ = ["main"]
 
