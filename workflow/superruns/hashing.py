@@ -17,11 +17,13 @@ import numpy as np
 
 from .errors import SuperrunsError
 
-__all__ = ["HashingError", "canonical_json", "deterministic_hash", "hashablize", "to_jsonable"]
+__all__ = ["LineageValueError", "canonical_json", "deterministic_hash", "hashablize", "to_jsonable"]
 
 
-class HashingError(SuperrunsError, TypeError):
-    """A value cannot be hashed or stored as a lineage value (a TypeError, as in strax)."""
+class LineageValueError(SuperrunsError, TypeError):
+    """A value cannot be part of a lineage; the message names where it is and what to use.
+
+    (:func:`hashablize` and :func:`deterministic_hash` raise a plain TypeError, exactly as strax.)"""
 
 
 def hashablize(obj: Any) -> Any:
@@ -51,7 +53,7 @@ def hashablize(obj: Any) -> Any:
         return tuple(obj.tolist())
     if hasattr(obj, "__iter__"):
         return tuple(hashablize(item) for item in obj)
-    raise HashingError(f"Can't hashablize object of type {type(obj)!r}")
+    raise TypeError(f"Can't hashablize object of type {type(obj)!r}")
 
 
 def _json_fallback(obj: Any) -> Any:
@@ -65,7 +67,7 @@ def _json_fallback(obj: Any) -> Any:
     """
     if isinstance(obj, str) and obj:
         # strax iterates a one-character string into itself until RecursionError.
-        raise HashingError(f"Can't JSON-encode the string {obj!r} inside a non-JSON iterable "
+        raise TypeError(f"Can't JSON-encode the string {obj!r} inside a non-JSON iterable "
                         "(strax's encoder recurses forever on it)")
     try:
         items = iter(obj)
@@ -79,7 +81,7 @@ def _json_fallback(obj: Any) -> Any:
         return float(obj)
     if isinstance(obj, np.ndarray):
         return obj.tolist()
-    raise HashingError(f"Object of type {type(obj).__name__} is not JSON serializable")
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
 class _StraxJSONEncoder(json.JSONEncoder):
@@ -130,19 +132,19 @@ def to_jsonable(value: Any, where: str = "value") -> Any:
         result = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise HashingError(f"{where}: dict key {key!r} is not a string; JSON would store it "
+                raise LineageValueError(f"{where}: dict key {key!r} is not a string; JSON would store it "
                                 "as a string and the lineage hash would change (use string keys)")
             result[str(key)] = to_jsonable(item, f"{where}[{key!r}]")
         return result
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biufU":
-            raise HashingError(f"{where}: numpy arrays of dtype {value.dtype} can't be part of a "
+            raise LineageValueError(f"{where}: numpy arrays of dtype {value.dtype} can't be part of a "
                             "lineage (use numbers, strings or booleans)")
         return to_jsonable(value.tolist(), where)
     if isinstance(value, (list, tuple)):
         return [to_jsonable(item, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, (set, frozenset)):
-        raise HashingError(f"{where}: sets can't be part of a lineage (their order, hence the hash, "
+        raise LineageValueError(f"{where}: sets can't be part of a lineage (their order, hence the hash, "
                         "changes between processes); use a sorted list")
-    raise HashingError(f"{where}: a value of type {type(value).__name__} can't be part of a "
+    raise LineageValueError(f"{where}: a value of type {type(value).__name__} can't be part of a "
                     "lineage (use None, booleans, numbers, strings, lists and string-keyed dicts)")
