@@ -56,6 +56,10 @@ def hashablize(obj: Any) -> Any:
     raise TypeError(f"Can't hashablize object of type {type(obj)!r}")
 
 
+# strax's order: numpy integers, floats, then (0-d) arrays.
+_NUMPY_TO_JSON = ((np.integer, int), (np.floating, float), (np.ndarray, np.ndarray.tolist))
+
+
 def _json_fallback(obj: Any) -> Any:
     """What strax's ``NumpyJSONEncoder.default`` makes of an object ``json`` can't encode.
 
@@ -75,12 +79,9 @@ def _json_fallback(obj: Any) -> Any:
         pass
     else:
         return [_json_fallback(item) for item in items]
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
+    for numpy_type, convert in _NUMPY_TO_JSON:
+        if isinstance(obj, numpy_type):
+            return convert(obj)
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 

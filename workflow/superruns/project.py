@@ -182,7 +182,7 @@ class Project:
         if run_id not in known:
             what = "superrun" if self.is_superrun(run_id) else "run"
             raise UnknownRunIdError(f"Unknown {what} {run_id!r}: define it in "
-                           f"{'the superrun definitions' if what == 'superrun' else self.config['runs']}.")
+                                    f"{'the superrun definitions' if what == 'superrun' else self.config['runs']}.")
 
     # -- lineage -----------------------------------------------------------------------------
 
