@@ -32,8 +32,8 @@ from .lineage import superrun_lineage
 # Option is declared in superruns.options; plugins import it from here.
 from .options import Option, per_run_spec, resolve_option
 
-__all__ = ["ChunkSpan", "Option", "Plugin", "PluginError", "PluginReferenceError", "Registry", "SourcePlugin",
-           "UnknownDataTypeError", "plugins_of"]
+__all__ = ["ChunkSpan", "Option", "Plugin", "PluginError", "PluginReferenceError", "Registry",
+           "SourcePlugin", "UnknownDataTypeError", "plugins_of"]
 
 
 class PluginReferenceError(SuperrunsError, ImportError):
@@ -72,15 +72,14 @@ class Plugin:
     dtype: np.dtype = np.dtype([])
     options: tuple[Option, ...] = ()
     chunk_target_size_mb: int = 200
+    #: True when the lineage is derived from the declarations (:meth:`lineage` not
+    #: overridden): such a plugin can only depend on data types whose lineage is derived too.
+    lineage_is_derived: bool = True
 
     @property
     def name(self) -> str:
         """The plugin name recorded in the lineage (strax uses the class name)."""
         return type(self).__name__
-
-    #: True when the lineage is derived from the declarations (:meth:`lineage` not
-    #: overridden): such a plugin can only depend on data types whose lineage is derived too.
-    lineage_is_derived: bool = True
 
     def compute(self, inputs: dict[str, np.ndarray], config: dict, span: ChunkSpan) -> np.ndarray:
         raise NotImplementedError
