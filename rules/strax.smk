@@ -1,6 +1,6 @@
-# strax bridge (docs/strax.md): data types a strax Context makes per run. With no `strax:`
-# section in the config the rule matches nothing; strax is imported only when one is set.
-from superruns.straxio.registry import produced_data_types
+# strax bridge (docs/strax.md): data types a strax Context makes per run. The Snakefile
+# includes this file only when the config has a `strax:` section, so it may import the bridge.
+from superruns.straxio import produced_data_types
 
 
 rule strax_produce:

@@ -168,6 +168,25 @@ def test_registry_knows_strax_data_types(flow):
     assert registry.data_types_of_kind("peaks") == ["peaks", "peak_classification"]
 
 
+def test_strax_data_types_come_from_the_provider_and_say_their_lineage(flow):
+    from superruns.straxio.registry import StraxDataType
+
+    project = flow.project()
+    assert project.plugin_references() == [FACTORY, "superruns.straxio:plugins"]
+    assert all(isinstance(project.registry[dt], StraxDataType) for dt in project.registry)
+    assert project.lineage_hash("0", "peaks") == LINEAGE_HASHES["peaks"]
+    assert project.lineage("_superrun_test", "peaks") == project.lineage("0", "peaks")
+
+
+def test_strax_made_outputs_have_a_provenance_record(flow):
+    """The rule strax_produce runs through the one job wrapper, like every rule."""
+    provenance = DataFile(flow.project().path("0", "peaks")).metadata["provenance"]
+    assert provenance["job"] == {"rule": "strax_produce", "run_id": "0", "data_type": "peaks"}
+    assert provenance["lineage_hash"] == LINEAGE_HASHES["peaks"]
+    [(name, described)] = provenance["inputs"].items()
+    assert name.endswith("0/records") and described["lineage_hash"] == LINEAGE_HASHES["records"]
+
+
 def test_superrun_through_frontend_equals_strax_stored_superrun(flow, reference):
     """The acceptance test: same key, same lineage hash, same bytes."""
     project = flow.project()

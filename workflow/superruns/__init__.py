@@ -9,7 +9,7 @@ one it uses ``config/config.yaml`` of the working directory, or ``$SUPERRUNS_CON
 Imports are lazy so that ``import superruns`` (done by the Snakefile) stays cheap.
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["load", "iter_chunks", "run_metadata", "define_run", "Project"]
 

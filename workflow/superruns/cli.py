@@ -5,15 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
 
+from .errors import EXPECTED_ERRORS
 from .project import Project
-
-
-def iso(ns: int | None) -> str:
-    if ns is None:
-        return "-"
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+from .times import format_ns
 
 
 def built_data_types(project: Project, run_id: str) -> list[str]:
@@ -68,7 +63,7 @@ def print_table(rows: list[dict], columns: list[str], out) -> None:
 
 
 def print_list(rows: list[dict], out) -> None:
-    table = [{"run": r["run_id"], "start": iso(r["start"]),
+    table = [{"run": r["run_id"], "start": format_ns(r["start"], fraction=False),
               "livetime": "pending" if r["livetime_s"] is None else f"{r['livetime_s']:.1f} s",
               "built": ",".join(r["built"]) or "-"} for r in rows]
     print_table(table, ["run", "start", "livetime", "built"], out)
@@ -90,13 +85,6 @@ def print_mapping(mapping: dict, out, indent: int = 0) -> None:
             print_mapping(value, out, indent + 2)
         else:
             print(" " * indent + f"{key}: {value}", file=out)
-
-
-def expected_errors() -> tuple[type, ...]:
-    """Errors whose message says what is wrong: printed as one line, exit status 1. The
-    storage module is imported only by the commands that read files (it is not cheap)."""
-    storage = sys.modules.get("superruns.storage")
-    return (ValueError, KeyError, OSError) + ((storage.StorageError,) if storage else ())
 
 
 def parser() -> argparse.ArgumentParser:
@@ -140,30 +128,27 @@ def print_verify(result: dict, out) -> None:
               "missing files).", file=out)
 
 
-def main(argv=None, out=None) -> int:
-    out = out if out is not None else sys.stdout   # looked up per call: tests capture it
-    args = parser().parse_args(argv)
-    if args.command == "verify":
-        from .provenance import verify_paths
+def verify(args, out) -> int:
+    from .provenance import verify_paths
 
-        result = verify_paths(args.paths, deep=args.deep)
-        if args.json:
-            json.dump(result, out, indent=2, default=str)
-            print(file=out)
-        else:
-            print_verify(result, out)
-        return 0 if result["ok"] else 1
-    try:
-        if args.command == "info":
-            result = file_info(args.path)
-        else:
-            project = Project.from_file(args.config) if args.config else Project.default()
-            result = list_rows(project) if args.command == "list" else show_superrun(project, args.name)
-    except Exception as error:
-        if not isinstance(error, expected_errors()):
-            raise
-        print(f"superruns {args.command}: {error.args[0] if error.args else error}", file=sys.stderr)
-        return 1
+    result = verify_paths(args.paths, deep=args.deep)
+    if args.json:
+        json.dump(result, out, indent=2, default=str)
+        print(file=out)
+    else:
+        print_verify(result, out)
+    return 0 if result["ok"] else 1
+
+
+def inspect(args) -> dict | list:
+    """What ``info``, ``list`` and ``show`` print."""
+    if args.command == "info":
+        return file_info(args.path)
+    project = Project.from_file(args.config) if args.config else Project.default()
+    return list_rows(project) if args.command == "list" else show_superrun(project, args.name)
+
+
+def print_result(args, result, out) -> None:
     if args.json:
         json.dump(result, out, indent=2, default=str)
         print(file=out)
@@ -173,6 +158,22 @@ def main(argv=None, out=None) -> int:
         print_info(result, out)
     else:
         print_mapping(result, out)
+
+
+def main(argv=None, out=None) -> int:
+    """Run one command. Error policy (as in the jobs): an expected error (a SuperrunsError, or
+    an OSError, which names its file) is printed as one line, exit status 1; any other
+    exception is a bug and keeps its traceback."""
+    out = out if out is not None else sys.stdout   # looked up per call: tests capture it
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "verify":
+            return verify(args, out)
+        result = inspect(args)
+    except EXPECTED_ERRORS as error:
+        print(f"superruns {args.command}: {error}", file=sys.stderr)
+        return 1
+    print_result(args, result, out)
     return 0
 
 

@@ -7,7 +7,7 @@ keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["SuperrunsError"]
+__all__ = ["EXPECTED_ERRORS", "SuperrunsError"]
 
 
 class SuperrunsError(Exception):
@@ -15,3 +15,8 @@ class SuperrunsError(Exception):
 
     def __str__(self) -> str:  # a KeyError subclass would otherwise show the message's repr
         return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+#: What jobs and the CLI report as one clear line (an ``OSError`` names its file); any other
+#: exception is a bug and keeps its traceback.
+EXPECTED_ERRORS = (SuperrunsError, OSError)

@@ -1,8 +1,13 @@
-"""What the Snakemake scripts run: one job each, with its log and a clear error.
+"""What the Snakemake scripts run: one job each, all through one wrapper, :func:`run_job`.
 
 The scripts under ``scripts/`` only hand the ``snakemake`` object to these functions, so
-everything here is reachable from tests without Snakemake. Every output gets a provenance
-record in its metadata (:mod:`superruns.provenance`).
+everything here is reachable from tests without Snakemake. :func:`run_job` gives every job
+its log file, its timing and the error policy (:func:`error_policy`); every data file a job
+writes gets a provenance record in its metadata (:meth:`Job.provenance`).
+
+Error policy: a :class:`~superruns.errors.SuperrunsError` (its message names the file, the run
+and the fix) and an ``OSError`` (it names its file) are printed as one clear line, exit 1. Any
+other exception is a bug: it keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,87 +16,141 @@ import logging
 import sys
 import time
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
+from typing import Callable
 
+from .errors import EXPECTED_ERRORS
 from .project import Project
-from .storage import StorageError
 
 log = logging.getLogger("superruns")
 
-# Errors whose message already says what is wrong and what to do: shown without a traceback.
-# StorageError covers DataCorrupted: a damaged input names its file, chunk and frame.
-EXPECTED_ERRORS = (ValueError, KeyError, RuntimeError, OSError, StorageError)
+
+def error_line(error: BaseException) -> str:
+    """The one line an expected error is reported as: its type and its message."""
+    return f"{type(error).__name__}: {error}"
 
 
 @contextmanager
-def job_log(log_path: str | None):
-    """Log to the job's log file, and report an expected error as one clear line."""
+def error_policy(report: Callable[[str], None]):
+    """Report an expected error as one line through ``report`` and exit 1; let others through
+    with their traceback (bugs stay visible)."""
+    try:
+        yield
+    except EXPECTED_ERRORS as error:
+        report(error_line(error))
+        raise SystemExit(1) from None
+
+
+def _log_to(log_path: str | None) -> None:
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(log_path, mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         handlers=handlers, force=True)
+
+
+@contextmanager
+def job_log(log_path: str | None):
+    """Log to the job's log file, time the job, and apply the error policy."""
+    _log_to(log_path)
     started = time.perf_counter()
-    try:
+    with error_policy(log.error):
         yield
-    except EXPECTED_ERRORS as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else str(error)
-        log.error("%s: %s", type(error).__name__, message)
-        raise SystemExit(1) from None
     log.info("done in %.2f s", time.perf_counter() - started)
 
 
-def rule_name(smk) -> str | None:
-    return getattr(smk, "rule", None)
+class Job:
+    """One Snakemake job as the work functions see it: its project, wildcards and files."""
+
+    def __init__(self, smk):
+        self.smk = smk
+
+    @cached_property
+    def project(self) -> Project:
+        return Project(self.smk.config)
+
+    @property
+    def rule(self) -> str | None:
+        return getattr(self.smk, "rule", None)
+
+    @property
+    def wildcards(self):
+        return self.smk.wildcards
+
+    @property
+    def output(self) -> Path:
+        return Path(self.smk.output[0])
+
+    def named_inputs(self) -> dict[str, Path]:
+        """``{data_type: path}`` of the job's named inputs, as absolute paths (messages then
+        name files the user can find from anywhere)."""
+        return {name: Path(path).absolute() for name, path in self.smk.input.items()}
+
+    def provenance(self, run_id: str, data_type: str, inputs) -> dict:
+        """The metadata entry recording how the output ``run_id/data_type`` was made from
+        ``inputs`` (open files or paths), for the writer's ``extra_metadata``."""
+        from .provenance import record
+
+        return {"provenance": record(self.project, run_id, data_type, inputs, rule=self.rule)}
+
+
+def run_job(smk, work: Callable[[Job], None]) -> None:
+    """Run ``work`` as the Snakemake job ``smk``: with its log, timing and error policy."""
+    with job_log(smk.log[0] if smk.log else None):
+        work(Job(smk))
+
+
+def _process(job: Job) -> None:
+    from .processing import open_inputs, process_run
+
+    run_id, data_type = job.wildcards.run, job.wildcards.data_type
+    inputs = open_inputs(job.named_inputs())
+    process_run(job.project, run_id, data_type, inputs, job.output,
+                extra_metadata=job.provenance(run_id, data_type, inputs.values()))
+
+
+def _build_superrun(job: Job) -> None:
+    from .concatenation import build_from_project
+    from .storage import DataFile
+
+    superrun, data_type = job.wildcards.superrun, job.wildcards.data_type
+    # Open each input once: the provenance record and the build share them (a superrun
+    # of 10,000 subruns spent as long re-opening them as building).
+    files = {path: DataFile(path) for path in (Path(p).resolve() for p in job.smk.input)}
+    build_from_project(job.project, superrun, data_type, job.output,
+                       extra_metadata=job.provenance(superrun, data_type, files.values()), files=files)
+
+
+def _summarise(job: Job) -> None:
+    from .report import write_summary
+
+    write_summary(Path(job.smk.input[0]), job.output)
+
+
+def _select(job: Job) -> None:
+    from .selections import write_selection
+
+    count = write_selection(job.project, job.wildcards.selection, job.output)
+    log.info("selection %s: %d events", job.wildcards.selection, count)
 
 
 def process_job(smk) -> None:
     """Snakemake job: compute one data type of one regular run."""
-    from .processing import open_inputs, process_run
-    from .provenance import record
-
-    with job_log(smk.log[0] if smk.log else None):
-        project = Project(smk.config)
-        run_id, data_type = smk.wildcards.run, smk.wildcards.data_type
-        # Absolute paths: messages then name files the user can find from anywhere (jobs run
-        # in data_dir, users in the workflow's directory).
-        inputs = open_inputs({name: Path(path).absolute() for name, path in smk.input.items()})
-        provenance = record(project, run_id, data_type, inputs.values(), rule=rule_name(smk))
-        process_run(project, run_id, data_type, inputs, Path(smk.output[0]),
-                    extra_metadata={"provenance": provenance})
+    run_job(smk, _process)
 
 
 def superrun_job(smk) -> None:
     """Snakemake job: build one data type of one superrun from its subruns' files."""
-    from .concatenation import build_from_project
-    from .provenance import record
-    from .storage import DataFile
-
-    with job_log(smk.log[0] if smk.log else None):
-        project = Project(smk.config)
-        superrun, data_type = smk.wildcards.superrun, smk.wildcards.data_type
-        # Open each input once: the provenance record and the build share them (a superrun
-        # of 10,000 subruns spent as long re-opening them as building).
-        files = {path: DataFile(path) for path in (Path(p).resolve() for p in smk.input)}
-        provenance = record(project, superrun, data_type, files.values(), rule=rule_name(smk))
-        build_from_project(project, superrun, data_type, Path(smk.output[0]),
-                           extra_metadata={"provenance": provenance}, files=files)
+    run_job(smk, _build_superrun)
 
 
 def summary_job(smk) -> None:
     """Snakemake job: the HTML summary of one superrun file for ``snakemake --report``."""
-    from .report import write_summary
-
-    with job_log(smk.log[0] if smk.log else None):
-        write_summary(Path(smk.input[0]), Path(smk.output[0]))
+    run_job(smk, _summarise)
 
 
 def selection_job(smk) -> None:
     """Snakemake job: write the events that pass one selection's cuts."""
-    from .selections import write_selection
-
-    with job_log(smk.log[0] if smk.log else None):
-        project = Project(smk.config)
-        count = write_selection(project, smk.wildcards.selection, Path(smk.output[0]))
-        log.info("selection %s: %d events", smk.wildcards.selection, count)
+    run_job(smk, _select)

@@ -1,35 +1,51 @@
 """Plugin declarations: what each data type is, what it needs, and how it is computed.
 
 A plugin declares one data type: its name (``provides``), the data types it is computed
-from (``depends_on``), its data kind, its dtype, its version and its options.  The lineage
-(strax's ``{data_type: [ClassName, version, {option: value}]}``) is derived from these
-declarations by :mod:`superruns.lineage`; the per-run processing in
-:mod:`superruns.processing` calls :meth:`Plugin.compute` (or :meth:`SourcePlugin.generate`)
-chunk by chunk.
+from (``depends_on``), its data kind, its dtype, its version and its options.  A plugin says
+its own lineage (:meth:`Plugin.lineage`); by default it is derived from these declarations
+by :mod:`superruns.lineage` (strax's ``{data_type: [ClassName, version, {option: value}]}``).
+The per-run processing in :mod:`superruns.processing` calls :meth:`Plugin.compute` (or
+:meth:`SourcePlugin.generate`) chunk by chunk.
+
+Where plugins come from
+    The config's ``plugins:`` lists references, each either a module (``"pkg.module"``,
+    whose ``PLUGINS`` sequence lists plugin classes) or a provider function
+    (``"pkg.module:function"``, called with the project, returning plugins or plugin
+    classes). :meth:`Registry.from_references` collects them in order. The strax bridge is
+    such a provider (``superruns.straxio:plugins``): this module knows nothing of it.
+
+The ``project`` handed to plugins and providers is a :class:`superruns.project.Project`
+(passed in, never imported: the project sits above this module).
 """
 
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
+from .errors import SuperrunsError
+from .lineage import lineage as derived_lineage
+from .lineage import superrun_lineage
+# Option is declared in superruns.options; plugins import it from here.
+from .options import Option, per_run_spec, resolve_option
 
-@dataclass(frozen=True)
-class Option:
-    """A tracked (lineage-relevant) setting of a plugin.
+__all__ = ["ChunkSpan", "Option", "Plugin", "PluginError", "PluginReferenceError", "Registry",
+           "SourcePlugin", "UnknownDataTypeError", "plugins_of"]
 
-    ``default_per_run`` is ``[[first_run, value], ...]``: a run takes the value of the last
-    entry whose ``first_run`` is not after it (run ids compared as integers, as in strax).
-    """
 
-    name: str
-    default: Any = None
-    default_per_run: list | None = None
-    track: bool = True
-    help: str = ""
+class PluginReferenceError(SuperrunsError, ImportError):
+    """A ``plugins:`` reference names no importable module or provider function."""
+
+
+class PluginError(SuperrunsError, ValueError):
+    """The plugins of a registry do not fit together (a data type twice, a bad dependency)."""
+
+
+class UnknownDataTypeError(SuperrunsError, KeyError):
+    """No plugin of the registry provides the data type."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,9 @@ class Plugin:
     dtype: np.dtype = np.dtype([])
     options: tuple[Option, ...] = ()
     chunk_target_size_mb: int = 200
+    #: True when the lineage is derived from the declarations (:meth:`lineage` not
+    #: overridden): such a plugin can only depend on data types whose lineage is derived too.
+    lineage_is_derived: bool = True
 
     @property
     def name(self) -> str:
@@ -64,6 +83,25 @@ class Plugin:
 
     def compute(self, inputs: dict[str, np.ndarray], config: dict, span: ChunkSpan) -> np.ndarray:
         raise NotImplementedError
+
+    def lineage(self, project, run_id: str) -> dict:
+        """strax's lineage of this data type for ``run_id`` (a run or a superrun), derived
+        from the declarations of this plugin and its dependencies in ``project.registry``."""
+        if project.is_superrun(run_id):
+            return superrun_lineage(project.registry, self.provides, project.options)
+        return derived_lineage(project.registry, self.provides, run_id, project.options)
+
+    def lineage_key(self, project, run_id: str) -> tuple:
+        """What distinguishes this data type's lineage between runs: runs with equal keys
+        have equal lineages, so the project hashes each distinct lineage once (Snakemake asks
+        for the hash of every job, and runs differ only in per-run-default values)."""
+        if project.is_superrun(run_id):
+            return ("superrun",)
+        registry, overrides = project.registry, project.options
+        return tuple(repr(resolve_option(option, run_id, overrides))
+                     for dependency in registry.dependencies(self.provides)
+                     for option in registry[dependency].options
+                     if per_run_spec(option, overrides) is not None)
 
     def __repr__(self) -> str:
         return f"<{self.name} provides={self.provides!r} v{self.version}>"
@@ -85,7 +123,7 @@ class Registry:
 
     def register(self, plugin: Plugin) -> None:
         if plugin.provides in self.plugins:
-            raise ValueError(f"Data type {plugin.provides!r} is provided twice: "
+            raise PluginError(f"Data type {plugin.provides!r} is provided twice: "
                              f"{self.plugins[plugin.provides]!r} and {plugin!r}")
         self.plugins[plugin.provides] = plugin
 
@@ -94,7 +132,7 @@ class Registry:
             return self.plugins[data_type]
         except KeyError:
             known = ", ".join(sorted(self.plugins)) or "none"
-            raise KeyError(f"Unknown data type {data_type!r}; the registry knows: {known}") from None
+            raise UnknownDataTypeError(f"Unknown data type {data_type!r}; the registry knows: {known}") from None
 
     def __contains__(self, data_type: str) -> bool:
         return data_type in self.plugins
@@ -117,12 +155,51 @@ class Registry:
             stack.extend(self[current].depends_on)
         return list(seen)
 
+    def check_derived_lineages(self) -> None:
+        """Refuse a plugin whose lineage is derived but depends on a data type that keeps a
+        lineage of its own (e.g. one from strax): the derived lineage would lack it."""
+        own = {name for name, plugin in self.plugins.items() if not plugin.lineage_is_derived}
+        for name, plugin in self.plugins.items():
+            bad = own & set(plugin.depends_on) if plugin.lineage_is_derived else set()
+            if bad:
+                raise PluginError(
+                    f"Plugin {plugin.name} ({name}) depends on {', '.join(sorted(bad))}, which keep a "
+                    "lineage of their own (e.g. they come from strax): a plugin of this package cannot "
+                    "depend on them (its lineage would lack theirs); make it a strax plugin instead.")
+
+    @classmethod
+    def from_references(cls, references: list[str], project=None) -> "Registry":
+        """Collect the plugins of every reference (module or ``module:function``), in order."""
+        registry = cls()
+        for reference in references:
+            for plugin in plugins_of(reference, project):
+                registry.register(plugin)
+        registry.check_derived_lineages()
+        return registry
+
     @classmethod
     def from_modules(cls, module_names: list[str]) -> "Registry":
         """Collect every plugin listed in each module's ``PLUGINS`` sequence."""
-        registry = cls()
-        for module_name in module_names:
-            module = importlib.import_module(module_name)
-            for plugin_class in module.PLUGINS:
-                registry.register(plugin_class())
-        return registry
+        return cls.from_references(module_names)
+
+
+def plugins_of(reference: str, project=None) -> list[Plugin]:
+    """The plugins a ``plugins:`` reference names: a module's ``PLUGINS`` (classes,
+    instantiated here), or what the provider function ``module:function`` returns for
+    ``project`` (plugins or plugin classes)."""
+    module_name, _, function_name = reference.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise PluginReferenceError(f"{reference!r} cannot be imported ({error})") from None
+    if function_name:
+        provider = getattr(module, function_name, None)
+        if not callable(provider):
+            raise PluginReferenceError(f"{reference!r}: module {module_name} has no function "
+                                       f"{function_name!r}")
+        found = provider(project)
+    else:
+        found = getattr(module, "PLUGINS", None)
+        if found is None:
+            raise PluginReferenceError(f"{reference!r}: module {module_name} has no PLUGINS list")
+    return [item() if isinstance(item, type) else item for item in found]

@@ -67,7 +67,7 @@ def check_options(registry, options: dict, source: str) -> None:
     """Refuse option overrides that no plugin declares (a typo would silently change nothing)."""
     import difflib
 
-    from .lineage import unknown_options
+    from .options import unknown_options
 
     unknown = unknown_options(registry, options)
     if unknown:
@@ -76,6 +76,16 @@ def check_options(registry, options: dict, source: str) -> None:
                  for name in unknown for close in [difflib.get_close_matches(name, known, n=1)]]
         raise ConfigError(f"{source}: options: unknown option {', '.join(hints)}: no plugin declares "
                           f"it; fix the spelling or remove it (known options: {', '.join(known)})")
+
+
+class UnknownRunIdError(SuperrunsError, KeyError):
+    """A target names a run or superrun the project does not define."""
+
+
+def _schema_default(section: str, key: str):
+    from .schemas import load_schema as shipped_schema
+
+    return shipped_schema("config.schema.json")["properties"][section]["properties"][key]["default"]
 
 
 class Project:
@@ -115,21 +125,28 @@ class Project:
 
     @cached_property
     def registry(self):
-        from .plugins import Registry
+        from .plugins import PluginReferenceError, Registry
 
+        references = self.plugin_references()
         try:
-            registry = Registry.from_modules(self.config["plugins"])
-        except ImportError as error:
-            raise ConfigError(f"{self.source}: plugins: {error}; fix: give importable modules "
-                              f"that list their plugins in PLUGINS (now {self.config['plugins']})") from None
+            registry = Registry.from_references(references, self)
+        except PluginReferenceError as error:
+            raise ConfigError(f"{self.source}: plugins: {error}; fix: give importable modules that list "
+                              "their plugins in PLUGINS, or 'module:function' providers returning them "
+                              f"(now {references})") from None
         if not self.config.get("strax"):        # strax Contexts take options of their own
             check_options(registry, self.options, self.source)
-        if self.config.get("strax"):
-            # Data types made by a strax Context or imported from strax (docs/strax.md).
-            from .straxio.registry import extend_registry
-
-            extend_registry(self, registry)
         return registry
+
+    def plugin_references(self) -> list[str]:
+        """Where the registry's plugins come from: the config's ``plugins:``, then, when the
+        config has a ``strax:`` section, its ``provider``. The provider's default is in the
+        config schema (``superruns.straxio:plugins``): the core names no bridge itself."""
+        references = list(self.config["plugins"])
+        strax = self.config.get("strax")
+        if strax:
+            references.append(strax.get("provider") or _schema_default("strax", "provider"))
+        return references
 
     @cached_property
     def runs(self):
@@ -164,52 +181,33 @@ class Project:
         known = self.definitions if self.is_superrun(run_id) else self.runs
         if run_id not in known:
             what = "superrun" if self.is_superrun(run_id) else "run"
-            raise KeyError(f"Unknown {what} {run_id!r}: define it in "
-                           f"{'the superrun definitions' if what == 'superrun' else self.config['runs']}.")
+            raise UnknownRunIdError(f"Unknown {what} {run_id!r}: define it in "
+                                    f"{'the superrun definitions' if what == 'superrun' else self.config['runs']}.")
 
     # -- lineage -----------------------------------------------------------------------------
 
     def lineage(self, run_id: str, data_type: str) -> dict:
-        from . import lineage
-
-        plugin = self.registry[data_type]
-        if hasattr(plugin, "lineage_for"):      # strax data types keep strax's lineage
-            return plugin.lineage_for(self, run_id)
-        if self.is_superrun(run_id):
-            return lineage.superrun_lineage(self.registry, data_type, self.options)
-        return lineage.lineage(self.registry, data_type, run_id, self.options)
+        """strax's lineage of ``data_type`` for a run or superrun, as its plugin says it."""
+        return self.registry[data_type].lineage(self, run_id)
 
     def lineage_hash(self, run_id: str, data_type: str) -> str:
-        """The lineage hash of (run, data type); computed once per distinct lineage, since
-        Snakemake asks for it for every job and runs differ only in per-run-default values."""
+        """The lineage hash of (run, data type); computed once per distinct lineage (see
+        :meth:`superruns.plugins.Plugin.lineage_key`)."""
         from .lineage import lineage_hash
 
-        key = (data_type, self._lineage_key(run_id, data_type))
+        key = (data_type, self.registry[data_type].lineage_key(self, run_id))
         cache = self.__dict__.setdefault("_lineage_hashes", {})
         if key not in cache:
             cache[key] = lineage_hash(self.lineage(run_id, data_type))
         return cache[key]
 
-    def _lineage_key(self, run_id: str, data_type: str):
-        """What distinguishes the lineages of one data type between runs."""
-        from .lineage import per_run_spec, resolve_option
-
-        if hasattr(self.registry[data_type], "lineage_for"):     # strax's own lineage, per run
-            return ("run", run_id)
-        if self.is_superrun(run_id):
-            return ("superrun",)
-        return tuple(repr(resolve_option(option, run_id, self.options))
-                     for dependency in self.registry.dependencies(data_type)
-                     for option in self.registry[dependency].options
-                     if per_run_spec(option, self.options) is not None)
-
     def per_run_options(self, data_type: str) -> set[str]:
-        from .lineage import per_run_options
+        from .options import per_run_options
 
         return per_run_options(self.registry, data_type, self.options)
 
     def resolved_options(self, run_id: str, data_type: str) -> dict:
-        from .lineage import resolve_options
+        from .options import resolve_options
 
         return resolve_options(self.registry, data_type, run_id, self.options)
 

@@ -629,7 +629,7 @@ class DataWriter:
                                 "max_endtime": int(ends[i0:i1].max())})
 
     def _final_metadata(self) -> dict:
-        from . import __version__
+        from .version import __version__
 
         md = dict(self.metadata)
         if self._chunks:

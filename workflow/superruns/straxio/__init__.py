@@ -9,10 +9,12 @@ module             what                                                         
 ``importer``       strax DataDirectory folders -> our files, runs -> run registry   no
 ``exporter``       our files -> strax DataDirectory folders and run documents       no
 ``registry``       ``StraxDataType``: strax-made and imported types in a registry   no
+``provider``       ``plugins(project)``: the provider the ``strax:`` section names    no
+``format``         strax's on-disk format (codecs, folders, run documents)          no
 ``cli``            ``python -m superruns.straxio import|export``                    no
 =================  ===============================================================  ============
 
-The strax-free format (codecs, folders, run documents) is :mod:`superruns.strax_format`.
+This package sits above the core: nothing outside it imports it (tests/test_architecture.py).
 Importing this package never imports strax; the names below load their module on first use.
 """
 
@@ -25,7 +27,7 @@ _WHERE = {
     "make_context": "producer", "produce": "producer", "strax_data_types": "producer",
     "import_directory": "importer", "add_runs_to_registry": "importer",
     "export_run": "exporter", "export_file": "exporter",
-    "StraxDataType": "registry", "extend_registry": "registry", "produced_data_types": "registry",
+    "StraxDataType": "registry", "produced_data_types": "registry", "plugins": "provider",
 }
 __all__ = sorted(_WHERE)
 

@@ -6,13 +6,14 @@ import argparse
 import os
 import sys
 
-from ..strax_format import COMPRESSORS
+from ..errors import EXPECTED_ERRORS
+from .format import COMPRESSORS
+from .registry import StraxBridgeError
 
 __all__ = ["main"]
 
 
-def main(argv=None) -> int:
-    """``python -m superruns.straxio import|export ...`` (see docs/strax.md)."""
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m superruns.straxio",
                                      description="Import strax DataDirectories, export runs to them.")
     parser.add_argument("--config", default=os.environ.get("SUPERRUNS_CONFIG", "config/config.yaml"),
@@ -30,38 +31,59 @@ def main(argv=None) -> int:
     exp.add_argument("strax_dir")
     exp.add_argument("--compressor", default="blosc", choices=COMPRESSORS)
     exp.add_argument("--overwrite", action="store_true")
-    args = parser.parse_args(argv)
+    return parser
 
-    from ..project import Project
-    from .exporter import export_run
+
+def _run_spec(item: str):
+    """``NEW=RUN`` or ``NEW=RUN:START:END`` -> ``(new id, strax run id or (run, start, end))``."""
+    new_id, _, source = item.partition("=")
+    parts = (source or new_id).split(":")
+    if len(parts) == 1:
+        return new_id, parts[0]
+    try:
+        run, start, end = parts
+        return new_id, (run, int(start), int(end))
+    except ValueError:
+        raise StraxBridgeError(f"--runs {item!r}: give NEW=RUN or NEW=RUN:START:END "
+                               "(START and END in int ns)") from None
+
+
+def _data_types_spec(items: list[str]):
+    """``[dt, ...]``, or ``{dt: lineage hash}`` when every item is ``DT=HASH``."""
+    pairs = [item.partition("=") for item in items]
+    return {dt: h for dt, _, h in pairs} if all(h for _, _, h in pairs) else [dt for dt, _, _ in pairs]
+
+
+def _import(project, args) -> None:
     from .importer import import_directory
+
+    runs = dict(_run_spec(item) for item in args.runs) if args.runs else None
+    data_types = _data_types_spec(args.data_types) if args.data_types else None
+    results = import_directory(args.strax_dir, project.data_dir, runs=runs, data_types=data_types,
+                               runs_file=project.config["runs"], overwrite=args.overwrite)
+    for r in results:
+        print(f"{'kept' if r.skipped else 'imported'} {r.run_id}/{r.data_type} "
+              f"({r.n_rows} rows, lineage {r.lineage_hash})")
+
+
+def _export(project, args) -> None:
+    from .exporter import export_run
+
+    for folder in export_run(project, args.run_id, args.data_types, args.strax_dir,
+                             compressor=args.compressor, overwrite=args.overwrite):
+        print(f"exported {folder}")
+
+
+def main(argv=None) -> int:
+    """``python -m superruns.straxio import|export ...`` (see docs/strax.md). Error policy as in
+    the jobs: an expected error is one line and exit status 1; any other keeps its traceback."""
+    args = parser().parse_args(argv)
+    from ..project import Project
 
     try:
         project = Project.from_file(args.config)
-        if args.command == "import":
-            runs = None
-            if args.runs:
-                runs = {}
-                for item in args.runs:
-                    new_id, _, source = item.partition("=")
-                    parts = (source or new_id).split(":")
-                    runs[new_id] = parts[0] if len(parts) == 1 else (parts[0], int(parts[1]), int(parts[2]))
-            data_types = None
-            if args.data_types:
-                pairs = [item.partition("=") for item in args.data_types]
-                data_types = ({dt: h for dt, _, h in pairs} if all(h for _, _, h in pairs)
-                              else [dt for dt, _, _ in pairs])
-            results = import_directory(args.strax_dir, project.data_dir, runs=runs, data_types=data_types,
-                                       runs_file=project.config["runs"], overwrite=args.overwrite)
-            for r in results:
-                print(f"{'kept' if r.skipped else 'imported'} {r.run_id}/{r.data_type} "
-                      f"({r.n_rows} rows, lineage {r.lineage_hash})")
-        else:
-            for folder in export_run(project, args.run_id, args.data_types, args.strax_dir,
-                                     compressor=args.compressor, overwrite=args.overwrite):
-                print(f"exported {folder}")
-    except (ValueError, KeyError, OSError) as error:
-        print(f"error: {error.args[0] if isinstance(error, KeyError) and error.args else error}", file=sys.stderr)
+        (_import if args.command == "import" else _export)(project, args)
+    except EXPECTED_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
         return 1
     return 0
-

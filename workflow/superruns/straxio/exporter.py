@@ -11,7 +11,7 @@ from typing import Mapping
 
 from ..lineage import deterministic_hash
 from ..storage import DataFile
-from ..strax_format import (STRAX_FORMAT_VERSION, StraxFormatError, compress, encode_run_document,
+from .format import (STRAX_FORMAT_VERSION, StraxFormatError, compress, encode_run_document,
                             folder_name, strax_chunk_info, strax_run_document)
 
 __all__ = ["export_file", "export_run"]

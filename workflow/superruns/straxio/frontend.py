@@ -24,7 +24,7 @@ import strax
 
 from ..lineage import deterministic_hash
 from ..storage import DataFile, StorageError
-from ..strax_format import (STRAX_FORMAT_VERSION, run_document_from_metadata, strax_chunk_info,
+from .format import (STRAX_FORMAT_VERSION, run_document_from_metadata, strax_chunk_info,
                             strax_run_document, superrun_suffix)
 from .registry import StraxDataType
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..lineage import deterministic_hash
 from ..storage import DataWriter, dtype_from_metadata, read_metadata
-from ..strax_format import (StraxFolder, StraxFormatError, datetime_to_ns, decode_run_document,
+from .format import (StraxFolder, StraxFormatError, datetime_to_ns, decode_run_document,
                             iter_folder_chunks, read_folder_metadata, scan_directory)
 
 __all__ = ["Imported", "add_runs_to_registry", "import_directory"]

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import strax
 
-from ..lineage import deterministic_hash
+from ..hashing import deterministic_hash
 from ..storage import DataWriter
 from .frontend import SuperrunsFrontend
-from .registry import StraxDataType
+from .registry import StraxBridgeError, StraxDataType
 
-__all__ = ["make_context", "produce", "produce_job", "strax_data_types"]
+__all__ = ["make_context", "output_metadata", "produce", "produce_job", "strax_data_types"]
 
 
 def _plain(value):
@@ -38,17 +38,17 @@ def make_context(spec: dict) -> strax.Context:
     target = spec.get("context") or ""
     module_name, _, function_name = target.partition(":")
     if not module_name or not function_name:
-        raise ValueError(f"strax.context {target!r} must be 'module:function' (a function returning a strax.Context)")
+        raise StraxBridgeError(f"strax.context {target!r} must be 'module:function' (a function returning a strax.Context)")
     try:
         factory = getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError) as error:
-        raise ValueError(f"strax.context {target!r} cannot be loaded ({error}); is the module on the "
+        raise StraxBridgeError(f"strax.context {target!r} cannot be loaded ({error}); is the module on the "
                          "Python path?") from None
     context = factory()
     if not isinstance(context, strax.Context):
-        raise ValueError(f"strax.context {target!r} returned a {type(context).__name__}, not a strax.Context")
+        raise StraxBridgeError(f"strax.context {target!r} returned a {type(context).__name__}, not a strax.Context")
     if context.context_config.get("use_per_run_defaults"):
-        raise ValueError(f"strax.context {target!r}: per-run defaults (use_per_run_defaults=True) are not "
+        raise StraxBridgeError(f"strax.context {target!r}: per-run defaults (use_per_run_defaults=True) are not "
                          "supported for strax data types (as in strax's superruns); set the options instead")
     return context
 
@@ -78,13 +78,13 @@ def strax_data_types(project, spec: dict, known=()) -> list[StraxDataType]:
     result = []
     for data_type in listed:
         if data_type not in context._plugin_class_registry:
-            raise ValueError(f"strax.data_types lists {data_type!r}, but the Context of {spec['context']} "
+            raise StraxBridgeError(f"strax.data_types lists {data_type!r}, but the Context of {spec['context']} "
                              "has no plugin for it")
         plugins = context._get_plugins((data_type,), run_id)
         plugin = plugins[data_type]
         lineage = _plain(plugin.lineage)
         if deterministic_hash(lineage) != deterministic_hash(plugin.lineage):
-            raise ValueError(f"{data_type}: strax's lineage does not survive JSON unchanged, so its hash "
+            raise StraxBridgeError(f"{data_type}: strax's lineage does not survive JSON unchanged, so its hash "
                              "could not be kept; use options of plain types")
         result.append(StraxDataType(
             data_type, depends_on=_nearest_listed(data_type, plugins, set(listed) | set(known)),
@@ -94,49 +94,76 @@ def strax_data_types(project, spec: dict, known=()) -> list[StraxDataType]:
     return result
 
 
-def produce(project, run_id: str, data_type: str, inputs: dict, output, extra_metadata=None) -> None:
-    """Run the strax Context for ``run_id`` and write ``data_type`` to ``output``.
+def _checked_context(project, run_id: str, data_type: str):
+    """The config's strax Context, reading our files first (its own frontends made read only:
+    the job writes nothing else), after checking it still gives ``data_type`` the lineage the
+    workflow expects."""
+    from ..processing import ProcessingError
 
-    The Context reads the workflow's files of the inputs through :class:`SuperrunsFrontend`
-    (its own frontends are made read only: the job writes nothing else). Chunks are rechunked
-    as strax's saver would (``rechunk_on_save``), unless ``strax.rechunk`` is false.
-    """
-    from ..processing import ProcessingError, check_input_lineages, open_inputs
-
-    spec = project.config["strax"]
-    context = make_context(spec)
+    context = make_context(project.config["strax"])
     for frontend in context.storage:
         frontend.readonly = True
     context.storage = [SuperrunsFrontend(project)] + list(context.storage)
-    expected = project.lineage(run_id, data_type)
+    expected = deterministic_hash(project.lineage(run_id, data_type))
     key = context.key_for(run_id, data_type)
-    if key.lineage_hash != deterministic_hash(expected):
+    if key.lineage_hash != expected:
         raise ProcessingError(f"Run {run_id}: the strax Context now gives {data_type} the lineage hash "
-                              f"{key.lineage_hash}, the workflow expected {deterministic_hash(expected)}; "
+                              f"{key.lineage_hash}, the workflow expected {expected}; "
                               "rerun snakemake so that it reads the Context again")
-    check_input_lineages(project, run_id, open_inputs({dt: Path(p) for dt, p in inputs.items()}))
-    plugin = context._get_plugins((data_type,), run_id)[data_type]
-    dtype = np.dtype(plugin.dtype_for(data_type))
-    rechunk = (spec.get("rechunk", True) and plugin.can_rechunk(data_type)
-               and context.context_config.get("allow_rechunk", True))
-    rechunker = strax.Rechunker(rechunk=rechunk, run_id=run_id)
-    metadata = {
+    return context
+
+
+def output_metadata(project, run_id: str, data_type: str, plugin, *, rechunked: bool,
+                    extra_metadata: dict | None = None) -> dict:
+    """The metadata of a strax-made output file. The one place the producer assembles it:
+    to be pointed at the package's output-metadata builder (with the ``strax`` entry as extra)."""
+    lineage = project.lineage(run_id, data_type)
+    return {
         "run_id": run_id, "data_type": data_type, "data_kind": plugin.data_kind_for(data_type),
-        "lineage": expected, "lineage_hash": key.lineage_hash,
+        "lineage": lineage, "lineage_hash": deterministic_hash(lineage),
         "chunk_target_size_mb": plugin.chunk_target_size_mb,
         "run_metadata": project.run_metadata(run_id),
-        "strax": {"context": spec["context"], "plugin": type(plugin).__name__,
-                  "strax_version": strax.__version__, "rechunked": bool(rechunk)},
+        "strax": {"context": project.config["strax"]["context"], "plugin": type(plugin).__name__,
+                  "strax_version": strax.__version__, "rechunked": rechunked},
     } | (extra_metadata or {})
+
+
+def _rows_of(chunk, dtype: np.dtype, run_id: str, data_type: str) -> np.ndarray:
+    """A strax chunk's rows as the declared dtype (the same fields under other titles pass)."""
+    from ..processing import ProcessingError
+
+    rows = chunk.data
+    if rows.dtype != dtype:
+        if _layout(rows.dtype) != _layout(dtype):
+            raise ProcessingError(f"Run {run_id}: the strax plugin of {data_type} returned rows "
+                                  f"of dtype {rows.dtype}, not its declared {dtype}")
+        rows = rows.view(dtype)
+    return rows
+
+
+def produce(project, run_id: str, data_type: str, inputs: dict, output, extra_metadata=None) -> None:
+    """Run the strax Context for ``run_id`` and write ``data_type`` to ``output``.
+
+    The Context reads the workflow's files of the inputs (paths or open files) through
+    :class:`SuperrunsFrontend`. Chunks are rechunked as strax's saver would
+    (``rechunk_on_save``), unless ``strax.rechunk`` is false.
+    """
+    from ..processing import check_input_lineages, open_inputs
+
+    context = _checked_context(project, run_id, data_type)
+    check_input_lineages(project, run_id, open_inputs(
+        {dt: Path(item) if isinstance(item, str) else item for dt, item in inputs.items()}))
+    plugin = context._get_plugins((data_type,), run_id)[data_type]
+    dtype = np.dtype(plugin.dtype_for(data_type))
+    rechunk = bool(project.config["strax"].get("rechunk", True) and plugin.can_rechunk(data_type)
+                   and context.context_config.get("allow_rechunk", True))
+    rechunker = strax.Rechunker(rechunk=rechunk, run_id=run_id)
+    metadata = output_metadata(project, run_id, data_type, plugin, rechunked=rechunk,
+                               extra_metadata=extra_metadata)
     with DataWriter(output, dtype, metadata) as writer:
         def write(chunks):
             for chunk in chunks:
-                rows = chunk.data
-                if rows.dtype != dtype:
-                    if _layout(rows.dtype) != _layout(dtype):
-                        raise ProcessingError(f"Run {run_id}: the strax plugin of {data_type} returned rows "
-                                              f"of dtype {rows.dtype}, not its declared {dtype}")
-                    rows = rows.view(dtype)          # the same fields, other titles
+                rows = _rows_of(chunk, dtype, run_id, data_type)
                 writer.write_chunk(rows, chunk.start, chunk.end, run_id=run_id)
 
         for chunk in context.get_iter(run_id, data_type, progress_bar=False):
@@ -144,11 +171,17 @@ def produce(project, run_id: str, data_type: str, inputs: dict, output, extra_me
         write(rechunker.flush())
 
 
+def _produce(job) -> None:
+    from ..processing import open_inputs
+
+    run_id, data_type = job.wildcards.run, job.wildcards.data_type
+    inputs = open_inputs(job.named_inputs())
+    produce(job.project, run_id, data_type, inputs, job.output,
+            extra_metadata=job.provenance(run_id, data_type, inputs.values()))
+
+
 def produce_job(smk) -> None:
     """Snakemake job (rule ``strax_produce``): one strax data type of one regular run."""
-    from ..jobs import job_log
-    from ..project import Project
+    from ..jobs import run_job
 
-    with job_log(smk.log[0] if smk.log else None):
-        project = Project(smk.config)
-        produce(project, smk.wildcards.run, smk.wildcards.data_type, dict(smk.input.items()), Path(smk.output[0]))
+    run_job(smk, _produce)

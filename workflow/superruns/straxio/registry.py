@@ -1,4 +1,9 @@
-"""Data types that come from strax in a project's registry (strax-free)."""
+"""Data types that come from strax, as entries of a project's registry (strax-free).
+
+:class:`StraxDataType` is a :class:`~superruns.plugins.Plugin` that keeps strax's lineage
+(it overrides :meth:`~superruns.plugins.Plugin.lineage`); :mod:`superruns.straxio.provider`
+gives the registry these entries through the same interface as any plugin module.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import SuperrunsError
 from ..plugins import Plugin
 from ..storage import dtype_from_metadata, read_metadata
 
-__all__ = ["StraxDataType", "extend_registry", "produced_data_types"]
+__all__ = ["StraxBridgeError", "StraxDataType", "StraxOnlyError", "imported_data_type",
+           "produced_data_types"]
+
+
+class StraxBridgeError(SuperrunsError, ValueError):
+    """The config's ``strax:`` section, or what it names, cannot be used; the message says why."""
+
+
+class StraxOnlyError(SuperrunsError, RuntimeError):
+    """A strax data type was asked of this package's processing, which cannot make it."""
 
 
 class StraxDataType(Plugin):
@@ -51,7 +66,9 @@ class StraxDataType(Plugin):
             self._cache[key] = read_metadata(path).get("lineage")
         return self._cache[key]
 
-    def lineage_for(self, project, run_id: str) -> dict:
+    lineage_is_derived = False
+
+    def lineage(self, project, run_id: str) -> dict:
         """strax's lineage of this data type for ``run_id`` (a superrun's is its subruns')."""
         if self.origin == "context":
             return json.loads(json.dumps(self.reference_lineage))
@@ -61,16 +78,20 @@ class StraxDataType(Plugin):
         found = self._file_lineage(project.path(run_id, self.provides))
         return json.loads(json.dumps(found if found is not None else self.reference_lineage))
 
+    def lineage_key(self, project, run_id: str) -> tuple:
+        """strax's lineage is read per run (from the run's file), so each run is its own key."""
+        return ("run", run_id)
+
     def compute(self, inputs, config, span):
         how = ("the strax Context of the config's strax: section (rule strax_produce)" if self.origin == "context"
                else "an import: python -m superruns.straxio import STRAX_DIR --runs RUN")
-        raise RuntimeError(f"{self.provides} of run {span.run_id} comes from strax: make it by {how}")
+        raise StraxOnlyError(f"{self.provides} of run {span.run_id} comes from strax: make it by {how}")
 
     def __repr__(self) -> str:
         return f"<StraxDataType {self.provides!r} ({self.origin}) kind={self.data_kind!r}>"
 
 
-def _imported_data_type(project, data_type: str) -> StraxDataType:
+def imported_data_type(project, data_type: str) -> StraxDataType:
     """Declare an imported data type from the first regular run's file that holds it."""
     for run_id in project.runs:
         path = project.path(run_id, data_type)
@@ -79,37 +100,13 @@ def _imported_data_type(project, data_type: str) -> StraxDataType:
             return StraxDataType(data_type, data_kind=md["data_kind"], dtype=dtype_from_metadata(md),
                                  origin="imported", lineage=md["lineage"],
                                  chunk_target_size_mb=md.get("chunk_target_size_mb") or 200)
-    raise ValueError(f"strax.imported lists {data_type!r}, but no run of {project.config['runs']} has a "
+    raise StraxBridgeError(f"strax.imported lists {data_type!r}, but no run of {project.config['runs']} has a "
                      f"{data_type} file in {project.data_dir}. Import it first (python -m "
                      "superruns.straxio import STRAX_DIR --config CONFIG), or remove it from strax.imported.")
-
-
-def extend_registry(project, registry) -> None:
-    """Add the data types of ``project.config["strax"]`` to ``registry``: the imported ones
-    (``imported: [...]``, declared from their files) and those a strax Context makes
-    (``context: module:function`` and ``data_types: [...]``; needs the strax extra)."""
-    spec = project.config.get("strax") or {}
-    native = set(registry)
-    for data_type in spec.get("imported", []):
-        registry.register(_imported_data_type(project, data_type))
-    if spec.get("data_types"):
-        if not spec.get("context"):
-            raise ValueError("strax.data_types needs strax.context: 'module:function' returning the "
-                             "strax.Context that makes them")
-        from .producer import strax_data_types     # imports strax: only when configured
-
-        for data_type in strax_data_types(project, spec, known=set(spec.get("imported", []))):
-            registry.register(data_type)
-    strax_types = set(registry) - native
-    for name in native:
-        bad = strax_types & set(registry[name].depends_on)
-        if bad:
-            raise ValueError(f"Plugin {registry[name].name} ({name}) depends on {', '.join(sorted(bad))}, "
-                             "which come from strax: a plugin of this package cannot depend on strax data "
-                             "types (its lineage would lack strax's); make it a strax plugin instead.")
 
 
 def produced_data_types(project) -> list[str]:
     """The data types the rule ``strax_produce`` makes (those of the strax Context)."""
     registry = project.registry
-    return [dt for dt in registry if getattr(registry[dt], "origin", None) == "context"]
+    return [dt for dt in registry
+            if isinstance(registry[dt], StraxDataType) and registry[dt].origin == "context"]

@@ -26,9 +26,9 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from .errors import SuperrunsError
-from .lineage import deterministic_hash
-from .storage import dtype_from_metadata
+from ..errors import SuperrunsError
+from ..hashing import deterministic_hash
+from ..storage import dtype_from_metadata
 
 __all__ = [
     "COMPRESSORS", "STRAX_FORMAT_VERSION", "StraxFormatError", "StraxFolder", "compress",

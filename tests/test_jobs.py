@@ -1,0 +1,83 @@
+"""The one job wrapper (superruns.jobs.run_job) and the error policy it shares with the CLI.
+
+An expected error (a SuperrunsError, or an OSError, which names its file) is reported as one
+clear line and exit status 1; any other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from superruns import cli, jobs
+from superruns.errors import SuperrunsError
+
+
+class BadInput(SuperrunsError, ValueError):
+    pass
+
+
+def fake_smk(tmp_path, **extra):
+    return SimpleNamespace(log=[str(tmp_path / "logs" / "job.log")], config={}, input=[], output=[],
+                           wildcards=SimpleNamespace(), rule="some_rule", **extra)
+
+
+def raising(error):
+    def work(job):
+        raise error
+    return work
+
+
+@pytest.mark.parametrize("error, line", [
+    (BadInput("data/000001/peaks: damaged; rebuild it"), "BadInput: data/000001/peaks: damaged; rebuild it"),
+    (FileNotFoundError(2, "No such file or directory", "data/000001/peaks"),
+     "FileNotFoundError: [Errno 2] No such file or directory: 'data/000001/peaks'"),
+])
+def test_an_expected_error_is_one_line_and_exit_1(tmp_path, capsys, error, line):
+    smk = fake_smk(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        jobs.run_job(smk, raising(error))
+    assert exit_info.value.code == 1
+    logged = (tmp_path / "logs" / "job.log").read_text()
+    assert line in logged and "Traceback" not in logged
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("error", [ValueError("a bug"), KeyError("a bug"), RuntimeError("a bug"),
+                                   TypeError("a bug")])
+def test_any_other_error_keeps_its_traceback(tmp_path, error):
+    with pytest.raises(type(error)) as raised:
+        jobs.run_job(fake_smk(tmp_path), raising(error))
+    assert raised.value is error        # not swallowed, not turned into SystemExit
+
+
+def test_a_job_gets_its_log_timing_and_project(tmp_path, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(jobs, "Project", lambda config: ("project of", config))
+    smk = fake_smk(tmp_path, params=None)
+    smk.config = {"k": 1}
+    smk.output = [str(tmp_path / "out")]
+    jobs.run_job(smk, lambda job: seen.update(project=job.project, output=job.output, rule=job.rule))
+    assert seen == {"project": ("project of", {"k": 1}), "output": tmp_path / "out", "rule": "some_rule"}
+    assert "done in" in (tmp_path / "logs" / "job.log").read_text()
+
+
+def test_every_job_goes_through_run_job(monkeypatch):
+    calls = []
+    monkeypatch.setattr(jobs, "run_job", lambda smk, work: calls.append(work.__name__))
+    for job in (jobs.process_job, jobs.superrun_job, jobs.summary_job, jobs.selection_job):
+        job(object())
+    assert calls == ["_process", "_build_superrun", "_summarise", "_select"]
+
+
+def test_cli_expected_error_is_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(cli, "inspect", lambda args: (_ for _ in ()).throw(BadInput("config.yaml: bad; fix it")))
+    assert cli.main(["list"]) == 1
+    assert capsys.readouterr().err == "superruns list: config.yaml: bad; fix it\n"
+
+
+def test_cli_bug_keeps_its_traceback(monkeypatch):
+    monkeypatch.setattr(cli, "inspect", lambda args: {}["no such key"])
+    with pytest.raises(KeyError):
+        cli.main(["list"])

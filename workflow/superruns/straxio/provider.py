@@ -1,0 +1,29 @@
+"""The strax bridge as a plugin provider: the data types of the config's ``strax:`` section.
+
+The config schema names :func:`plugins` (``superruns.straxio:plugins``) as the default
+``strax.provider``, so a project with a ``strax:`` section collects these entries through the
+same interface as any ``plugins:`` reference (:func:`superruns.plugins.plugins_of`); the core
+never imports this package. strax itself is imported only when ``strax.data_types`` is set.
+"""
+
+from __future__ import annotations
+
+from .registry import StraxBridgeError, StraxDataType, imported_data_type
+
+__all__ = ["plugins"]
+
+
+def plugins(project) -> list[StraxDataType]:
+    """The imported data types (``strax.imported``, declared from their files), then those a
+    strax Context makes (``strax.context: module:function`` and ``strax.data_types``)."""
+    spec = project.config.get("strax") or {}
+    imported = list(spec.get("imported", []))
+    found = [imported_data_type(project, data_type) for data_type in imported]
+    if spec.get("data_types"):
+        if not spec.get("context"):
+            raise StraxBridgeError("strax.data_types needs strax.context: 'module:function' returning the "
+                                   "strax.Context that makes them")
+        from .producer import strax_data_types     # imports strax: only when configured
+
+        found += strax_data_types(project, spec, known=set(imported))
+    return found
