@@ -133,7 +133,7 @@ def test_edited_definition_rebuilds_only_what_depends_on_it(workflow):
     edited = dict(SUPERRUNS, _inner={"runs": ["10"], "description": "without run 9"})
     (workflow.root / "config" / "superruns.yaml").write_text(yaml.safe_dump(edited))
     planned = planned_outputs(workflow.snakemake("-n", *targets))
-    assert planned == {"_inner/event_info", "_middle/event_info", "_top/event_info"}
+    assert planned == {"data/_inner/event_info", "data/_middle/event_info", "data/_top/event_info"}
 
 
 def test_unknown_superrun_has_no_rule(workflow):
