@@ -1,7 +1,8 @@
 """End to end: a host workflow includes ours as a Snakemake module (README.md).
 
-Each host is a directory of its own with its own Snakefile, config and rule (results/size.json,
-made by a `run:` block that calls superruns.load); it includes the repository's Snakefile with
+Each host is a directory of its own with its own Snakefile, config and rules (results/size.json
+made by a `run:` block that calls superruns.load, results/size_by_script.json by a script); it
+includes the repository's Snakefile with
 `module ...: snakefile: ... config: config["superruns"]`, with and without `prefix:` and
 `as superruns_*`. Nothing of the host's own paths may move, and the host reads our data.
 """
@@ -45,6 +46,29 @@ rule size:
 '''
 
 
+# A host rule that runs a script (a process of its own): it gets the module's configuration.
+SCRIPT_RULE = '''
+rule size_by_script:
+    input:
+        "{data}/_pair/peaks",
+    output:
+        "results/size_by_script.json",
+    params:
+        ours={module}.PROJECT.config,
+    script:
+        "size.py"
+'''
+SCRIPT = '''
+import json
+import superruns
+
+project = superruns.Project(snakemake.params.ours)
+rows = superruns.load("_pair", "peaks", project=project)
+with open(snakemake.output[0], "w") as f:
+    json.dump({"n": len(rows), "first": int(rows["time"][0])}, f)
+'''
+
+
 def write_host(root: Path, *, module: str, prefix: str | None, rename: bool, import_line: str,
                extra_superruns: dict | None = None, selections: dict | None = None) -> None:
     """A host workflow in ``root``: config/ with our section, a Snakefile including ours."""
@@ -63,6 +87,7 @@ def write_host(root: Path, *, module: str, prefix: str | None, rename: bool, imp
         rule all:
             input:
                 "results/size.json",
+                "results/size_by_script.json",
 
         module {module}:
             snakefile:
@@ -73,8 +98,10 @@ def write_host(root: Path, *, module: str, prefix: str | None, rename: bool, imp
 
         use rule * from {module}{" as superruns_*" if rename else ""}
         '''
-    rule = SIZE_RULE.format(data=data, import_line=import_line)
-    (root / "Snakefile").write_text(textwrap.dedent(snakefile) + rule)
+    rules = SIZE_RULE.format(data=data, import_line=import_line) + SCRIPT_RULE.format(
+        data=data, module=module)
+    (root / "Snakefile").write_text(textwrap.dedent(snakefile) + rules)
+    (root / "size.py").write_text(SCRIPT)
 
 
 def run_host(root: Path, *targets: str) -> str:
@@ -92,9 +119,11 @@ def ours_at(root: Path, data_dir: str) -> Project:
 
 
 def assert_host_read_our_superrun(root: Path, project: Project) -> None:
-    made = json.loads((root / "results" / "size.json").read_text())
     rows = superruns.load("_pair", "peaks", project=project)
-    assert made == {"n": len(rows), "first": int(rows["time"][0])} and len(rows) > 0
+    assert len(rows) > 0
+    for name in ("size.json", "size_by_script.json"):
+        made = json.loads((root / "results" / name).read_text())
+        assert made == {"n": len(rows), "first": int(rows["time"][0])}, name
 
 
 def ran(output: str) -> set[str]:
@@ -123,13 +152,13 @@ def test_prefixed_host_keeps_its_paths_and_reads_our_data(prefixed_host):
     root, output = prefixed_host
     # The host's own output is in the host's directory; ours all under prefix/data_dir.
     assert (root / "results" / "size.json").is_file()
-    assert top_level(root) == {"Snakefile", "config", "results", "sr"}
+    assert top_level(root) == {"Snakefile", "size.py", "config", "results", "sr"}
     assert {p.name for p in (root / "sr").iterdir()} == {"data"}
     project = ours_at(root, "sr/data")
     assert project.path("_pair", "peaks").is_file()
     assert (root / "sr" / "data" / "logs" / "superrun" / "_pair" / "peaks.log").is_file()
     # The rules are ours, renamed; the host rule's superruns.load read the prefixed data.
-    assert {"superruns_superrun", "superruns_process", "size", "all"} <= ran(output)
+    assert {"superruns_superrun", "superruns_process", "size", "size_by_script", "all"} <= ran(output)
     assert_host_read_our_superrun(root, project)
 
 
@@ -154,8 +183,8 @@ def test_host_without_prefix_and_renaming(tmp_path):
     root = tmp_path / "host"
     write_host(root, module="sr", prefix=None, rename=False, import_line="import superruns")
     output = run_host(root)
-    assert top_level(root) == {"Snakefile", "config", "results", "data"}
-    assert ran(output) == {"process", "superrun", "size", "all"}
+    assert top_level(root) == {"Snakefile", "size.py", "config", "results", "data"}
+    assert ran(output) == {"process", "superrun", "size", "size_by_script", "all"}
     assert_host_read_our_superrun(root, ours_at(root, "data"))
     # Up to date for Snakemake: nothing moved between the run and this dry run.
     assert "Nothing to be done" in run_host(root, "-n")
