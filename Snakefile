@@ -39,10 +39,14 @@ if STANDALONE:
     check_config_files(workflow.configfiles)
 
 
-# The rules (rules/workflow.smk) write every path relative to data_dir: they are included as a
-# module whose prefix: is data_dir. In a host's module, Snakemake puts the host's prefix: before
-# that too; the Project (and each job's, built from the config handed to the rules) sees the
-# data where it lands.
+# No workdir: (it would move a host's paths too). The rules (rules/workflow.smk) give every
+# path relative to data_dir, and are included as a module whose prefix: is data_dir: Snakemake
+# itself puts data_dir before each output, input and log, also those of rules/strax.smk. As a
+# host's module with a prefix: of its own, Snakemake puts that before it as well; the Project
+# must see the data where they land, and so must each job's, built from the config handed to
+# the rules: its data_dir is passed through the current path modifier (Snakemake's object for
+# prefix:; pinned version). (Pathvars would name data_dir in the rules too, but a host could
+# set them behind the Project's back.)
 CONFIG_SOURCE = SNAKEMAKE_CONFIG if STANDALONE else MODULE_CONFIG
 DATA_DIR = os.path.normpath(validate_config(config, CONFIG_SOURCE)["data_dir"])
 PROJECT = Project(
@@ -59,7 +63,7 @@ module superruns_rules:
     config:
         PROJECT.config
     prefix:
-        DATA_DIR
+        None if DATA_DIR == "." else DATA_DIR
 
 
 use rule * from superruns_rules
@@ -72,13 +76,16 @@ run_metadata = functools.partial(superruns.run_metadata, project=PROJECT)
 
 
 if STANDALONE:
-    # Standalone, targets name our files relative to data_dir, as they always have.
+    # Standalone, targets may name our files relative to data_dir, as they always have
+    # (`snakemake _sr1_v0.2/event_info`). Snakemake has no alias for targets and sets them only
+    # after parsing this file, so superruns.targets wraps the method that reads them, in the
+    # main process (jobs get theirs by job, not by target).
     if workflow.is_main_process:
         expand_short_targets(workflow, DATA_DIR, PROJECT)
 
+    # What `snakemake` with no target builds: the config's default_target.
     rule all:
-        """What `snakemake` with no target builds: the config's default_target."""
+        default_target: True
         input:
             under_data_dir(config.get("default_target", []), DATA_DIR, PROJECT),
-        default_target: True
         localrule: True

@@ -48,6 +48,13 @@ def test_full_target(target, expected, tmp_path, monkeypatch):
     assert full_target(target, "data", FakeProject()) == expected
 
 
+def test_data_dir_here_or_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert full_target("_sr/peaks", ".", FakeProject()) == "_sr/peaks"
+    assert full_target("_sr/peaks", "/scratch/d", FakeProject()) == "/scratch/d/_sr/peaks"
+    assert full_target("./_sr//peaks", "d", FakeProject()) == "d/_sr/peaks"
+
+
 def test_existing_file_is_left_as_given(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("_sr").mkdir()

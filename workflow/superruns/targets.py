@@ -42,7 +42,7 @@ def full_target(target: str, data_dir: str, project) -> str:
     path = os.path.normpath(target)
     if os.path.isabs(path) or os.path.exists(path) or not names_our_file(project, path):
         return target
-    return os.path.join(data_dir, path)
+    return os.path.normpath(os.path.join(data_dir, path))
 
 
 def under_data_dir(targets: Iterable[str], data_dir: str, project) -> list[str]:
