@@ -180,6 +180,18 @@ def test_no_default_target_builds_nothing(workflow):
     assert (workflow.root / "report.html").is_file()
 
 
+def test_config_with_a_key_twice_stops_snakemake(workflow):
+    """Snakemake's own YAML loader keeps the last of two equal keys; the Snakefile refuses."""
+    workflow.write(PAIR_RUNS, PAIR)
+    config = workflow.root / "config" / "config.yaml"
+    config.write_text(config.read_text() + "data_dir: elsewhere\n")
+    result = workflow.snakemake("-n", "_pair/raw_records", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "config.yaml" in output and "'data_dir' appears twice" in output
+    assert not (workflow.root / "elsewhere").exists()
+
+
 def test_unknown_superrun_has_no_rule(workflow):
     workflow.write(RUNS, SUPERRUNS)
     result = workflow.snakemake("_nosuch/event_info", check=False)
