@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .errors import SuperrunsError
-from .schemas import load_schema, schema_validator
+from .schemas import first_error, load_schema, schema_validator
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 DEFAULT_CONFIG = Path("config") / "config.yaml"
@@ -32,8 +32,6 @@ class ConfigError(SuperrunsError, ValueError):
 
 def validate_config(config: dict, source: str = "the configuration") -> dict:
     """Check ``config`` against the schema and return a copy with defaults filled in."""
-    from .schemas import first_error
-
     schema = load_schema("config.schema.json")
     error = first_error(schema_validator("config.schema.json"), config)
     if error is not None:
