@@ -15,8 +15,9 @@ $(BIN)/.installed-$(EXTRAS): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
+# The config's default_target: the demo superrun _sr1_v0.2/event_info.
 demo: $(BIN)/.installed-$(EXTRAS)
-	$(BIN)/snakemake --cores $(CORES) _sr1_v0.2/event_info
+	$(BIN)/snakemake --cores $(CORES)
 
 test: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/pytest

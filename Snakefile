@@ -1,33 +1,91 @@
 # superruns: build runs and superruns of strax-style data.
-#   snakemake --cores 2 _sr1_v0.2/event_info     (targets are relative to data_dir)
+#   snakemake --cores 2                          the config's default_target (the demo superrun)
+#   snakemake --cores 2 _sr1_v0.2/event_info     = data/_sr1_v0.2/event_info (under data_dir)
+#
+# Every path is relative to Snakemake's working directory (-d/--directory, default: where
+# snakemake runs): the config is config/config.yaml there, its paths are relative to it.
+#
+# Another workflow can include this one as a module (README.md, "Include it in a workflow"):
+#   module superruns:
+#       snakefile: "<path to this Snakefile>"
+#       config: config["superruns"]
+#       prefix: "sr"                           # optional: data then in sr/<data_dir>
+#   use rule * from superruns as superruns_*
+import functools
 import os
 
+import superruns
 from snakemake.utils import min_version
+from superruns.project import (
+    MODULE_CONFIG,
+    SNAKEMAKE_CONFIG,
+    Project,
+    check_config_files,
+    set_default_project,
+    validate_config,
+)
+from superruns.targets import expand_short_targets, under_data_dir
 
 min_version("9.0")
 
-# Cluster jobs read this Snakefile again from inside data_dir (the workdir: below), where
-# config/config.yaml is not: the main process hands them its absolute path (envvars: makes
-# Snakemake pass SUPERRUNS_CONFIG to the jobs of every executor).
-if workflow.is_main_process:
-    os.environ["SUPERRUNS_CONFIG"] = os.path.abspath("config/config.yaml")
+
+configfile: "config/config.yaml"  # in a module, Snakemake skips it: the host's config: is used
 
 
-envvars:
-    "SUPERRUNS_CONFIG",
+# False when a host includes this Snakefile as a module (Snakemake's own test for onstart:
+# handlers; `modifier.is_module` is true for the main Snakefile too).
+STANDALONE = workflow.modifier.is_main_snakefile()
+if STANDALONE:
+    check_config_files(workflow.configfiles)
 
 
-configfile: os.environ["SUPERRUNS_CONFIG"]
+# No workdir: (it would move a host's paths too). The rules (rules/workflow.smk) give every
+# path relative to data_dir, and are included as a module whose prefix: is data_dir: Snakemake
+# itself puts data_dir before each output, input and log, also those of rules/strax.smk. As a
+# host's module with a prefix: of its own, Snakemake puts that before it as well; the Project
+# must see the data where they land, and so must each job's, built from the config handed to
+# the rules: its data_dir is passed through the current path modifier (Snakemake's object for
+# prefix:; pinned version). (Pathvars would name data_dir in the rules too, but a host could
+# set them behind the Project's back.)
+CONFIG_SOURCE = SNAKEMAKE_CONFIG if STANDALONE else MODULE_CONFIG
+DATA_DIR = os.path.normpath(validate_config(config, CONFIG_SOURCE)["data_dir"])
+PROJECT = Project(
+    dict(config, data_dir=workflow.modifier.path_modifier.replace_prefix(DATA_DIR)),
+    source=CONFIG_SOURCE,
+)
+# The rules use it (rules/common.smk), and so do a host's rules that call superruns.load().
+set_default_project(PROJECT)
 
 
-include: "rules/common.smk"
+module superruns_rules:
+    snakefile:
+        "rules/workflow.smk"
+    config:
+        PROJECT.config
+    prefix:
+        None if DATA_DIR == "." else DATA_DIR
 
 
-workdir: PROJECT.data_dir
+use rule * from superruns_rules
 
 
-include: "rules/runs.smk"
-include: "rules/superruns.smk"
-include: "rules/strax.smk"
-include: "rules/selections.smk"
-include: "rules/report.smk"
+# A host reaches these through its module's name: superruns.load(...) reads this module's data.
+load = functools.partial(superruns.load, project=PROJECT)
+iter_chunks = functools.partial(superruns.iter_chunks, project=PROJECT)
+run_metadata = functools.partial(superruns.run_metadata, project=PROJECT)
+
+
+if STANDALONE:
+    # Standalone, targets may name our files relative to data_dir, as they always have
+    # (`snakemake _sr1_v0.2/event_info`). Snakemake has no alias for targets and sets them only
+    # after parsing this file, so superruns.targets wraps the method that reads them, in the
+    # main process (jobs get theirs by job, not by target).
+    if workflow.is_main_process:
+        expand_short_targets(workflow, DATA_DIR, PROJECT)
+
+    # What `snakemake` with no target builds: the config's default_target.
+    rule all:
+        default_target: True
+        input:
+            under_data_dir(config.get("default_target", []), DATA_DIR, PROJECT),
+        localrule: True

@@ -1,15 +1,12 @@
-# The Project and the functions the rules use to name inputs and params.
-import os
+# The Project and the functions the rules use to name inputs and params. Paths the rules
+# give are relative to data_dir (the Snakefile includes these rules with it as prefix:).
 import re
-from pathlib import Path
 
 from superruns.project import Project
 
-# Paths in the config are relative to the directory snakemake was started in (the one
-# holding config/), not to the current directory: cluster jobs start in data_dir.
-PROJECT = Project(config, Path(os.environ["SUPERRUNS_CONFIG"]).parent.parent)
-# Jobs run inside data_dir: hand them the config with every path made absolute.
-config.update(PROJECT.config)
+# The Snakefile's Project, made this process's default just before it included these rules
+# (`config` is its config: jobs build theirs from it).
+PROJECT = Project.default()
 
 
 def alternatives(names):

@@ -3,10 +3,6 @@
 #   snakemake --report report.html summary/_sr1_v0.2/event_info.html
 
 
-localrules:
-    superrun_summary,
-
-
 rule superrun_summary:
     """HTML summary of one superrun file (read from its metadata only)."""
     input:
@@ -21,6 +17,7 @@ rule superrun_summary:
         ),
     log:
         "logs/summary/{superrun}/{data_type}.log",
+    localrule: True
     conda:
         "../environment.yml"
     script:

@@ -38,7 +38,8 @@ def merge_spans(spans) -> list[list[int]]:
 
 @dataclass
 class Workflow:
-    """A workflow directory: config/ with runs and superruns, data in data/."""
+    """A workflow directory: config/ with runs and superruns, data in data/; snakemake runs
+    in it (its working directory), with the repository's Snakefile."""
 
     root: Path
 
@@ -56,9 +57,12 @@ class Workflow:
         settings.update(config)
         (self.root / "config" / "config.yaml").write_text(yaml.safe_dump(settings))
 
-    def snakemake(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    def snakemake(self, *args: str, check: bool = True, timeout: float = 600,
+                  cwd: Path | None = None) -> subprocess.CompletedProcess:
+        """Run snakemake in the workflow's directory (or in ``cwd``, e.g. with ``-d``)."""
         command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--cores", "2", *args]
-        result = subprocess.run(command, cwd=self.root, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(command, cwd=cwd or self.root, capture_output=True, text=True,
+                                timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result

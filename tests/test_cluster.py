@@ -174,8 +174,9 @@ def test_htcondor_submission_runs_through_the_wrapper(workflow, tmp_path):
     submit = record["submit"]
 
     # What the pool would be asked for: one job for the run's 7 jobs (the group), started by
-    # the wrapper, from data_dir, with the config's path in its environment.
-    assert Path(record["cwd"]) == workflow.data
+    # the wrapper, from the workflow's directory (Snakemake's working directory: the job reads
+    # config/config.yaml there again), with nothing of ours in its environment.
+    assert Path(record["cwd"]) == workflow.root
     wrapper = Path(submit["executable"])
     assert wrapper == PROFILES / "htcondor" / "job_wrapper.sh" and os.access(wrapper, os.X_OK)
     args = shlex.split(submit["arguments"])
@@ -183,8 +184,8 @@ def test_htcondor_submission_runs_through_the_wrapper(workflow, tmp_path):
     assert sum(1 for a in args if a.startswith("process:run=000001")) == 7
     assert submit["request_memory"].endswith(("MB", "GB")) and int(submit["request_cpus"]) >= 1
     assert submit["getenv"] == "False"
-    job_env = htcondor_environment(submit["environment"])
-    assert job_env["SUPERRUNS_CONFIG"] == str(workflow.root / "config" / "config.yaml")
+    job_env = htcondor_environment(submit.get("environment", ""))
+    assert "SUPERRUNS_CONFIG" not in job_env
     assert submit["log"].startswith(".snakemake/htcondor/")
 
     # The execute point: a clean environment (getenv = False) plus `environment`, in the
@@ -370,6 +371,6 @@ def test_failing_job_on_slurm_is_reported_with_its_logs(slurm, workflow):
     slurm_logs = [Path(p) for p in re.findall(r"SLURM jobid \d+ \(log: (\S+)\)", output)]
     assert len(slurm_logs) == 1, output[-8000:]
     for path in slurm_logs:
-        assert path.is_file() and str(path).startswith(str(workflow.data / ".snakemake" / "slurm_logs"))
+        assert path.is_file() and str(path).startswith(str(workflow.root / ".snakemake" / "slurm_logs"))
         assert "CRC32" in path.read_text()
     assert "Error in group runs" in output and f"{slurm_logs[0]} (check log file(s)" in output

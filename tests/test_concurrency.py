@@ -1,7 +1,7 @@
 """Two snakemake processes on one data directory never both write one file.
 
-Snakemake locks the files of the DAG it builds (``.snakemake/locks`` in the working
-directory, here ``data_dir``): a second process asking for any of them refuses with
+Snakemake locks the files of the DAG it builds (``.snakemake/locks`` in its working
+directory, the workflow's): a second process asking for any of them refuses with
 ``LockException`` before running a job, while one with disjoint targets runs alongside.
 To make "while the first is running" certain rather than a race against the clock, the
 first process's jobs wait at a gate (a ``sitecustomize`` on its PYTHONPATH holds every job
@@ -96,7 +96,8 @@ def test_second_snakemake_refuses_while_the_first_builds(tmp_path, tmp_path_fact
     assert set(found) == {"8/raw_records", "9/raw_records", "10/raw_records", "_a/raw_records"}
     assert all(found[name] == reference[name] for name in found)
     assert verify_paths([flow.data])["ok"]
-    assert not (flow.data / ".snakemake" / "locks").exists() or not any((flow.data / ".snakemake" / "locks").iterdir())
+    locks = flow.root / ".snakemake" / "locks"
+    assert not locks.exists() or not any(locks.iterdir())
 
 
 def test_two_snakemakes_started_together(tmp_path, tmp_path_factory):

@@ -222,7 +222,7 @@ def test_killed_snakemake_then_rerun_incomplete(tmp_path, tmp_path_factory):
 
         # The killed snakemake's locks are still there (a new run would stop with LockException,
         # see test_concurrency.py): unlock, then rerun what is missing or flagged incomplete.
-        locks = flow.data / ".snakemake" / "locks"
+        locks = flow.root / ".snakemake" / "locks"
         if locks.exists() and any(locks.iterdir()):
             snakemake_run(flow, "--unlock")
         snakemake_run(flow, "--rerun-incomplete", *KILL_TARGETS)

@@ -18,7 +18,7 @@ from superruns.provenance import (WHEN_AND_WHERE, WRITER_TIMES, code_version, co
                                   reproducible_metadata, verify_paths)
 from superruns.storage import DataFile
 
-from reliability_helpers import (REPO, TARGETS, assert_same_file, copy_workflow, data_hashes,
+from reliability_helpers import (TARGETS, assert_same_file, copy_workflow, data_hashes,
                                  reference_build, snakemake_run, standard_workflow)
 
 pytestmark = pytest.mark.e2e
@@ -103,23 +103,11 @@ def test_provenance_record(builds):
     assert reproducible_metadata({"provenance": record}) == reproducible_metadata({"provenance": other})
 
 
-REPORT_SNAKEFILE = """
-include: "{repo}/Snakefile"
-include: "{repo}/rules/report.smk"
-"""
-
-
 def test_snakemake_report_with_superrun_summaries(builds, tmp_path):
     first, _ = builds
     flow = copy_workflow(first, tmp_path / "flow")
-    main = (REPO / "Snakefile").read_text()
-    args = []
-    if "rules/report.smk" not in main:      # until the Snakefile includes it
-        snakefile = flow.root / "Snakefile.report"
-        snakefile.write_text(REPORT_SNAKEFILE.format(repo=REPO))
-        args = ["-s", str(snakefile)]
     summaries = ["summary/_b/raw_records.html", "summary/_cut/peaks.html"]
-    snakemake_run(flow, *args, *summaries)
+    snakemake_run(flow, *summaries)
     text = (flow.data / summaries[0]).read_text()
     for word in ("_b / raw_records", "<svg", "8", "9", "10", "livetime", "15.000 s", "lineage hash",
                  "content hash", "config hash"):
@@ -127,7 +115,7 @@ def test_snakemake_report_with_superrun_summaries(builds, tmp_path):
     cut = (flow.data / summaries[1]).read_text()
     assert "4.000" in cut and "9.000 s" in cut           # 4 s of run 8 and all 5 s of run 9
     report = flow.root / "report.html"
-    result = snakemake_run(flow, *args, "--report", str(report), *summaries)
+    result = snakemake_run(flow, "--report", str(report), *summaries)
     assert report.exists(), result.stdout + result.stderr
     assert report.stat().st_size > 10_000
     content = report.read_text(errors="replace")

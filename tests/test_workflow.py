@@ -120,6 +120,20 @@ def test_single_run_file_has_its_lineage(built):
 def test_up_to_date_workflow_has_nothing_to_do(built):
     result = built.snakemake("-n", "_top/event_info", "_other/event_info")
     assert "Nothing to be done" in result.stdout + result.stderr
+    # The full path names the same file.
+    result = built.snakemake("-n", "data/_top/event_info", "data/8/peaks")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_only_data_and_snakemake_state_in_the_working_directory(built):
+    assert {p.name for p in built.root.iterdir()} == {"config", "data", ".snakemake"}
+    assert (built.data / "logs" / "superrun" / "_top" / "event_info.log").is_file()
+
+
+def test_forcerun_takes_short_names(built):
+    result = built.snakemake("-n", "--forcerun", "8/event_info", "--", "_top/event_info")
+    assert planned_outputs(result) == {"data/8/event_info", "data/_middle/event_info",
+                                       "data/_top/event_info"}
 
 
 def planned_outputs(result) -> set[str]:
@@ -133,7 +147,49 @@ def test_edited_definition_rebuilds_only_what_depends_on_it(workflow):
     edited = dict(SUPERRUNS, _inner={"runs": ["10"], "description": "without run 9"})
     (workflow.root / "config" / "superruns.yaml").write_text(yaml.safe_dump(edited))
     planned = planned_outputs(workflow.snakemake("-n", *targets))
-    assert planned == {"_inner/event_info", "_middle/event_info", "_top/event_info"}
+    assert planned == {"data/_inner/event_info", "data/_middle/event_info", "data/_top/event_info"}
+
+
+PAIR_RUNS = {"000001": run_entry(0, 10), "000002": run_entry(20, 10)}
+PAIR = {"_pair": {"runs": ["000001", "000002"]}}
+
+
+def test_no_target_builds_the_default_target_in_the_directory_given(tmp_path):
+    """`snakemake -d DIR` with no target reads DIR's config, builds its default_target in DIR's
+    data_dir and writes nothing where it was started; `--report` with no target reports it."""
+    from conftest import Workflow
+
+    flow, elsewhere = Workflow(tmp_path / "flow"), tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    flow.write(PAIR_RUNS, PAIR, default_target=["_pair/raw_records", "summary/_pair/raw_records.html"])
+    flow.snakemake("-d", str(flow.root), cwd=elsewhere)
+    assert (flow.data / "_pair" / "raw_records").is_file()
+    assert (flow.data / "summary" / "_pair" / "raw_records.html").is_file()
+    assert not (flow.data / "_pair" / "peaks").exists()
+    assert list(elsewhere.iterdir()) == []
+    flow.snakemake("-d", str(flow.root), "--report", "report.html", cwd=elsewhere)
+    assert "raw_records.html" in (flow.root / "report.html").read_text()
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_no_default_target_builds_nothing(workflow):
+    workflow.write(PAIR_RUNS, PAIR)
+    workflow.snakemake()
+    assert not workflow.data.exists()
+    workflow.snakemake("--report", "report.html")
+    assert (workflow.root / "report.html").is_file()
+
+
+def test_config_with_a_key_twice_stops_snakemake(workflow):
+    """Snakemake's own YAML loader keeps the last of two equal keys; the Snakefile refuses."""
+    workflow.write(PAIR_RUNS, PAIR)
+    config = workflow.root / "config" / "config.yaml"
+    config.write_text(config.read_text() + "data_dir: elsewhere\n")
+    result = workflow.snakemake("-n", "_pair/raw_records", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "config.yaml" in output and "'data_dir' appears twice" in output
+    assert not (workflow.root / "elsewhere").exists()
 
 
 def test_unknown_superrun_has_no_rule(workflow):

@@ -6,7 +6,7 @@
 #   /path/to/env/bin/python -m snakemake --snakefile ... --target-jobs ... --mode remote
 #   --snakefile ... --target-jobs ... --mode remote           (the part after `-m snakemake`)
 # HTCondor starts jobs with an almost empty environment (no PATH to the venv, no conda), in the
-# directory Snakemake submitted from (data_dir). This wrapper:
+# directory Snakemake submitted from (its working directory). This wrapper:
 #   1. sources $SUPERRUNS_JOB_SETUP if set (a site's `module load ...`, proxies, scratch dirs);
 #   2. activates the Python environment: the one of the interpreter in the arguments (a shared
 #      filesystem puts it at the same path here), else $SUPERRUNS_ENV (a venv or conda prefix),

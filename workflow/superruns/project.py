@@ -1,45 +1,43 @@
 """A Project ties one configuration to its registry, runs, superrun definitions and data.
 
-The Snakefile builds one Project at parse time; the scripts build one per job from the
-same config; users get the default one (``config/config.yaml`` in the working directory, or
-``$SUPERRUNS_CONFIG``) through :func:`superruns.load` and friends.
+The Snakefile builds one Project at parse time and makes it this process's default; the
+scripts build one per job from the config it hands them; users get the default one
+(``config/config.yaml`` in the working directory, or ``$SUPERRUNS_CONFIG``) through
+:func:`superruns.load` and friends.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from functools import cached_property
 from pathlib import Path
 
-import yaml
-
 from .errors import SuperrunsError
+from .schemas import first_error, load_schema, schema_validator
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 DEFAULT_CONFIG = Path("config") / "config.yaml"
 PATH_KEYS = ("data_dir", "runs")
+# Where the config of a Snakemake run comes from, for error messages.
+SNAKEMAKE_CONFIG = f"{DEFAULT_CONFIG} (with any --configfile/--config given to snakemake)"
+MODULE_CONFIG = "the config: given to the host workflow's `module` statement for superruns"
+
+__all__ = ["ConfigError", "Project", "check_config_files", "load_schema", "resolve_paths",
+           "set_default_project", "validate_config"]
 
 
 class ConfigError(SuperrunsError, ValueError):
     """The workflow configuration is invalid; the message names the file and the key."""
 
 
-def load_schema(name: str) -> dict:
-    return json.loads((SCHEMA_DIR / name).read_text())
-
-
 def validate_config(config: dict, source: str = "the configuration") -> dict:
     """Check ``config`` against the schema and return a copy with defaults filled in."""
-    import jsonschema
-
     schema = load_schema("config.schema.json")
-    try:
-        jsonschema.validate(config, schema)
-    except jsonschema.ValidationError as error:
+    error = first_error(schema_validator("config.schema.json"), config)
+    if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
         raise ConfigError(f"{source}: invalid value at '{where}': {error.message}. "
-                          f"Fix it following {SCHEMA_DIR / 'config.schema.json'}.") from None
+                          f"Fix it following {SCHEMA_DIR / 'config.schema.json'}.")
     filled = dict(config)
     for key, spec in schema["properties"].items():
         if key not in filled and "default" in spec:
@@ -51,12 +49,9 @@ def validate_config(config: dict, source: str = "the configuration") -> dict:
 
 
 def resolve_paths(config: dict, base_dir: Path) -> dict:
-    """Make every path in ``config`` absolute, relative to ``base_dir``.
-
-    Snakemake jobs run inside ``data_dir`` (the Snakefile's ``workdir``), so the paths must
-    not depend on the current directory once the config is handed to a job.
-    """
-    resolved = dict(config, base_dir=str(base_dir))
+    """Make every path in ``config`` absolute, relative to ``base_dir`` (Snakemake's working
+    directory), so that the Project does not depend on the current directory later on."""
+    resolved = dict(config)
     for key in PATH_KEYS:
         resolved[key] = str((base_dir / config[key]).resolve())
     resolved["superruns"] = [str((base_dir / p).resolve()) for p in config["superruns"]]
@@ -83,42 +78,62 @@ class UnknownRunIdError(SuperrunsError, KeyError):
 
 
 def _schema_default(section: str, key: str):
-    from .schemas import load_schema as shipped_schema
+    return load_schema("config.schema.json")["properties"][section]["properties"][key]["default"]
 
-    return shipped_schema("config.schema.json")["properties"][section]["properties"][key]["default"]
+
+def check_config_files(paths) -> None:
+    """Read Snakemake's config files again with the package's YAML loader: Snakemake's keeps
+    the last of two equal keys without a word, ours refuses them (naming file and line)."""
+    from .yamlio import yaml_load
+
+    for path in paths:
+        yaml_load(path, ConfigError)
+
+
+# The process's default Project (see set_default_project); a list, so nothing rebinds a global.
+_DEFAULT_PROJECT: list["Project"] = []
+
+
+def set_default_project(project: "Project | None") -> None:
+    """Make ``project`` what :func:`superruns.load` and friends use without ``project=`` in this
+    process (None: back to the config file). The Snakefile registers its own, so the rules of a
+    host workflow that includes ours as a module find the module's data."""
+    _DEFAULT_PROJECT[:] = [project] if project is not None else []
 
 
 class Project:
     """Configuration, plugin registry, run registry and superrun definitions of one workflow."""
 
     def __init__(self, config: dict, base_dir: str | Path | None = None, *, source: str | None = None):
-        base_dir = base_dir or config.get("base_dir") or Path.cwd()
-        self.base_dir = Path(base_dir).resolve()
-        # Errors name the config file: the Snakefile's config dict comes from config/config.yaml
-        # (or the --configfile/--config given to snakemake).
-        source = source or f"{DEFAULT_CONFIG} (with any --configfile/--config given to snakemake)"
-        self.source = source
-        self.config = resolve_paths(validate_config(config, source), self.base_dir)
+        # Paths in the config are relative to Snakemake's working directory: the current one
+        # in the Snakefile and in its jobs.
+        self.base_dir = Path(base_dir or Path.cwd()).resolve()
+        self.source = source or SNAKEMAKE_CONFIG
+        self.config = resolve_paths(validate_config(config, self.source), self.base_dir)
         self.data_dir = Path(self.config["data_dir"])
 
     @classmethod
     def from_file(cls, path: str | Path = DEFAULT_CONFIG, base_dir: str | Path | None = None) -> "Project":
+        """The Project of a config file; its paths are relative to ``base_dir``, by default
+        the workflow directory of ``<dir>/config/config.yaml`` (``<dir>``, where snakemake
+        runs), else the file's own directory."""
+        from .yamlio import yaml_load
+
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"No configuration file at {path.resolve()}: run from the workflow's "
                               "directory, or set SUPERRUNS_CONFIG to the config.yaml to use.")
-        try:
-            config = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path}: not valid YAML ({error}). Fix the file.") from None
-        # Paths in a config file are relative to the directory snakemake runs in, which is
-        # the parent of config/ for the usual layout.
+        config = yaml_load(path, ConfigError) or {}
         if base_dir is None:
             base_dir = path.resolve().parent.parent if path.parent.name == "config" else path.parent
         return cls(config, base_dir, source=str(path))
 
     @classmethod
     def default(cls) -> "Project":
+        """The Project registered for this process (by the Snakefile of a workflow, also one
+        included as a module), else the one of ``$SUPERRUNS_CONFIG`` or ``config/config.yaml``."""
+        if _DEFAULT_PROJECT:
+            return _DEFAULT_PROJECT[-1]
         return cls.from_file(os.environ.get("SUPERRUNS_CONFIG", DEFAULT_CONFIG))
 
     # -- what the project knows, loaded on first use ---------------------------------------
