@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from superruns.provenance import (WHEN_AND_WHERE, WRITER_TIMES, code_version, config_hash, content_hash,
-                                  reproducible_metadata, verify_paths)
-from superruns.storage import DataFile
+from superruns.provenance import WHEN_AND_WHERE, WRITER_TIMES, code_version, config_hash, reproducible_metadata
+from superruns.storage import DataFile, content_hash, verify_paths
 
 from reliability_helpers import (REPO, TARGETS, assert_same_file, copy_workflow, data_hashes,
                                  reference_build, snakemake_run, standard_workflow)
