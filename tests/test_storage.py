@@ -492,6 +492,77 @@ def test_failed_close_keeps_the_old_file(tmp_path, monkeypatch):
     assert tmp_files(tmp_path) == [] and not (tmp_path / "g").exists()
 
 
+def test_verify_knows_every_temporary_file(tmp_path):
+    """Every atomic write of the package (data files, summaries, selections) leaves, if killed,
+    a temporary file that ``superruns verify`` lists as a leftover, never as data."""
+    from superruns.atomic import temp_path_for
+
+    for target in (tmp_path / "8" / "peaks", tmp_path / "summary" / "_a" / "peaks.html",
+                   tmp_path / "selections" / "lowE.npy"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp_path_for(target).write_bytes(b"partial")
+    files, leftovers = storage.data_files(tmp_path)
+    assert files == [] and len(leftovers) == 3
+
+
+def test_selection_and_summary_writes_are_atomic(tmp_path, monkeypatch):
+    """A failed write leaves neither a partial target nor a temporary file behind."""
+    from superruns import selections
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    events = np.zeros(3, selections.EVENTS_DTYPE)
+    monkeypatch.setattr(selections, "select_events", lambda project, name: events)
+    target = tmp_path / "selections" / "lowE.npy"
+    assert selections.write_selection(None, "lowE", target) == 3
+    assert np.load(target).tobytes() == events.tobytes() and os.listdir(target.parent) == ["lowE.npy"]
+    monkeypatch.setattr(np, "save", fail)
+    with pytest.raises(OSError, match="disk full"):
+        selections.write_selection(None, "lowE", tmp_path / "selections" / "other.npy")
+    assert os.listdir(target.parent) == ["lowE.npy"]
+
+
+def test_blosc2_is_fenced_in_one_module():
+    """In the storage package only blosc_layout.py knows blosc2 (imports it); the writer,
+    reader and verification go through it."""
+    import pathlib
+
+    package = pathlib.Path(storage.__file__).parent.parent
+
+    def imports_blosc2(path) -> bool:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(name.split(".")[0] == "blosc2" for name in names):
+                return True
+        return False
+
+    importers = sorted(str(p.relative_to(package)) for p in (package / "storage").glob("*.py") if imports_blosc2(p))
+    assert importers == ["storage/blosc_layout.py"]
+
+
+def test_compression_settings(tmp_path):
+    default = storage.Compression.for_dtype(PEAKS)
+    assert (default.codec, default.clevel, default.filter, default.nthreads) == (
+        storage.DEFAULT_CODEC, storage.DEFAULT_CLEVEL, storage.DEFAULT_FILTER, storage.COMPRESSION_NTHREADS)
+    assert default.typesize == 4                                     # float32 waveforms
+    assert storage.Compression(codec="LZ4", filter=blosc2.Filter.NOFILTER, typesize=4) == default
+    with pytest.raises(StorageError, match="Unknown codec 'nope'"):
+        storage.Compression(codec="nope")
+    with pytest.raises(StorageError, match="Unknown filter"):
+        storage.Compression(filter="sort")
+    rows = make_rows(np.random.default_rng(6), 30, T0)
+    zstd = storage.Compression(codec="zstd", clevel=3, filter="shuffle", typesize=4)
+    for name, kwargs in (("a", {"compression": zstd}), ("b", {"codec": "ZSTD", "clevel": 3, "filter": "shuffle"})):
+        with DataWriter(tmp_path / name, PEAKS, {}, **kwargs) as writer:
+            writer.write_chunk(rows, T0, T0 + 10_000)
+    a, b = DataFile(tmp_path / "a"), DataFile(tmp_path / "b")
+    assert a.metadata["compression"] == b.metadata["compression"] == {
+        "codec": "zstd", "clevel": 3, "filter": "shuffle", "typesize": 4, "frame_rows": a.metadata["compression"]["frame_rows"]}
+    assert [f.data for f in a.frames(0)] == [f.data for f in b.frames(0)] and a.load().tobytes() == rows.tobytes()
+
+
 # -- corruption -----------------------------------------------------------------------------------------------
 
 
