@@ -15,13 +15,13 @@ The package is split by concern:
 from __future__ import annotations
 
 from .compression import (COMPRESSION_NTHREADS, DEFAULT_CLEVEL, DEFAULT_CODEC, DEFAULT_FILTER,
-                          DEFAULT_NTHREADS, FRAME_SIZE, Compression, default_typesize)
+                          DEFAULT_NTHREADS, Compression, default_typesize)
 from .format import (COMPRESSOR, FORMAT_VERSION, METADATA_CRC_KEY, METADATA_KEY, ChunkRecord,
                      DataCorrupted, DataFileMissing, Frame, FrameRecord, StorageError, TimeRangeError,
                      dtype_from_metadata, dtype_to_str)
 from .reader import Chunk, DataFile, FrameCursor, read_metadata
 from .verify import content_hash, data_files, verify_file, verify_paths
-from .writer import DataWriter
+from .writer import FRAME_SIZE, DataWriter
 
 __all__ = [
     "Frame", "Chunk", "ChunkRecord", "FrameRecord", "FrameCursor", "Compression",

@@ -16,7 +16,7 @@ import numpy as np
 from .blosc_layout import codec_name, filter_name
 
 __all__ = ["Compression", "DEFAULT_CODEC", "DEFAULT_CLEVEL", "DEFAULT_FILTER", "DEFAULT_NTHREADS",
-           "COMPRESSION_NTHREADS", "FRAME_SIZE", "default_typesize"]
+           "COMPRESSION_NTHREADS", "default_typesize"]
 
 DEFAULT_CODEC = "lz4"
 DEFAULT_CLEVEL = 5
@@ -27,11 +27,6 @@ DEFAULT_NTHREADS = 2
 # finish, so the same rows give different bytes from one build to the next. One thread keeps
 # every build byte-identical (checked in tests/test_reproducibility.py); reading uses two.
 COMPRESSION_NTHREADS = 1
-# Bytes of uncompressed rows per frame, at most. A frame is the unit a time selection reads:
-# 4 MiB keeps a 1% selection of a 1 GB file to ~1.7% of its bytes (16 MiB: 3.3%) while
-# writing and loading as fast as 16 MiB frames; 1 MiB frames halve the write speed
-# (benchmarks/README.md, "Minimum bias").
-FRAME_SIZE = 4 * 2**20
 
 
 def default_typesize(dtype) -> int:
