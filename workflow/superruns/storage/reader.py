@@ -82,6 +82,9 @@ class DataFile:
     result.
     """
 
+    chunks: list[ChunkRecord]          # the logical chunks, in time order
+    frame_table: list[FrameRecord]     # every frame of the file, in file order
+
     def __init__(self, path, *, verify: bool = True, nthreads: int | None = None):
         self.path = os.fspath(path)
         self.verify = verify
@@ -99,9 +102,6 @@ class DataFile:
             raise DataCorrupted(f"{self.path}: its metadata is inconsistent ({type(error).__name__}: "
                                 f"{error}). {REBUILD}") from None
         self.frames_read = 0      # frames decompressed or handed out so far (for tests, profiling)
-
-    chunks: list[ChunkRecord]
-    frame_table: list[FrameRecord]
 
     # -- properties
 

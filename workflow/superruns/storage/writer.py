@@ -81,6 +81,7 @@ class DataWriter:
         self._frames: list[FrameRecord] = []
         self._last_end: int | None = None
         self._writing_started = _time.time()
+        # The atomic write spans the writer's life (until close or discard), not one block.
         self._atomic = atomic_path(self.path)
         temporary = self._atomic.__enter__()
         try:
