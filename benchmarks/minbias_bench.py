@@ -74,7 +74,7 @@ def ranges_superrun(superrun_path: Path, output: Path, ranges, itemsize: int) ->
     data = DataFile(superrun_path)
     sources = []
     for s, e in ranges:
-        leaf = next(run for chunk in data.chunks for run, part in chunk["subruns"].items()
+        leaf = next(run for chunk in data.chunks for run, part in chunk.subruns.items()
                     if part["start"] <= s < part["end"])
         sources.append(Source("_all", superrun_path, leaf, s, e, False))
     build_superrun("_minbias", sources, output, {"run_id": "_minbias", "data_type": "peaks", "data_kind": "peaks"},

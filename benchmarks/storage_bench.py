@@ -145,7 +145,7 @@ def bench_read_paths(path, rows, repeat, nthreads):
     out = np.empty_like(rows)
     out.view(np.uint8)[:] = 0
 
-    offsets = (DataFile(path)._offsets)
+    offsets = DataFile(path).frame_offsets
     buffer = bytearray(max(fr["csize"] for fr in f.metadata["frames"]))
 
     def pread_crc_decompress2():
@@ -237,8 +237,8 @@ def bench_storage(workdir, rows, frame_rows, repeat, nthreads, codec, clevel, fi
         source = DataFile(path)
         with DataWriter(copy, PEAKS_DTYPE, md | {"run_id": "_superrun"}) as writer:
             for i, c in enumerate(source.chunks):
-                writer.write_chunk_parts(source.frames(i), c["start"], c["end"],
-                                         subruns={"run": {"start": c["start"], "end": c["end"]}})
+                writer.write_chunk_parts(source.frames(i), c.start, c.end,
+                                         subruns={"run": {"start": c.start, "end": c.end}})
 
     results.append(("carry-over: frames -> write_chunk_parts (fsync incl.)", timed(carry_over, repeat)))
     assert DataFile(copy).load().tobytes() == rows.tobytes()

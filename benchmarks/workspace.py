@@ -140,19 +140,19 @@ def layout_of(root: Path) -> data.Layout:
 def _our_subruns(root: Path, layout: data.Layout, data_type: str, fsync: bool = True) -> None:
     """Each subrun's file written by the package (process_run: the source plugin's chunks,
     DataWriter), as the `process` rule would write it."""
-    from superruns import processing, storage
+    from superruns import atomic, processing
 
     proj = project(root)
-    saved = storage.os.fsync
+    saved = atomic.os.fsync
     if not fsync:            # setup of thousands of small files only: not measured
-        storage.os.fsync = lambda fd: None
+        atomic.os.fsync = lambda fd: None
     try:
         for run in layout.run_ids:
             out = proj.path(run, data_type)
             out.parent.mkdir(parents=True, exist_ok=True)
             processing.process_run(proj, run, data_type, {}, out)
     finally:
-        storage.os.fsync = saved
+        atomic.os.fsync = saved
 
 
 def _strax_subruns(root: Path, layout: data.Layout, data_type: str) -> None:

@@ -125,20 +125,20 @@ def check_chunks(data: DataFile, segments: dict, touching: bool) -> None:
     held: dict[str, list[list[int]]] = {}
     for i, chunk in enumerate(data.chunks):
         rows = data.read_chunk(i)
-        assert chunk["n"] == len(rows) and chunk["chunk_i"] == i
-        assert chunk["start"] <= chunk["end"]
+        assert chunk.n == len(rows) and chunk.chunk_i == i
+        assert chunk.start <= chunk.end
         if previous_end is not None:
-            assert chunk["start"] >= previous_end
-        previous_end = chunk["end"]
+            assert chunk.start >= previous_end
+        previous_end = chunk.end
         if len(rows):
-            assert rows["time"].min() >= chunk["start"] and rows["time"].max() < chunk["end"]
-            assert rows["endtime"].max() <= chunk["end"]
+            assert rows["time"].min() >= chunk.start and rows["time"].max() < chunk.end
+            assert rows["endtime"].max() <= chunk.end
             assert np.all(np.diff(rows["time"]) >= 0)
-        subruns = chunk["subruns"]
+        subruns = chunk.subruns
         assert subruns, chunk
         for leaf, spec in subruns.items():
-            assert chunk["start"] <= spec["start"] < spec["end"] <= chunk["end"] or \
-                (spec["start"] == spec["end"] and chunk["start"] <= spec["start"] <= chunk["end"])
+            assert chunk.start <= spec["start"] < spec["end"] <= chunk.end or \
+                (spec["start"] == spec["end"] and chunk.start <= spec["start"] <= chunk.end)
             for s, e in spec.get("ranges", [[spec["start"], spec["end"]]]):
                 spans = held.setdefault(leaf, [])
                 if spans and spans[-1][1] >= s:

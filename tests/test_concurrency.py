@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from superruns.provenance import verify_paths
+from superruns.storage import verify_paths
 
 from reliability_helpers import (data_hashes, files_under, reference_build, snakemake_command,
                                  standard_workflow)

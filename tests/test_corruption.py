@@ -16,8 +16,8 @@ import pytest
 
 import superruns
 from superruns import cli
-from superruns.provenance import verify_file
-from superruns.storage import METADATA_KEY, DataCorrupted, DataFile, StorageError
+from superruns.storage import verify_file
+from superruns.storage import METADATA_KEY, DataCorrupted, DataFile, FrameCursor, StorageError
 
 from reliability_helpers import copy_workflow, reference_build, snakemake_many
 
@@ -27,15 +27,15 @@ pytestmark = pytest.mark.e2e
 def frame_offset(path, k: int) -> int:
     """Where frame ``k``'s compressed bytes start in the file."""
     data = DataFile(path)
-    return data._offsets[k]
+    return data.frame_offsets[k]
 
 
 def flip_bit_in_frame(path, chunk: int = 1) -> tuple[int, int]:
     """Flip one bit in the middle of the first frame of ``chunk``; return (chunk, frame)."""
     data = DataFile(path)
-    k = data.chunks[chunk]["frames"][0]
-    record = data.metadata["frames"][k]
-    position = frame_offset(path, k) + record["csize"] // 2
+    k = data.chunks[chunk].frames[0]
+    record = data.frame_table[k]
+    position = frame_offset(path, k) + record.csize // 2
     raw = bytearray(path.read_bytes())
     raw[position] ^= 0x10
     path.write_bytes(bytes(raw))
@@ -123,14 +123,14 @@ def test_verify_reads_frame_by_frame(flow, monkeypatch):
     monkeypatch.setattr(DataFile, "load", lambda *a, **k: pytest.fail("verify loaded the whole file"))
     monkeypatch.setattr(DataFile, "read_chunk", lambda *a, **k: pytest.fail("verify read a whole chunk"))
     sizes = []
-    original = DataFile._frame_bytes
+    original = FrameCursor.raw
 
-    def spy(self, chunk_i, k, fd=None, buffer=None):
-        data = original(self, chunk_i, k, fd, buffer)
+    def spy(self, chunk_i, k):
+        data = original(self, chunk_i, k)
         sizes.append(len(data))
         return data
 
-    monkeypatch.setattr(DataFile, "_frame_bytes", spy)
+    monkeypatch.setattr(FrameCursor, "raw", spy)
     report = verify_file(path, deep=True)
     assert report["ok"] and len(sizes) == report["frames"] and max(sizes) < report["size"]
 

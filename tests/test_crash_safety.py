@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from superruns import jobs, storage
-from superruns.provenance import data_files, verify_paths
+from superruns.storage import data_files, verify_paths
 
 from reliability_helpers import (OPTIONS, RUNS, STORAGE, SUPERRUNS, Workflow, assert_same_file, data_hashes,
                                  process_job, reference_build, run_job, snakemake_command, snakemake_run,
@@ -117,7 +117,7 @@ def in_child(function, kill_at: int = 0, slow: float = 0.0, kill_after: float | 
 def flow(tmp_path_factory):
     """Runs 8, 9, 10 (raw_records) and a clean build of every output the tests kill."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(storage, "FRAME_SIZE", FRAME_SIZE)
+        patch.setattr(storage.writer, "FRAME_SIZE", FRAME_SIZE)
         flow = Workflow(tmp_path_factory.mktemp("crash"))
         flow.write(RUNS, SUPERRUNS, OPTIONS, storage=STORAGE)
         project = flow.project()
@@ -141,7 +141,7 @@ def check_output(output: Path, reference: Path) -> bool:
 
 @pytest.mark.parametrize("what", ["superrun", "per-run"])
 def test_killed_job_leaves_no_wrong_file(flow, what, monkeypatch):
-    monkeypatch.setattr(storage, "FRAME_SIZE", FRAME_SIZE)
+    monkeypatch.setattr(storage.writer, "FRAME_SIZE", FRAME_SIZE)
     project = flow.project()
     if what == "superrun":
         smk, name = superrun_job(project, "_a", "raw_records"), "_a/raw_records"

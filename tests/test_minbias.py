@@ -108,7 +108,7 @@ def test_chunk_subruns_record_exactly_the_ranges_held(built):
     data = DataFile(built.data / "_nested" / "peaks")
     held = {}
     for chunk in data.chunks:
-        for run, part in chunk["subruns"].items():
+        for run, part in chunk.subruns.items():
             held.setdefault(run, []).extend(part.get("ranges", [[part["start"], part["end"]]]))
     assert {run: merge_spans(spans) for run, spans in held.items()} == {
         run: merge_spans(spans) for run, spans in {**RANGES_A, **RANGES_B}.items()}

@@ -125,13 +125,13 @@ def check_chunk_metadata(stored, runs, touching):
     previous_end = None
     for i, chunk in enumerate(stored.chunks):
         rows = stored.read_chunk(i)
-        assert len(rows) == chunk["n"]
+        assert len(rows) == chunk.n
         if previous_end is not None:
             assert chunk["start"] >= previous_end
         previous_end = chunk["end"]
         ends = kernels.endtime(rows)
         assert np.all(rows["time"] >= chunk["start"]) and np.all(ends <= chunk["end"])
-        for run_id, part in chunk["subruns"].items():
+        for run_id, part in chunk.subruns.items():
             spans = part.get("ranges", [[part["start"], part["end"]]])
             held.setdefault(run_id, []).extend(spans)
             run_rows = rows[np.isin(rows["value"], runs[int(run_id) - 1]["rows"]["value"])]

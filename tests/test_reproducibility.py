@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from superruns.provenance import (WHEN_AND_WHERE, WRITER_TIMES, code_version, config_hash, content_hash,
-                                  reproducible_metadata, verify_paths)
-from superruns.storage import DataFile
+from superruns.provenance import WHEN_AND_WHERE, WRITER_TIMES, code_version, config_hash, reproducible_metadata
+from superruns.storage import DataFile, content_hash, verify_paths
 
 from reliability_helpers import (TARGETS, assert_same_file, copy_workflow, data_hashes,
                                  reference_build, snakemake_run, standard_workflow)
@@ -56,6 +55,23 @@ def test_rebuild_is_byte_identical(builds):
         assert differing <= allowed, (name, differing - allowed)
         seen |= differing
     assert {"writing_started", "writing_ended", "provenance.time"} <= seen
+
+
+def test_every_output_has_the_common_metadata_in_one_order(builds):
+    """Runs' and superruns' files get their metadata from one builder: the same leading keys,
+    in the same order (the order is part of the bytes), with the lineage hash of the lineage."""
+    from superruns.lineage import lineage_hash
+
+    common = ["run_id", "data_type", "data_kind", "lineage", "lineage_hash", "chunk_target_size_mb",
+              "run_metadata"]
+    first, _ = builds
+    for name in data_hashes(first.data):
+        md = DataFile(first.data / name).metadata
+        assert list(md)[:len(common)] == common, name
+        assert md["lineage_hash"] == lineage_hash(md["lineage"]) and "/".join((md["run_id"], md["data_type"])) == name
+    superrun = list(DataFile(first.data / "_a" / "peaks").metadata)
+    assert superrun[len(common):len(common) + 6] == ["sub_run_spec", "sub_run_spec_flat", "sub_run_spec_hash",
+                                                    "selection", "per_run_defaults", "input_lineage_hashes"]
 
 
 def test_superrun_files_carry_frames_over(builds):

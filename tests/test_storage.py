@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import os
 import zlib
@@ -14,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from superruns import storage
-from superruns.storage import (DataCorrupted, DataFile, DataWriter, Frame, StorageError, dtype_from_metadata,
+from superruns.storage import (DataCorrupted, DataFile, DataWriter, Frame, FrameCursor, StorageError, dtype_from_metadata,
                                dtype_to_str, read_metadata)
 
 T0 = 1_546_300_800_000_000_000
@@ -134,19 +135,21 @@ def test_round_trip_with_metadata(tmp_path):
     assert read_metadata(path) == md
 
     for i, (c, (rows, start, end)) in enumerate(zip(f.chunks, chunks)):
-        assert (c["chunk_i"], c["start"], c["end"], c["n"], c["nbytes"]) == (
-            i, start, end, len(rows), rows.nbytes)
-        assert c["run_id"] == "000001"
+        assert (c.chunk_i, c.start, c.end, c.n, c.nbytes) == (i, start, end, len(rows), rows.nbytes)
+        assert c.run_id == "000001"
         if len(rows):
             e = endtime(rows)
-            assert (c["first_time"], c["first_endtime"], c["last_time"], c["last_endtime"]) == (
+            assert (c.first_time, c.first_endtime, c.last_time, c.last_endtime) == (
                 rows["time"][0], e[0], rows["time"][-1], e[-1])
         else:
-            assert "first_time" not in c and c["frames"][0] == c["frames"][1]
+            assert c.first_time is None and "first_time" not in md["chunks"][i] and c.frames[0] == c.frames[1]
         assert f.read_chunk(i).tobytes() == rows.tobytes()
-    assert f.chunks[0]["frames"] == [0, 4]           # 40 rows, 10 per frame
-    assert f.chunks[2]["subruns"] == {"000001": {"start": chunks[2][1], "end": chunks[2][2]}}
-    assert f.chunks[0]["subruns"] is None
+    assert f.chunks[0].frames == [0, 4]              # 40 rows, 10 per frame
+    assert f.chunks[2].subruns == {"000001": {"start": chunks[2][1], "end": chunks[2][2]}}
+    assert f.chunks[0].subruns is None
+    assert [c.to_json() for c in f.chunks] == md["chunks"]          # the records are the metadata's
+    assert [fr.to_json() for fr in f.frame_table] == md["frames"]
+    assert f.chunks[0]["start"] == f.chunks[0].start                # read access by key, for old callers
 
     loaded = f.load()
     assert loaded.dtype == PEAKS and loaded.tobytes() == all_rows(chunks).tobytes()
@@ -164,7 +167,7 @@ def test_zero_chunks_and_one_empty_chunk(tmp_path, dtype):
     assert read_metadata(write(tmp_path / "bare", [], dtype, metadata={}))["start"] is None
 
     f = DataFile(write(tmp_path / "empty", [(np.zeros(0, dtype), 10, 20)], dtype))
-    assert len(f.chunks) == 1 and f.chunks[0]["n"] == 0 and f.metadata["frames"] == []
+    assert len(f.chunks) == 1 and f.chunks[0].n == 0 and f.metadata["frames"] == []
     assert (f.metadata["start"], f.metadata["end"]) == (10, 20)
     assert len(f.read_chunk(0)) == 0 and f.read_chunk(0).dtype == dtype
     assert [(c.start, c.end, len(c.rows)) for c in f.iter_chunks()] == [(10, 20, 0)]
@@ -224,19 +227,22 @@ def test_round_trip_and_time_ranges_property(tmp_path_factory, counts, rows_per_
     hi = chunks[-1][2] if chunks else 10
     t0, t1 = sorted(int(lo + x * (hi - lo)) for x in (a, b))
     read = []
-    original = f._frame_bytes
+    original = FrameCursor.raw
 
-    def spy(chunk_i, k, *args):
+    def spy(cursor, chunk_i, k):
         read.append((chunk_i, k))
-        return original(chunk_i, k, *args)
+        return original(cursor, chunk_i, k)
 
-    f._frame_bytes = spy
-    got = f.load(time_range=(t0, t1))
+    FrameCursor.raw = spy
+    try:
+        got = f.load(time_range=(t0, t1))
+    finally:
+        FrameCursor.raw = original
     assert got.tobytes() == contained(expected, t0, t1).tobytes()
     for chunk_i, k in read:
-        c, fr = f.chunks[chunk_i], f.metadata["frames"][k]
-        assert c["start"] < t1 and c["end"] > t0
-        assert fr["first_time"] < t1 and fr["last_time"] >= t0
+        c, fr = f.chunks[chunk_i], f.frame_table[k]
+        assert c.start < t1 and c.end > t0
+        assert fr.first_time < t1 and fr.last_time >= t0
     listed = list(f.iter_chunks(time_range=(t0, t1)))
     assert [c.chunk_i for c in listed] == [i for i, (_, s, e) in enumerate(chunks) if s < t1 and e > t0]
     for c in listed:
@@ -303,8 +309,8 @@ def test_reads_fall_back_to_blosc2_when_the_layout_is_unexpected(tmp_path):
     rng = np.random.default_rng(12)
     chunks = make_chunks(rng, [30, 20])
     f = DataFile(write(tmp_path / "f", chunks, frame_size=7 * PEAKS.itemsize))
-    f._offsets = [offset + 1 for offset in f._offsets]                # as if the frames had moved
-    assert f.load().tobytes() == all_rows(chunks).tobytes() and f._direct is False
+    f._reader.offsets = [offset + 1 for offset in f.frame_offsets]      # as if the frames had moved
+    assert f.load().tobytes() == all_rows(chunks).tobytes() and f._reader.direct is False
     assert [fr.data for fr in f.frames(1)] == [fr.data for fr in DataFile(tmp_path / "f").frames(1)]
 
 
@@ -345,9 +351,9 @@ def test_carry_over_is_bit_identical(tmp_path):
     for k in range(4):
         assert out.metadata["frames"][k] == src.metadata["frames"][k]
     c = out.chunks[1]
-    assert (c["n"], c["first_time"], c["last_endtime"]) == (11, chunks[1][0]["time"][0], endtime(extra)[-1])
+    assert (c.n, c.first_time, c.last_endtime) == (11, chunks[1][0]["time"][0], endtime(extra)[-1])
     assert out.metadata["compression"]["codec"] == storage.DEFAULT_CODEC          # new frames: default codec
-    assert out.run_id == "_sr" and out.chunks[0]["run_id"] == "_sr" and out.metadata["start"] == chunks[0][1]
+    assert out.run_id == "_sr" and out.chunks[0].run_id == "_sr" and out.metadata["start"] == chunks[0][1]
     assert out.decode_frame(frames0[1]).tobytes() == chunks[0][0][7:15].tobytes()
 
 
@@ -369,7 +375,7 @@ def test_carried_frames_are_checked(tmp_path):
     src = DataFile(write(tmp_path / "a", [(rows, T0, T0 + 10_000)]))
     frame = src.frames(0)[0]
     with DataWriter(tmp_path / "b", PEAKS, {}) as writer:
-        damaged = Frame(**{**frame.__dict__, "data": bytes([frame.data[0] ^ 1]) + frame.data[1:]})
+        damaged = dataclasses.replace(frame, data=bytes([frame.data[0] ^ 1]) + frame.data[1:])
         with pytest.raises(DataCorrupted, match="CRC32"):
             writer.write_chunk_parts([damaged], T0, T0 + 10_000)
         with pytest.raises(StorageError, match=r"inside the chunk"):
@@ -443,7 +449,7 @@ def test_metadata_rules(tmp_path):
         writer.write_chunk(np.zeros(0, PEAKS), 0, 10, subruns={"9": {"start": 0, "end": 5},
                                                                "10": {"start": 5, "end": 10}})
     f = DataFile(tmp_path / "o")
-    assert list(f.metadata["sub_run_spec"]) == ["8", "9", "10"] and list(f.chunks[0]["subruns"]) == ["9", "10"]
+    assert list(f.metadata["sub_run_spec"]) == ["8", "9", "10"] and list(f.chunks[0].subruns) == ["9", "10"]
     with pytest.raises(StorageError, match="JSON"):
         DataWriter(tmp_path / "g", PEAKS, {"when": object()})
 
@@ -470,7 +476,7 @@ def test_failed_close_keeps_the_old_file(tmp_path, monkeypatch):
     def fail(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(storage.os, "replace", fail)
+    monkeypatch.setattr(os, "replace", fail)
     writer = DataWriter(path, PEAKS, {})
     writer.write_chunk(rows[:2], T0, T0 + 10_000)
     with pytest.raises(OSError, match="disk full"):
@@ -486,14 +492,85 @@ def test_failed_close_keeps_the_old_file(tmp_path, monkeypatch):
     assert tmp_files(tmp_path) == [] and not (tmp_path / "g").exists()
 
 
+def test_verify_knows_every_temporary_file(tmp_path):
+    """Every atomic write of the package (data files, summaries, selections) leaves, if killed,
+    a temporary file that ``superruns verify`` lists as a leftover, never as data."""
+    from superruns.atomic import temp_path_for
+
+    for target in (tmp_path / "8" / "peaks", tmp_path / "summary" / "_a" / "peaks.html",
+                   tmp_path / "selections" / "lowE.npy"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp_path_for(target).write_bytes(b"partial")
+    files, leftovers = storage.data_files(tmp_path)
+    assert files == [] and len(leftovers) == 3
+
+
+def test_selection_and_summary_writes_are_atomic(tmp_path, monkeypatch):
+    """A failed write leaves neither a partial target nor a temporary file behind."""
+    from superruns import selections
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    events = np.zeros(3, selections.EVENTS_DTYPE)
+    monkeypatch.setattr(selections, "select_events", lambda project, name: events)
+    target = tmp_path / "selections" / "lowE.npy"
+    assert selections.write_selection(None, "lowE", target) == 3
+    assert np.load(target).tobytes() == events.tobytes() and os.listdir(target.parent) == ["lowE.npy"]
+    monkeypatch.setattr(np, "save", fail)
+    with pytest.raises(OSError, match="disk full"):
+        selections.write_selection(None, "lowE", tmp_path / "selections" / "other.npy")
+    assert os.listdir(target.parent) == ["lowE.npy"]
+
+
+def test_blosc2_is_fenced_in_one_module():
+    """In the storage package only blosc_layout.py knows blosc2 (imports it); the writer,
+    reader and verification go through it."""
+    import pathlib
+
+    package = pathlib.Path(storage.__file__).parent.parent
+
+    def imports_blosc2(path) -> bool:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(name.split(".")[0] == "blosc2" for name in names):
+                return True
+        return False
+
+    importers = sorted(str(p.relative_to(package)) for p in (package / "storage").glob("*.py") if imports_blosc2(p))
+    assert importers == ["storage/blosc_layout.py"]
+
+
+def test_compression_settings(tmp_path):
+    default = storage.Compression.for_dtype(PEAKS)
+    assert (default.codec, default.clevel, default.filter, default.nthreads) == (
+        storage.DEFAULT_CODEC, storage.DEFAULT_CLEVEL, storage.DEFAULT_FILTER, storage.COMPRESSION_NTHREADS)
+    assert default.typesize == 4                                     # float32 waveforms
+    assert storage.Compression(codec="LZ4", filter=blosc2.Filter.NOFILTER, typesize=4) == default
+    with pytest.raises(StorageError, match="Unknown codec 'nope'"):
+        storage.Compression(codec="nope")
+    with pytest.raises(StorageError, match="Unknown filter"):
+        storage.Compression(filter="sort")
+    rows = make_rows(np.random.default_rng(6), 30, T0)
+    zstd = storage.Compression(codec="zstd", clevel=3, filter="shuffle", typesize=4)
+    for name, kwargs in (("a", {"compression": zstd}), ("b", {"codec": "ZSTD", "clevel": 3, "filter": "shuffle"})):
+        with DataWriter(tmp_path / name, PEAKS, {}, **kwargs) as writer:
+            writer.write_chunk(rows, T0, T0 + 10_000)
+    a, b = DataFile(tmp_path / "a"), DataFile(tmp_path / "b")
+    assert a.metadata["compression"] == b.metadata["compression"] == {
+        "codec": "zstd", "clevel": 3, "filter": "shuffle", "typesize": 4, "frame_rows": a.metadata["compression"]["frame_rows"]}
+    assert [f.data for f in a.frames(0)] == [f.data for f in b.frames(0)] and a.load().tobytes() == rows.tobytes()
+
+
 # -- corruption -----------------------------------------------------------------------------------------------
 
 
 def flip_bit_in_frame(path, k):
     """Flip one bit in the middle of frame k's compressed bytes, in place."""
     f = DataFile(path)
-    chunk_i = next(i for i, c in enumerate(f.chunks) if c["frames"][0] <= k < c["frames"][1])
-    data = f.frames(chunk_i)[k - f.chunks[chunk_i]["frames"][0]].data
+    chunk_i = next(i for i, c in enumerate(f.chunks) if c.frames[0] <= k < c.frames[1])
+    data = f.frames(chunk_i)[k - f.chunks[chunk_i].frames[0]].data
     raw = bytearray(path.read_bytes())
     at = raw.find(data)
     assert at > 0 and raw.find(data, at + 1) == -1

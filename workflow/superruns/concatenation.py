@@ -19,9 +19,11 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .errors import SuperrunsError
 from . import kernels
-from .storage import DataFile, DataWriter, Frame
+from .errors import SuperrunsError
+from .intervals import merge_spans
+from .metadata import output_metadata
+from .storage import DataFile, DataWriter, Frame, FrameRecord
 
 
 class ConcatenationError(SuperrunsError, RuntimeError):
@@ -80,19 +82,19 @@ class BuildSettings:
 # -- cutting sources into pieces ---------------------------------------------------------------
 
 
-def frame_wholly_selected(frame: dict, chunk_end: int, source: Source, touching: bool) -> bool:
+def frame_wholly_selected(frame: FrameRecord, chunk_end: int, source: Source, touching: bool) -> bool:
     """Whether every row of a frame (its metadata record) belongs to the source's segment.
 
     Rows of a chunk end no later than the chunk, so ``chunk_end`` bounds their end times.
     """
-    if frame["first_time"] < source.start or frame["last_time"] >= source.end:
+    if frame.first_time < source.start or frame.last_time >= source.end:
         return False
-    return source.whole or touching or min(chunk_end, frame["max_endtime"]) <= source.end
+    return source.whole or touching or min(chunk_end, frame.max_endtime) <= source.end
 
 
-def frame_wholly_outside(frame: dict, source: Source) -> bool:
-    return frame["first_time"] >= source.end or (
-        frame["max_endtime"] <= source.start and frame["last_time"] < source.start)
+def frame_wholly_outside(frame: FrameRecord, source: Source) -> bool:
+    return frame.first_time >= source.end or (
+        frame.max_endtime <= source.start and frame.last_time < source.start)
 
 
 def select_rows(rows: np.ndarray, source: Source, touching: bool) -> np.ndarray:
@@ -107,13 +109,13 @@ def pieces_of(source: Source, data: DataFile, settings: BuildSettings) -> Iterat
     """The part of each of the source's chunks that falls in its segment; only the frames a
     piece needs are read, and only those a range cuts are decompressed."""
     for chunk_i, chunk in enumerate(data.chunks):
-        if chunk["end"] <= source.start or chunk["start"] >= source.end:
+        if chunk.end <= source.start or chunk.start >= source.end:
             continue
-        piece = Piece(source.leaf, max(chunk["start"], source.start), min(chunk["end"], source.end))
+        piece = Piece(source.leaf, max(chunk.start, source.start), min(chunk.end, source.end))
         records = data.frame_records(chunk_i)
         needed = [j for j, record in enumerate(records) if not frame_wholly_outside(record, source)]
         for j, frame in zip(needed, data.frames(chunk_i, needed)):
-            if frame_wholly_selected(records[j], chunk["end"], source, settings.touching):
+            if frame_wholly_selected(records[j], chunk.end, source, settings.touching):
                 add_to_piece(piece, Carried(frame, data), frame.n, frame.first_time, frame.last_time,
                              frame.max_endtime)
                 continue
@@ -157,15 +159,12 @@ def group_pieces(pieces: Iterable[Piece], target_rows: int) -> Iterator[list[Pie
 def chunk_subruns(group: list[Piece]) -> dict:
     """``{leaf: {"start", "end"}}`` of what the chunk holds; ``ranges`` too when a leaf's part
     is not one interval (several time ranges of one run in one chunk)."""
-    intervals: dict[str, list[list[int]]] = {}
+    intervals: dict[str, list[tuple[int, int]]] = {}
     for piece in group:
-        spans = intervals.setdefault(piece.leaf, [])
-        if spans and spans[-1][1] >= piece.start:
-            spans[-1][1] = max(spans[-1][1], piece.end)
-        else:
-            spans.append([piece.start, piece.end])
+        intervals.setdefault(piece.leaf, []).append((piece.start, piece.end))
     subruns = {}
-    for leaf, spans in intervals.items():
+    for leaf, pieces in intervals.items():
+        spans = merge_spans(pieces)
         subruns[leaf] = {"start": spans[0][0], "end": spans[-1][1]}
         if len(spans) > 1:
             subruns[leaf]["ranges"] = spans
@@ -272,16 +271,8 @@ def leaf_spans(superrun: str, data: DataFile, leaf: str) -> list[tuple[int, int]
     """
     if data.run_id == leaf:
         return [(data.metadata["start"], data.metadata["end"])]
-    spans: list[list[int]] = []
-    for chunk in data.chunks:
-        part = (chunk.get("subruns") or {}).get(leaf)
-        if part is None:
-            continue
-        for s, e in part.get("ranges", [[part["start"], part["end"]]]):
-            if spans and s <= spans[-1][1]:
-                spans[-1][1] = max(spans[-1][1], e)
-            else:
-                spans.append([s, e])
+    parts = [part for chunk in data.chunks if (part := (chunk.subruns or {}).get(leaf)) is not None]
+    spans = merge_spans(span for part in parts for span in part.get("ranges", [[part["start"], part["end"]]]))
     if not spans:
         raise ConcatenationError(f"Superrun {superrun}: {data.path} holds no data of run {leaf}, "
                                  "although the definitions say it does. Rebuild it (snakemake --forcerun).")
@@ -339,8 +330,6 @@ def build_from_project(project, superrun: str, data_type: str, output: Path,
                        extra_metadata: dict | None = None,
                        files: dict[Path, DataFile] | None = None) -> None:
     """Build ``superrun``'s ``data_type`` file as the project's definitions say."""
-    from .lineage import lineage_hash
-
     plugin = project.registry[data_type]
     files = dict(files or {})    # inputs the caller has open already, by absolute path
     sources, previous_end = [], {}
@@ -361,21 +350,13 @@ def build_from_project(project, superrun: str, data_type: str, output: Path,
     expected = project.lineage(superrun, data_type)
     input_hashes = check_lineages(superrun, expected, project.per_run_options(data_type), sources, files)
     run_metadata = project.run_metadata(superrun)
-    metadata = {
-        "run_id": superrun,
-        "data_type": data_type,
-        "data_kind": plugin.data_kind,
-        "lineage": expected,
-        "lineage_hash": lineage_hash(expected),
-        "chunk_target_size_mb": project.storage["chunk_target_size_mb"],
-        "run_metadata": run_metadata,
-        "sub_run_spec": run_metadata["sub_run_spec"],
-        "sub_run_spec_flat": run_metadata["sub_run_spec_flat"],
-        "sub_run_spec_hash": run_metadata["sub_run_spec_hash"],
-        "selection": run_metadata["selection"],
-        "per_run_defaults": per_run_defaults(project, data_type),
-        "input_lineage_hashes": input_hashes,
-    } | (extra_metadata or {})
+    metadata = output_metadata(
+        project, superrun, data_type, data_kind=plugin.data_kind,
+        chunk_target_size_mb=project.storage["chunk_target_size_mb"], lineage=expected,
+        run_metadata=run_metadata, extra=extra_metadata,
+        fields={key: run_metadata[key] for key in ("sub_run_spec", "sub_run_spec_flat",
+                                                   "sub_run_spec_hash", "selection")}
+        | {"per_run_defaults": per_run_defaults(project, data_type), "input_lineage_hashes": input_hashes})
     kind_row_bytes = max(project.registry[dt].dtype.itemsize
                          for dt in project.registry.data_types_of_kind(plugin.data_kind))
     settings = BuildSettings(

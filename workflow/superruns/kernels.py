@@ -9,6 +9,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .errors import SuperrunsError
+
+
+class RowsError(SuperrunsError, ValueError):
+    """Rows lack what a kernel needs (e.g. fields that give an end time)."""
+
 
 def endtime(rows: np.ndarray) -> np.ndarray:
     """Exclusive end time (ns) of each row: its ``endtime`` field, else ``time + length * dt``."""
@@ -17,7 +23,7 @@ def endtime(rows: np.ndarray) -> np.ndarray:
         return np.asarray(rows["endtime"], dtype=np.int64)
     if "length" in names and "dt" in names:
         return rows["time"].astype(np.int64) + rows["length"].astype(np.int64) * rows["dt"].astype(np.int64)
-    raise ValueError("Rows need an 'endtime' field, or 'length' and 'dt' fields, to have an end time "
+    raise RowsError("Rows need an 'endtime' field, or 'length' and 'dt' fields, to have an end time "
                      f"(fields: {', '.join(names) or 'none'})")
 
 

@@ -88,7 +88,7 @@ def iter_chunks(project, run_id: str, data_types: str | Sequence[str], time_rang
     chunk boundaries when built by this workflow)."""
     names = as_data_types(data_types)
     files = open_files(project, run_id, names)
-    boundaries = [[(c["start"], c["end"]) for c in f.chunks] for f in files]
+    boundaries = [[(c.start, c.end) for c in f.chunks] for f in files]
     if any(b != boundaries[0] for b in boundaries[1:]):
         raise LoadError(f"{run_id}: {', '.join(names)} have different chunk boundaries; "
                         "load them whole with superruns.load instead.")

@@ -13,29 +13,13 @@ from typing import Iterator
 import numpy as np
 
 from .errors import SuperrunsError
+from .metadata import output_metadata
 from .plugins import ChunkSpan, Plugin, SourcePlugin
 from .storage import DataFile, DataWriter
 
 
 class ProcessingError(SuperrunsError, RuntimeError):
     """A run's inputs cannot be processed; the message names the run, files and fix."""
-
-
-def run_metadata_fields(project, run_id: str, data_type: str) -> dict:
-    """The metadata every output file of (run, data type) carries."""
-    plugin = project.registry[data_type]
-    lineage = project.lineage(run_id, data_type)
-    from .lineage import lineage_hash
-
-    return {
-        "run_id": run_id,
-        "data_type": data_type,
-        "data_kind": plugin.data_kind,
-        "lineage": lineage,
-        "lineage_hash": lineage_hash(lineage),
-        "chunk_target_size_mb": plugin.chunk_target_size_mb,
-        "run_metadata": project.run_metadata(run_id),
-    }
 
 
 def check_input_lineages(project, run_id: str, files: dict[str, DataFile]) -> None:
@@ -52,7 +36,7 @@ def check_input_lineages(project, run_id: str, files: dict[str, DataFile]) -> No
 
 def input_chunks(run_id: str, files: dict[str, DataFile]) -> Iterator[tuple[ChunkSpan, dict[str, np.ndarray]]]:
     """Yield each chunk span of the run with the rows of every input for it."""
-    tables = {data_type: [(c["start"], c["end"]) for c in f.chunks] for data_type, f in files.items()}
+    tables = {data_type: [(c.start, c.end) for c in f.chunks] for data_type, f in files.items()}
     reference_type, reference = next(iter(tables.items()))
     for data_type, table in tables.items():
         if table != reference:
@@ -87,7 +71,8 @@ def process_run(project, run_id: str, data_type: str, inputs: dict[str, Path | D
     config = project.resolved_options(run_id, data_type)
     inputs = open_inputs(inputs)
     check_input_lineages(project, run_id, inputs)
-    metadata = run_metadata_fields(project, run_id, data_type) | (extra_metadata or {})
+    metadata = output_metadata(project, run_id, data_type, data_kind=plugin.data_kind,
+                               chunk_target_size_mb=plugin.chunk_target_size_mb, extra=extra_metadata)
     with DataWriter(output, plugin.dtype, metadata) as writer:
         for span, rows in computed_chunks(plugin, run, config, inputs):
             writer.write_chunk(np.asarray(rows, dtype=plugin.dtype), span.start, span.end, run_id=run_id)

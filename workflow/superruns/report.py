@@ -10,18 +10,18 @@ under the data directory.
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
-from pathlib import Path
+import os
+
+from .atomic import write_atomic
+from .intervals import merge_spans
+from .storage import DataFile, content_hash
+from .times import format_ns
 
 __all__ = ["summary", "render_html", "write_summary"]
 
 
 def _iso(ns) -> str:
-    if ns is None:
-        return "-"
-    seconds, frac = divmod(int(ns), 1_000_000_000)
-    text = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    return text + (f".{frac:09d}".rstrip("0") if frac else "") + " UTC"
+    return format_ns(ns, sep=" ", zone=" UTC")
 
 
 def _size(n) -> str:
@@ -34,31 +34,28 @@ def _size(n) -> str:
     return str(n)
 
 
+def _subruns(data: DataFile) -> dict[str, dict]:
+    """``{leaf: {"start", "end", "ranges", "livetime_s"}}`` from the chunks' subrun records."""
+    spans: dict[str, list] = {}
+    for chunk in data.chunks:
+        for leaf, span in (chunk.subruns or {}).items():
+            spans.setdefault(leaf, []).append(span)
+    subruns = {}
+    for leaf, parts in spans.items():
+        ranges = merge_spans(r for span in parts for r in span.get("ranges") or [[span["start"], span["end"]]])
+        subruns[leaf] = {"start": min(span["start"] for span in parts), "end": max(span["end"] for span in parts),
+                         "ranges": ranges, "livetime_s": sum(e - s for s, e in ranges) / 1e9}
+    return subruns
+
+
 def summary(path) -> dict:
     """What a superrun (or run) file holds, from its metadata."""
-    import os
-
-    from .provenance import content_hash
-    from .storage import DataFile
-
     data = DataFile(path)
     md = data.metadata
-    subruns: dict[str, dict] = {}
-    for chunk in data.chunks:
-        for leaf, span in (chunk.get("subruns") or {}).items():
-            entry = subruns.setdefault(leaf, {"start": span["start"], "end": span["end"], "ranges": []})
-            entry["start"] = min(entry["start"], span["start"])
-            entry["end"] = max(entry["end"], span["end"])
-            for s, e in span.get("ranges") or [[span["start"], span["end"]]]:
-                if entry["ranges"] and entry["ranges"][-1][1] >= s:
-                    entry["ranges"][-1][1] = max(entry["ranges"][-1][1], e)
-                else:
-                    entry["ranges"].append([s, e])
-    for entry in subruns.values():
-        entry["livetime_s"] = sum(e - s for s, e in entry["ranges"]) / 1e9
+    subruns = _subruns(data)
     run_md = md.get("run_metadata") or {}
     provenance = md.get("provenance") or {}
-    csize = sum(c.get("csize", 0) for c in data.chunks)
+    csize = sum(c.csize for c in data.chunks)
     return {
         "path": str(path), "run_id": md.get("run_id"), "data_type": md.get("data_type"),
         "data_kind": md.get("data_kind"), "lineage_hash": md.get("lineage_hash"),
@@ -67,9 +64,9 @@ def summary(path) -> dict:
         "description": run_md.get("description"), "sub_run_spec": md.get("sub_run_spec"),
         "subruns": subruns, "rows": data.n_rows, "nbytes": data.nbytes, "csize": csize,
         "file_size": os.path.getsize(path), "content_hash": content_hash(data),
-        "chunks": [{"chunk_i": c["chunk_i"], "start": c["start"], "end": c["end"], "n": c["n"],
-                    "nbytes": c["nbytes"], "csize": c.get("csize"),
-                    "subruns": list(c.get("subruns") or {})} for c in data.chunks],
+        "chunks": [{"chunk_i": c.chunk_i, "start": c.start, "end": c.end, "n": c.n,
+                    "nbytes": c.nbytes, "csize": c.csize, "subruns": list(c.subruns or {})}
+                   for c in data.chunks],
         "provenance": {k: provenance.get(k) for k in ("config_hash", "code", "host", "time")},
         "inputs": provenance.get("inputs") or md.get("input_lineage_hashes") or {},
     }
@@ -172,10 +169,4 @@ def render_html(s: dict) -> str:
 
 def write_summary(data_path, output) -> None:
     """Write the HTML summary of the file at ``data_path`` to ``output`` (atomically)."""
-    import os
-
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    tmp.write_text(render_html(summary(data_path)), encoding="utf-8")
-    os.replace(tmp, output)
+    write_atomic(output, render_html(summary(data_path)).encode("utf-8"))

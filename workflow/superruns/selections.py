@@ -19,6 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from . import kernels, loading
+from .atomic import atomic_open
+from .errors import SuperrunsError
+
+class SelectionError(SuperrunsError, ValueError):
+    """A selection cannot be made as configured; the message names it and the fix."""
+
 
 EVENTS_DTYPE = np.dtype([("time", "<i8"), ("endtime", "<i8"), ("run_id", "<U32")])
 
@@ -31,7 +37,7 @@ def passes_cuts(rows: np.ndarray, cuts: dict, where: str) -> np.ndarray:
     keep = np.ones(len(rows), dtype=bool)
     for field, (low, high) in cuts.items():
         if field not in (rows.dtype.names or ()):
-            raise ValueError(f"{where}: cut on {field!r}, which the data do not have; "
+            raise SelectionError(f"{where}: cut on {field!r}, which the data do not have; "
                              f"fields: {', '.join(rows.dtype.names)}")
         values = rows[field]
         if low is not None:
@@ -67,12 +73,8 @@ def write_selection(project, name: str, output: Path) -> int:
     """Write the selected events to ``output`` (atomically); return how many there are."""
     events = select_events(project, name)
     if not len(events):
-        raise ValueError(f"Selection {name!r} selects no events from {project.config['selections'][name]['source']}: "
+        raise SelectionError(f"Selection {name!r} selects no events from {project.config['selections'][name]['source']}: "
                          "loosen its cuts, or remove the superruns that use it.")
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_name(f".{output.name}.tmp")
-    with open(temporary, "wb") as f:
-        np.save(f, events)
-    temporary.replace(output)
+    with atomic_open(output, "wb") as stream:     # np.save to a path would append ".npy"
+        np.save(stream, events)
     return len(events)

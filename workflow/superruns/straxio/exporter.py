@@ -49,8 +49,8 @@ def export_file(path, strax_dir, *, compressor: str = "blosc", sub_run_spec: Map
            "run_id": run_id, "strax_version": STRAX_FORMAT_VERSION, "writing_started": time.time()}
     try:
         for i, chunk in enumerate(data.chunks):
-            info = strax_chunk_info(chunk)
-            if chunk["n"]:
+            info = strax_chunk_info(chunk.to_json())
+            if chunk.n:
                 payload = compress(data.read_chunk(i), compressor)
                 info["filename"] = f"{prefix}-{i:06d}"
                 (temp / info["filename"]).write_bytes(payload)

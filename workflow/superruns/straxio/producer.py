@@ -17,11 +17,12 @@ import numpy as np
 import strax
 
 from ..hashing import deterministic_hash
+from ..metadata import output_metadata
 from ..storage import DataWriter
 from .frontend import SuperrunsFrontend
 from .registry import StraxBridgeError, StraxDataType
 
-__all__ = ["make_context", "output_metadata", "produce", "produce_job", "strax_data_types"]
+__all__ = ["make_context", "produce", "strax_output_metadata", "produce_job", "strax_data_types"]
 
 
 def _plain(value):
@@ -113,19 +114,14 @@ def _checked_context(project, run_id: str, data_type: str):
     return context
 
 
-def output_metadata(project, run_id: str, data_type: str, plugin, *, rechunked: bool,
-                    extra_metadata: dict | None = None) -> dict:
-    """The metadata of a strax-made output file. The one place the producer assembles it:
-    to be pointed at the package's output-metadata builder (with the ``strax`` entry as extra)."""
-    lineage = project.lineage(run_id, data_type)
-    return {
-        "run_id": run_id, "data_type": data_type, "data_kind": plugin.data_kind_for(data_type),
-        "lineage": lineage, "lineage_hash": deterministic_hash(lineage),
-        "chunk_target_size_mb": plugin.chunk_target_size_mb,
-        "run_metadata": project.run_metadata(run_id),
-        "strax": {"context": project.config["strax"]["context"], "plugin": type(plugin).__name__,
-                  "strax_version": strax.__version__, "rechunked": rechunked},
-    } | (extra_metadata or {})
+def strax_output_metadata(project, run_id: str, data_type: str, plugin, *, rechunked: bool,
+                          extra_metadata: dict | None = None) -> dict:
+    """The metadata of a strax-made output: the package's common keys, then what strax made it."""
+    made_by = {"context": project.config["strax"]["context"], "plugin": type(plugin).__name__,
+               "strax_version": strax.__version__, "rechunked": rechunked}
+    return output_metadata(project, run_id, data_type, data_kind=plugin.data_kind_for(data_type),
+                           chunk_target_size_mb=plugin.chunk_target_size_mb,
+                           fields={"strax": made_by}, extra=extra_metadata)
 
 
 def _rows_of(chunk, dtype: np.dtype, run_id: str, data_type: str) -> np.ndarray:
@@ -158,7 +154,7 @@ def produce(project, run_id: str, data_type: str, inputs: dict, output, extra_me
     rechunk = bool(project.config["strax"].get("rechunk", True) and plugin.can_rechunk(data_type)
                    and context.context_config.get("allow_rechunk", True))
     rechunker = strax.Rechunker(rechunk=rechunk, run_id=run_id)
-    metadata = output_metadata(project, run_id, data_type, plugin, rechunked=rechunk,
+    metadata = strax_output_metadata(project, run_id, data_type, plugin, rechunked=rechunk,
                                extra_metadata=extra_metadata)
     with DataWriter(output, dtype, metadata) as writer:
         def write(chunks):
