@@ -12,10 +12,10 @@ import numpy as np
 
 from .. import kernels
 from ..atomic import atomic_path
+from ..version import __version__
 from .blosc_layout import MAX_CHUNK_BYTES, FrameFileWriter, chunk_sizes, decompress_into
 from .compression import Compression
 from .format import (COMPRESSOR, FORMAT_VERSION, METADATA_CRC_KEY, METADATA_KEY, RESERVED_KEYS,
-from ..version import __version__
                      ChunkRecord, DataCorrupted, Frame, FrameRecord, StorageError, dtype_to_str,
                      normalised, to_json)
 
