@@ -76,6 +76,11 @@ class Plugin:
     #: overridden): such a plugin can only depend on data types whose lineage is derived too.
     lineage_is_derived: bool = True
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.data_kind and cls.provides:      # as in strax: by default its own data type
+            cls.data_kind = cls.provides
+
     @property
     def name(self) -> str:
         """The plugin name recorded in the lineage (strax uses the class name)."""

@@ -10,6 +10,8 @@ import zlib
 
 import numpy as np
 
+from ..plugins import Plugin
+
 N_CHANNELS = 8                       # PMTs: 0-3 in the top array, 4-7 in the bottom array
 N_TOP_CHANNELS = 4
 RECORD_SAMPLES = 110                 # samples per raw record (as strax)
@@ -40,3 +42,10 @@ PMT_GAINS_PER_RUN = [
 # (x, y) [cm] of the top PMTs, channels 0-3.
 TOP_PMT_POSITIONS = [[-7.0, -7.0], [7.0, -7.0], [-7.0, 7.0], [7.0, 7.0]]
 DRIFT_VELOCITY = 0.15                # electron drift velocity [cm/us]
+
+
+class DetectorPlugin(Plugin):
+    """A plugin of the simulated detector; its plugins are versioned together (the version
+    is part of every lineage, so a change here changes every data type's hash)."""
+
+    version = "0.1.0"

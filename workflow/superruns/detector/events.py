@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plugins import Option, Plugin
-from .common import DRIFT_VELOCITY, ENDTIME, N_TOP_CHANNELS, TIME, TOP_PMT_POSITIONS
+from ..plugins import Option
+from .common import DRIFT_VELOCITY, ENDTIME, DetectorPlugin, N_TOP_CHANNELS, TIME, TOP_PMT_POSITIONS
 from .kernels import cluster, event_peaks
 from .peaks import S2
 
@@ -17,17 +17,21 @@ EVENTS_DTYPE = np.dtype([
 ])
 
 
+# The peak_basics fields an event copies from its main S1 and main S2: name, type, title.
+MAIN_PEAK_FIELDS = (
+    ("area", "<f4", "Area of the main {kind} [PE]"),
+    ("time", "<i8", "Start time of the main {kind} since unix epoch [ns]"),
+    ("center_time", "<i8", "Area-weighted mean time of the main {kind} since unix epoch [ns]"),
+    ("range_50p_area", "<f4", "Width (central 50% of the area) of the main {kind} [ns]"),
+    ("rise_time", "<f4", "Rise time of the main {kind} [ns]"),
+    ("area_fraction_top", "<f4", "Area fraction top of the main {kind}"),
+    ("n_channels", "<i2", "Number of channels seeing the main {kind}"),
+)
+
+
 def _peak_fields(prefix: str, kind: str) -> list:
-    return [
-        ((f"Area of the main {kind} [PE]", f"{prefix}_area"), "<f4"),
-        ((f"Start time of the main {kind} since unix epoch [ns]", f"{prefix}_time"), "<i8"),
-        ((f"Area-weighted mean time of the main {kind} since unix epoch [ns]",
-          f"{prefix}_center_time"), "<i8"),
-        ((f"Width (central 50% of the area) of the main {kind} [ns]", f"{prefix}_range_50p_area"), "<f4"),
-        ((f"Rise time of the main {kind} [ns]", f"{prefix}_rise_time"), "<f4"),
-        ((f"Area fraction top of the main {kind}", f"{prefix}_area_fraction_top"), "<f4"),
-        ((f"Number of channels seeing the main {kind}", f"{prefix}_n_channels"), "<i2"),
-    ]
+    return [((title.format(kind=kind), f"{prefix}_{name}"), type_)
+            for name, type_, title in MAIN_PEAK_FIELDS]
 
 
 EVENT_BASICS_DTYPE = np.dtype(
@@ -35,13 +39,10 @@ EVENT_BASICS_DTYPE = np.dtype(
     + _peak_fields("s1", "S1") + _peak_fields("s2", "S2")
     + [(("S2 minus S1 center time [ns] (-1 without an S1 or S2)", "drift_time"), "<i8")])
 
-EVENT_POSITIONS_DTYPE = np.dtype([
-    TIME, ENDTIME,
-    (("Reconstructed x [cm]", "x"), "<f4"),
-    (("Reconstructed y [cm]", "y"), "<f4"),
-    (("Reconstructed radius [cm]", "r"), "<f4"),
-    (("Depth below the gate from the drift time [cm] (negative)", "z"), "<f4"),
-])
+# Every coordinate is a float32 in cm.
+POSITION_TITLES = {"x": "Reconstructed x [cm]", "y": "Reconstructed y [cm]", "r": "Reconstructed radius [cm]",
+                   "z": "Depth below the gate from the drift time [cm] (negative)"}
+EVENT_POSITIONS_DTYPE = np.dtype([TIME, ENDTIME] + [((title, name), "<f4") for name, title in POSITION_TITLES.items()])
 
 # Field defaults where an event has no main S1 or S2 (as straxen: NaN / -1).
 _MISSING = {"f": np.nan, "i": -1}
@@ -65,14 +66,12 @@ def drift_times(peak_basics, s1, s2) -> np.ndarray:
     return np.where(ok, center[np.maximum(s2, 0)] - center[np.maximum(s1, 0)], -1)
 
 
-class Events(Plugin):
+class Events(DetectorPlugin):
     """One event per S2 above the trigger threshold, from the maximum drift time before it
     to a little after it; overlapping windows merge into one event."""
 
     provides = "events"
     depends_on = ("peak_basics",)
-    data_kind = "events"
-    version = "0.1.0"
     dtype = EVENTS_DTYPE
     options = (
         Option("trigger_min_area", 100.0, help="S2s with at least this area trigger an event [PE]"),
@@ -98,13 +97,12 @@ class Events(Plugin):
         return out
 
 
-class EventBasics(Plugin):
+class EventBasics(DetectorPlugin):
     """The main S1 and S2 of each event and the drift time between them."""
 
     provides = "event_basics"
     depends_on = ("events", "peak_basics")
     data_kind = "events"
-    version = "0.1.0"
     dtype = EVENT_BASICS_DTYPE
     options = ()
 
@@ -117,8 +115,7 @@ class EventBasics(Plugin):
         out["time"], out["endtime"], out["n_peaks"] = events["time"], events["endtime"], n_peaks
         for prefix, index in (("s1", s1), ("s2", s2)):
             found = index >= 0
-            for field in ("area", "time", "center_time", "range_50p_area", "rise_time",
-                          "area_fraction_top", "n_channels"):
+            for field, _, _ in MAIN_PEAK_FIELDS:
                 name = f"{prefix}_{field}"
                 out[name] = _MISSING[out.dtype[name].kind]
                 out[name][found] = pb[field][index[found]]
@@ -126,14 +123,13 @@ class EventBasics(Plugin):
         return out
 
 
-class EventPositions(Plugin):
+class EventPositions(DetectorPlugin):
     """x, y: centre of gravity of the main S2's light on the top PMTs, scaled; z: drift time
     times drift velocity (NaN without an S1)."""
 
     provides = "event_positions"
     depends_on = ("events", "peak_basics", "peaks")
     data_kind = "events"
-    version = "0.1.0"
     dtype = EVENT_POSITIONS_DTYPE
     options = (
         Option("drift_velocity", DRIFT_VELOCITY, help="Electron drift velocity [cm/us]"),
@@ -161,13 +157,12 @@ class EventPositions(Plugin):
         return out
 
 
-class EventInfo(Plugin):
+class EventInfo(DetectorPlugin):
     """``event_basics`` and ``event_positions`` in one row (as strax's MergeOnlyPlugin)."""
 
     provides = "event_info"
     depends_on = ("event_basics", "event_positions")
     data_kind = "events"
-    version = "0.1.0"
     dtype = np.dtype(EVENT_BASICS_DTYPE.descr
                      + [d for d in EVENT_POSITIONS_DTYPE.descr if d[0][1] not in ("time", "endtime")])
     options = ()

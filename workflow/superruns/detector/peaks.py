@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plugins import Option, Plugin
-from .common import (DT, ENDTIME, LENGTH, N_CHANNELS, N_TOP_CHANNELS, PEAK_SAMPLES,
+from ..plugins import Option
+from .common import (DT, DetectorPlugin, ENDTIME, LENGTH, N_CHANNELS, N_TOP_CHANNELS, PEAK_SAMPLES,
                      PMT_GAINS_PER_RUN, TIME, empty)
 from .kernels import area_quantile_times, cluster, sum_waveforms
 
@@ -38,13 +38,11 @@ def _i8(a):
     return np.ascontiguousarray(a, dtype=np.int64)
 
 
-class Peaks(Plugin):
+class Peaks(DetectorPlugin):
     """Records of all channels clustered by time gaps, summed into one waveform in PE."""
 
     provides = "peaks"
     depends_on = ("raw_records",)
-    data_kind = "peaks"
-    version = "0.1.0"
     dtype = PEAKS_DTYPE
     options = (
         Option("pmt_gains", default_per_run=PMT_GAINS_PER_RUN,
@@ -108,13 +106,13 @@ class Peaks(Plugin):
         return out
 
 
-class PeakBasics(Plugin):
-    """Area, widths, top fraction and S1/S2 classification of each peak."""
+class PeakBasics(DetectorPlugin):
+    """Area, widths and top fraction of each peak, and its type: an S1 is narrow and rises
+    fast (scintillation light), an S2 is wide and large (light of the extracted electrons)."""
 
     provides = "peak_basics"
     depends_on = ("peaks",)
     data_kind = "peaks"
-    version = "0.1.0"
     dtype = PEAK_BASICS_DTYPE
     options = (
         Option("s1_max_width_ns", 150, help="S1s are narrower than this (50% area width) [ns]"),

@@ -19,7 +19,7 @@ import zlib
 import numpy as np
 
 from ..plugins import ChunkSpan, Option, SourcePlugin
-from .common import (DT, LENGTH, N_CHANNELS, N_TOP_CHANNELS, PMT_GAINS_PER_RUN, RECORD_SAMPLES,
+from .common import (DT, DetectorPlugin, LENGTH, N_CHANNELS, N_TOP_CHANNELS, PMT_GAINS_PER_RUN, RECORD_SAMPLES,
                      SAMPLE_DT, TIME, TOP_PMT_POSITIONS, DRIFT_VELOCITY, run_number)
 
 BASELINE = 16000
@@ -41,6 +41,39 @@ TRUTH_DTYPE = np.dtype([
 ])
 
 EXPONENTIAL, GAUSSIAN = 0, 1
+
+# The knobs of the simulation: the chunking, the physics of an interaction, the PMTs.
+SIMULATION_OPTIONS = (
+    Option("chunk_duration_s", 60, help="Duration of a raw_records chunk [s]"),
+    Option("chunk_margin_us", 1000, help="No interactions this close to a chunk edge [us]"),
+    Option("sim_seed", 0, help="Mixed into every chunk's random seed (with run id and options)"),
+    Option("sim_interaction_rate_hz", 10.0, help="Background interaction rate [Hz]"),
+    Option("sim_kr83m_rate_hz", 10.0,
+           help="Extra rate of 41.5 keV Kr83m interactions when mode or source says kr83m [Hz]"),
+    Option("sim_energy_range_kev", [1.0, 50.0], help="Flat background energy spectrum [keV]"),
+    Option("sim_kr83m_energy_kev", 41.5, help="Kr83m deposit (both transitions) [keV]"),
+    Option("sim_tpc_radius_cm", 20.0, help="TPC radius [cm]"),
+    Option("sim_tpc_length_cm", 30.0, help="Gate to cathode [cm]"),
+    Option("sim_drift_velocity", DRIFT_VELOCITY, help="True electron drift velocity [cm/us]"),
+    Option("sim_diffusion_cm2_per_s", 20.0, help="Longitudinal diffusion constant [cm^2/s]"),
+    Option("sim_w_value_ev", 13.7, help="Energy per quantum [eV]"),
+    Option("sim_photon_fraction", 0.5, help="Fraction of quanta that are photons"),
+    Option("sim_g1", 0.12, help="Detected PE per S1 photon"),
+    Option("sim_g2", 9.0, help="Detected S2 PE per ionisation electron (with extraction)"),
+    Option("sim_s1_tau_ns", 25.0, help="S1 scintillation decay time [ns]"),
+    Option("sim_s2_sigma0_ns", 200.0, help="S2 width (sigma) without diffusion [ns]"),
+    Option("sim_s1_aft_gate_cathode", [0.35, 0.1],
+           help="S1 area fraction top for interactions at the gate and at the cathode"),
+    Option("sim_s2_aft", 0.7, help="S2 area fraction top"),
+    Option("sim_top_pmt_positions", TOP_PMT_POSITIONS, help="(x, y) of PMTs 0-3 [cm]"),
+    Option("sim_lce_height_cm", 5.0, help="Height of the S2 light source above the top PMTs [cm]"),
+    Option("sim_pmt_gains", default_per_run=PMT_GAINS_PER_RUN,
+           help="True PMT gains [ADC counts (summed over samples) per PE]"),
+    Option("sim_spe_tau_ns", 8.0, help="Width (decay time) of a single-PE pulse [ns]"),
+    Option("sim_dark_rate_hz", 10.0, help="Single-PE dark count rate per PMT [Hz]"),
+    Option("sim_noise_adc", 2.0, help="Electronic noise per sample [ADC counts]"),
+    Option("sim_saturation_adc", 16000, help="Digitizer saturation above baseline [ADC counts]"),
+)
 
 
 def is_kr83m(run) -> bool:
@@ -196,44 +229,12 @@ def _records(rng, pulses, c) -> np.ndarray:
     return rec[np.lexsort((rec["channel"], rec["time"]))]
 
 
-class RawRecords(SourcePlugin):
+class RawRecords(SourcePlugin, DetectorPlugin):
     """Simulated PMT pulses of a small liquid-xenon TPC (8 PMTs, 20 cm x 30 cm)."""
 
     provides = "raw_records"
-    data_kind = "raw_records"
-    version = "0.1.0"
     dtype = RAW_RECORDS_DTYPE
-    options = (
-        Option("chunk_duration_s", 60, help="Duration of a raw_records chunk [s]"),
-        Option("chunk_margin_us", 1000, help="No interactions this close to a chunk edge [us]"),
-        Option("sim_seed", 0, help="Mixed into every chunk's random seed (with run id and options)"),
-        Option("sim_interaction_rate_hz", 10.0, help="Background interaction rate [Hz]"),
-        Option("sim_kr83m_rate_hz", 10.0,
-               help="Extra rate of 41.5 keV Kr83m interactions when mode or source says kr83m [Hz]"),
-        Option("sim_energy_range_kev", [1.0, 50.0], help="Flat background energy spectrum [keV]"),
-        Option("sim_kr83m_energy_kev", 41.5, help="Kr83m deposit (both transitions) [keV]"),
-        Option("sim_tpc_radius_cm", 20.0, help="TPC radius [cm]"),
-        Option("sim_tpc_length_cm", 30.0, help="Gate to cathode [cm]"),
-        Option("sim_drift_velocity", DRIFT_VELOCITY, help="True electron drift velocity [cm/us]"),
-        Option("sim_diffusion_cm2_per_s", 20.0, help="Longitudinal diffusion constant [cm^2/s]"),
-        Option("sim_w_value_ev", 13.7, help="Energy per quantum [eV]"),
-        Option("sim_photon_fraction", 0.5, help="Fraction of quanta that are photons"),
-        Option("sim_g1", 0.12, help="Detected PE per S1 photon"),
-        Option("sim_g2", 9.0, help="Detected S2 PE per ionisation electron (with extraction)"),
-        Option("sim_s1_tau_ns", 25.0, help="S1 scintillation decay time [ns]"),
-        Option("sim_s2_sigma0_ns", 200.0, help="S2 width (sigma) without diffusion [ns]"),
-        Option("sim_s1_aft_gate_cathode", [0.35, 0.1],
-               help="S1 area fraction top for interactions at the gate and at the cathode"),
-        Option("sim_s2_aft", 0.7, help="S2 area fraction top"),
-        Option("sim_top_pmt_positions", TOP_PMT_POSITIONS, help="(x, y) of PMTs 0-3 [cm]"),
-        Option("sim_lce_height_cm", 5.0, help="Height of the S2 light source above the top PMTs [cm]"),
-        Option("sim_pmt_gains", default_per_run=PMT_GAINS_PER_RUN,
-               help="True PMT gains [ADC counts (summed over samples) per PE]"),
-        Option("sim_spe_tau_ns", 8.0, help="Width (decay time) of a single-PE pulse [ns]"),
-        Option("sim_dark_rate_hz", 10.0, help="Single-PE dark count rate per PMT [Hz]"),
-        Option("sim_noise_adc", 2.0, help="Electronic noise per sample [ADC counts]"),
-        Option("sim_saturation_adc", 16000, help="Digitizer saturation above baseline [ADC counts]"),
-    )
+    options = SIMULATION_OPTIONS
 
     def generate(self, run, config):
         for i, (start, end) in enumerate(chunk_bounds(run.start, run.end, config["chunk_duration_s"])):
