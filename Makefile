@@ -7,7 +7,7 @@ CORES ?= 2
 EXTRAS ?= test
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(BIN)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(BIN)/.installed-$(EXTRAS)
 
 test: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/pytest
+
+# The unit layer alone (tests/unit: no snakemake run), well under a minute.
+test-fast: $(BIN)/.installed-$(EXTRAS)
+	$(BIN)/pytest tests/unit
 
 lint: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/snakemake --lint

@@ -25,7 +25,7 @@ DEFAULT_FILTER = "nofilter"
 DEFAULT_NTHREADS = 2
 # blosc2 compressing with several threads writes the blocks of a chunk in the order they
 # finish, so the same rows give different bytes from one build to the next. One thread keeps
-# every build byte-identical (checked in tests/test_reproducibility.py); reading uses two.
+# every build byte-identical (checked in tests/reliability/test_reproducibility.py); reading uses two.
 COMPRESSION_NTHREADS = 1
 
 

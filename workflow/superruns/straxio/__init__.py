@@ -14,7 +14,7 @@ module             what                                                         
 ``cli``            ``python -m superruns.straxio import|export``                    no
 =================  ===============================================================  ============
 
-This package sits above the core: nothing outside it imports it (tests/test_architecture.py).
+This package sits above the core: nothing outside it imports it (tests/unit/test_architecture.py).
 Importing this package never imports strax; the names below load their module on first use.
 """
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, Workflow, run_entry
+from support.workflows import REPO, SNAKEMAKE, Workflow, run_entry
 
 PROFILES = REPO / "profiles"
 CLUSTER_SCRIPTS = REPO / "tests" / "cluster"

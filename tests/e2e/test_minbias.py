@@ -11,7 +11,7 @@ import superruns
 from superruns import kernels
 from superruns.storage import DataFile
 
-from conftest import SECOND, merge_spans, run_entry
+from support.workflows import SECOND, merge_spans, run_entry
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +39,7 @@ SELECTIONS = {"lowE": {"source": "_all", "data_type": "event_info", "cuts": {"s1
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    from conftest import Workflow
+    from support.workflows import Workflow
 
     flow = Workflow(tmp_path_factory.mktemp("minbias"))
     # Carry every subrun frame over as it is, so stored superruns have many frames.

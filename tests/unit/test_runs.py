@@ -18,7 +18,7 @@ from superruns.runs import (
     yaml_load,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 S = 1_000_000_000
 JAN3 = 1_546_509_600 * S  # 2019-01-03T10:00:00Z
 

@@ -21,7 +21,7 @@ from superruns.definitions import (
 )
 from superruns.runs import Run, RunRegistry
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 S = 1_000_000_000
 T = 1_546_509_600 * S  # 2019-01-03T10:00:00Z
 

@@ -12,7 +12,7 @@ from superruns.concatenation import build_from_project  # noqa: E402
 from superruns.detector.common import PMT_GAINS_PER_RUN  # noqa: E402
 from superruns.processing import process_run  # noqa: E402
 
-from conftest import Workflow, run_entry  # noqa: E402
+from support.workflows import Workflow, run_entry  # noqa: E402
 
 pytestmark = pytest.mark.strax
 

@@ -12,7 +12,7 @@ import yaml
 import superruns
 from superruns.storage import DataFile
 
-from conftest import run_entry
+from support.workflows import run_entry
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,7 @@ TIME_ORDER = ["8", "9", "10", "11"]
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """One workflow, built once for the tests that only read it."""
-    from conftest import Workflow
+    from support.workflows import Workflow
 
     flow = Workflow(tmp_path_factory.mktemp("flow"))
     flow.write(RUNS, SUPERRUNS)
@@ -157,7 +157,7 @@ PAIR = {"_pair": {"runs": ["000001", "000002"]}}
 def test_no_target_builds_the_default_target_in_the_directory_given(tmp_path):
     """`snakemake -d DIR` with no target reads DIR's config, builds its default_target in DIR's
     data_dir and writes nothing where it was started; `--report` with no target reports it."""
-    from conftest import Workflow
+    from support.workflows import Workflow
 
     flow, elsewhere = Workflow(tmp_path / "flow"), tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -24,7 +24,7 @@ testutils = pytest.importorskip("strax.testutils", reason="strax's test plugins 
 
 from superruns.storage import DataFile  # noqa: E402
 
-from conftest import Workflow  # noqa: E402
+from support.workflows import Workflow  # noqa: E402
 
 pytestmark = [pytest.mark.strax, pytest.mark.e2e,   # strax warns so making its reference superrun:
               pytest.mark.filterwarnings("ignore:The subruns are not continuous:UserWarning")]

@@ -24,7 +24,7 @@ from superruns import jobs, kernels
 from superruns.processing import process_run
 from superruns.storage import DataFile, DataWriter, dtype_to_str
 
-from reliability_helpers import (OPTIONS, RUNS, Workflow, files_under, job, run_entry, run_job,
+from support.reliability import (OPTIONS, RUNS, Workflow, files_under, job, run_entry, run_job,
                                  snakemake_many, superrun_job, t)
 
 pytestmark = pytest.mark.e2e

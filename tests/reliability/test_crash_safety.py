@@ -26,7 +26,7 @@ import pytest
 from superruns import jobs, storage
 from superruns.storage import data_files, verify_paths
 
-from reliability_helpers import (OPTIONS, RUNS, STORAGE, SUPERRUNS, Workflow, assert_same_file, data_hashes,
+from support.reliability import (OPTIONS, RUNS, STORAGE, SUPERRUNS, Workflow, assert_same_file, data_hashes,
                                  process_job, reference_build, run_job, snakemake_command, snakemake_run,
                                  standard_workflow, superrun_job)
 

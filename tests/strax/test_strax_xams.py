@@ -22,7 +22,7 @@ from superruns.straxio.format import (StraxFormatError, iter_folder_chunks,  # n
 from superruns.straxio.exporter import export_run  # noqa: E402
 from superruns.straxio.importer import import_directory  # noqa: E402
 
-from conftest import REPO, Workflow  # noqa: E402
+from support.workflows import REPO, Workflow  # noqa: E402
 
 pytestmark = [pytest.mark.strax, pytest.mark.e2e]
 

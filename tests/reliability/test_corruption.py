@@ -19,7 +19,7 @@ from superruns import cli
 from superruns.storage import verify_file
 from superruns.storage import METADATA_KEY, DataCorrupted, DataFile, FrameCursor, StorageError
 
-from reliability_helpers import copy_workflow, reference_build, snakemake_many
+from support.reliability import copy_workflow, reference_build, snakemake_many
 
 pytestmark = pytest.mark.e2e
 
@@ -162,7 +162,7 @@ def test_damaged_input_to_a_per_run_job(flow):
     """The same for a per-run job: peaks from a damaged raw_records."""
     from superruns import jobs
 
-    from reliability_helpers import process_job, run_job
+    from support.reliability import process_job, run_job
 
     path = flow.data / "8" / "raw_records"
     chunk, k = flip_bit_in_frame(path)

@@ -11,7 +11,7 @@ from superruns import kernels
 from superruns.concatenation import BuildSettings, Source, build_superrun
 from superruns.storage import DataFile, DataWriter
 
-from conftest import merge_spans
+from support.workflows import merge_spans
 
 DTYPE = np.dtype([("time", "<i8"), ("length", "<i4"), ("dt", "<i4"), ("value", "<f8")])
 

@@ -17,7 +17,7 @@ import pytest
 from superruns.provenance import WHEN_AND_WHERE, WRITER_TIMES, code_version, config_hash, reproducible_metadata
 from superruns.storage import DataFile, content_hash, verify_paths
 
-from reliability_helpers import (TARGETS, assert_same_file, copy_workflow, data_hashes,
+from support.reliability import (TARGETS, assert_same_file, copy_workflow, data_hashes,
                                  reference_build, snakemake_run, standard_workflow)
 
 pytestmark = pytest.mark.e2e

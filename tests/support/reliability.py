@@ -15,7 +15,7 @@ import numpy as np
 from superruns.provenance import content_hash, data_files, reproducible_metadata
 from superruns.storage import DataFile
 
-from conftest import REPO, SECOND, SNAKEMAKE, T0, Workflow, run_entry
+from support.workflows import REPO, SECOND, SNAKEMAKE, T0, Workflow, run_entry
 
 # Three short runs (5 s, 2 s chunks, a low rate): a job takes ~1 s, mostly Python start-up.
 RUNS = {"8": run_entry(0, 5), "9": run_entry(10, 5), "10": run_entry(20, 5)}

@@ -22,7 +22,7 @@ import yaml
 import superruns
 from superruns.project import Project
 
-from conftest import REPO, SNAKEMAKE, TEST_OPTIONS, run_entry
+from support.workflows import REPO, SNAKEMAKE, TEST_OPTIONS, run_entry
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 from typing import NamedTuple
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = REPO / "workflow" / "superruns"
 BRIDGE = "superruns.straxio"
 FOREIGN = ("strax", "straxen")       # the libraries only the bridge may import

@@ -1,0 +1,1 @@
+"""What the tests share: workflow directories, reliability helpers, many snakemake commands."""

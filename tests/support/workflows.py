@@ -1,0 +1,63 @@
+"""Small workflows in temporary directories, run with real snakemake: what most tests share."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from superruns.intervals import merge_spans  # noqa: F401  (tests compare held spans)
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+T0 = 1_546_300_800_000_000_000  # 2019-01-01T00:00:00Z in ns
+SECOND = 1_000_000_000
+
+
+def run_entry(start_s: float, duration_s: float, mode="background", source="none", tags=("test",)):
+    return {"start": T0 + int(start_s * SECOND), "end": T0 + int((start_s + duration_s) * SECOND),
+            "mode": mode, "source": source, "tags": list(tags)}
+
+
+# Short runs with a fast, small simulation keep end-to-end tests to seconds.
+TEST_OPTIONS = {"chunk_duration_s": 10}
+
+
+@dataclass
+class Workflow:
+    """A workflow directory: config/ with runs and superruns, data in data/; snakemake runs
+    in it (its working directory), with the repository's Snakefile."""
+
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def write(self, runs: dict, superruns: dict, options: dict | None = None, **config) -> None:
+        (self.root / "config" / "superruns.d").mkdir(parents=True, exist_ok=True)
+        (self.root / "config" / "runs.yaml").write_text(yaml.safe_dump({"runs": runs}))
+        (self.root / "config" / "superruns.yaml").write_text(yaml.safe_dump(superruns))
+        settings = {"data_dir": "data", "runs": "config/runs.yaml",
+                    "superruns": ["config/superruns.yaml", "config/superruns.d"],
+                    "plugins": ["superruns.detector"], "options": {**TEST_OPTIONS, **(options or {})}}
+        settings.update(config)
+        (self.root / "config" / "config.yaml").write_text(yaml.safe_dump(settings))
+
+    def snakemake(self, *args: str, check: bool = True, timeout: float = 600,
+                  cwd: Path | None = None) -> subprocess.CompletedProcess:
+        """Run snakemake in the workflow's directory (or in ``cwd``, e.g. with ``-d``)."""
+        command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--cores", "2", *args]
+        result = subprocess.run(command, cwd=cwd or self.root, capture_output=True, text=True,
+                                timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def project(self):
+        from superruns.project import Project
+
+        return Project.from_file(self.root / "config" / "config.yaml")
