@@ -62,7 +62,7 @@ class Bench:
         if cold:    # here, not in the runner: a child there would count in its peak RSS
             subprocess.run("sync; echo 3 > /proc/sys/vm/drop_caches", shell=True, check=True)
         env = workspace.env()
-        if spec.get("code"):       # another copy of the code (a prototype of a change)
+        if spec.get("code"):       # another copy of the code (benchmarks.compare)
             env = workspace.env(code=spec["code"])
         proc = subprocess.run([sys.executable, "-m", "benchmarks.runner", json.dumps(spec)],
                               cwd=workspace.REPO, env=env, capture_output=True, text=True)
@@ -129,7 +129,7 @@ class Bench:
                 ("load superrun" + tag, "superruns DataFile.load", {"case": "load_datafile", "root": r, "data_type": "peaks"}),
                 ("load superrun" + tag, "strax get_array (stored superrun)", {"case": "load_strax", "root": r, "data_type": "peaks", "runs": "_bench"}),
                 ("load superrun" + tag, "superruns.load (Project opened too)", {"case": "load_superruns", "root": r, "data_type": "peaks", "runs": "_bench"}),
-                ("load superrun" + tag, "DataFile(nthreads=1).load [prototype]", {"case": "load_datafile", "root": r, "data_type": "peaks", "nthreads": 1}),
+                ("load superrun" + tag, "DataFile(nthreads=1).load", {"case": "load_datafile", "root": r, "data_type": "peaks", "nthreads": 1}),
             ], mb=mb, cold=cold)
             self.compare([
                 ("load 20 subruns" + tag, "superruns.load per subrun (list)", {"case": "load_superruns", "root": r, "data_type": "peaks", "runs": layout.run_ids}),
@@ -197,7 +197,7 @@ class Bench:
             ("one per-run job (event_basics)", "snakemake --cores 1 -f RUN/event_basics", {
                 "case": "command", "root": r, "command": [SMK, "-s", SNAKEFILE, "--cores", "1", "-f", f"{run}/event_basics"]}),
             ("one per-run job (event_basics)", "the job's script alone (python tmp.process.py)", {
-                "case": "command", "root": r, "cwd": "data", "command": [sys.executable, script]}),
+                "case": "command", "root": r, "command": [sys.executable, script]}),
             ("one per-run job (event_basics)", "snakemake -n (DAG only, same target)", {
                 "case": "command", "root": r, "command": [SMK, "-s", SNAKEFILE, "-n", "-f", f"{run}/event_basics"]}),
         ], repeat=max(self.args.repeat, 5))
@@ -210,7 +210,7 @@ class Bench:
 
     def _job_script(self, root: Path) -> str:
         """The script file Snakemake runs for the event_basics job (kept with --skip-script-cleanup)."""
-        scripts = root / "data" / ".snakemake" / "scripts"
+        scripts = root / ".snakemake" / "scripts"     # jobs run in the working directory
         found = sorted(scripts.glob("*.process.py")) if scripts.exists() else []
         if not found:
             subprocess.run([SMK, "-s", SNAKEFILE, "--cores", "1", "-f", "--skip-script-cleanup",

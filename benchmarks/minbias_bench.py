@@ -6,7 +6,7 @@ and loads a 1% time range from the stored superrun. It reports the bytes read an
 (``rchar``/``wchar`` of /proc/self/io: bytes through read/write calls, page cache included)
 and the wall time, for frame sizes of 16, 4 and 1 MiB.
 
-    /work/venv/bin/python benchmarks/minbias_bench.py --size-mb 1000
+    .venv/bin/python benchmarks/minbias_bench.py --size-mb 1000
 """
 
 from __future__ import annotations

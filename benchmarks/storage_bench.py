@@ -1,6 +1,6 @@
 """Storage benchmark: superruns' DataWriter/DataFile against raw blosc2 on peaks-like rows.
 
-    /work/venv/bin/python benchmarks/storage_bench.py --size-mb 1000
+    .venv/bin/python benchmarks/storage_bench.py --size-mb 1000
 
 Generates peaks-like rows (824 B/row: time, length, dt, channel, type, 1 byte of padding, area,
 a 200-sample float32 waveform with a pulse, noise, and zeros after the pulse's length), then,

@@ -1,14 +1,14 @@
-"""Measure a proposed change: the current code against a prototype copy, side by side.
+"""Two codes side by side: a change measured against the code before it, in one run.
 
-    python -m benchmarks.prototype /tmp/proto                 # every case below
-    python -m benchmarks.prototype /tmp/proto load many10k    # some of them
+    python -m benchmarks.compare BASELINE                 # every case below
+    python -m benchmarks.compare BASELINE build load      # some of them
 
-``/tmp/proto`` is a code directory laid out like the repository (``Snakefile``, ``rules/``,
-``scripts/``, ``profiles/``, ``workflow/superruns/``), e.g. a copy of the snapshot
-``benchmarks/_work/code-*`` with the change applied. Each case runs both codes alternating
-(current, prototype, current, ...) in fresh processes, after a warm-up of each, on the
-workspaces of ``python -m benchmarks`` (made if missing), and the table goes to
-``benchmarks/prototype-results.md`` (or ``--output``).
+``BASELINE`` is a code directory laid out like the repository (``Snakefile``, ``rules/``,
+``scripts/``, ``profiles/``, ``workflow/superruns/``), e.g. ``git archive`` of an earlier
+commit unpacked somewhere. Each case runs both codes alternating (baseline, current,
+baseline, ...) in fresh processes, after a warm-up of each, on the workspaces of
+``python -m benchmarks`` (made if missing); the table, with the ratio of medians, goes to
+``--output``.
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ CASES = ("build", "load", "range", "many1k", "many10k", "jobs")
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.prototype", description=__doc__.split("\n")[0])
-    parser.add_argument("proto", type=Path, help="the prototype's code directory")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.compare", description=__doc__.split("\n")[0])
+    parser.add_argument("baseline", type=Path, help="the code directory to compare with")
     parser.add_argument("cases", nargs="*", help=f"default: all of {', '.join(CASES)}")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--code", default="snapshot")
-    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "prototype-results.md")
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "_work" / "compare-results.md")
     args = parser.parse_args(argv)
     args.quick, args.cache, args.strax_many_max = False, "warm", 0
     args.code_description = workspace.use_code(args.code)
     current = str(workspace.code_dir())
-    proto = str(args.proto.resolve())
+    baseline = str(args.baseline.resolve())
     cases = args.cases or list(CASES)
     if set(cases) - set(CASES):
         parser.error(f"unknown case(s): choose from {', '.join(CASES)}")
@@ -42,8 +42,8 @@ def main(argv=None) -> None:
     smk = workspace.SNAKEMAKE
 
     def pair(case, label, spec_of, **kw):
-        bench.compare([(case, f"current: {label}", dict(spec_of(current), code=current)),
-                       (case, f"prototype: {label}", dict(spec_of(proto), code=proto))], **kw)
+        bench.compare([(case, f"baseline: {label}", dict(spec_of(baseline), code=baseline)),
+                       (case, f"current: {label}", dict(spec_of(current), code=current))], **kw)
 
     if {"build", "load", "range"} & set(cases):
         root = workspace.build_workspace(False)
@@ -92,29 +92,26 @@ def main(argv=None) -> None:
     if "jobs" in cases:
         root = workspace.jobs_workspace(200)
         r = str(root)
-        suite.SNAKEFILE = workspace.snakefile()
-        script = bench._job_script(root)
-        pair("one per-run job (event_basics)", "the job's script alone",
-             lambda c: {"case": "command", "root": r, "cwd": "data", "command": [sys.executable, script]})
+        # The whole command only: where a job's script runs depends on the code's layout.
         pair("one per-run job (event_basics)", "snakemake --cores 1 -f",
              lambda c: {"case": "command", "root": r, "command": [smk, "-s", f"{c}/Snakefile", "--cores", "1", "-f",
                                                                    f"{workspace.JOB_RUN}/event_basics"]})
-    lines = ["# Prototype measurements", "",
-             f"`python -m benchmarks.prototype {' '.join(sys.argv[1:] if argv is None else argv)}`: current = "
-             f"{args.code_description}; prototype = {proto}. Warm page cache; one warm-up each, then "
+    lines = ["# Two codes side by side", "",
+             f"`python -m benchmarks.compare {' '.join(sys.argv[1:] if argv is None else argv)}`: current = "
+             f"{args.code_description}; baseline = {args.baseline}. Warm page cache; one warm-up each, then "
              f"{args.repeat} runs (3 for 10,000 subruns) alternating; fresh process per run.", "",
-             *[line.replace("vs strax", "vs current") for line in _table(bench)], ""]
+             *_table(bench), ""]
     args.output.write_text("\n".join(lines))
     print(args.output.read_text())
 
 
 def _table(bench) -> list[str]:
-    """The suite's table, with the prototype compared to the current code."""
-    rows = ["| case | code | median s | min s | max s | MB/s | peak RSS MB | vs current (time) |",
+    """The suite's table, the current code's medians against the baseline's."""
+    rows = ["| case | code | median s | min s | max s | MB/s | peak RSS MB | baseline / current (time) |",
             "|---|---|---:|---:|---:|---:|---:|---:|"]
     for m in bench.results:
-        ref = next((x for x in bench.results if x.case == m.case and x.impl == m.impl.replace("prototype:", "current:")), None)
-        gain = f"{ref.med() / m.med():.2f}x faster" if ref is not None and ref is not m else ""
+        ref = next((x for x in bench.results if x.case == m.case and x.impl == m.impl.replace("current:", "baseline:")), None)
+        gain = f"{ref.med() / m.med():.2f}" if ref is not None and ref is not m else ""
         mbs = f"{m.mb / m.med():.0f}" if m.mb else ""
         rows.append(f"| {m.case} | {m.impl} | {m.med():.3f} | {min(m.walls):.3f} | {max(m.walls):.3f} | {mbs} | "
                     f"{m.med('peak_rss') / 1e6:.0f} | {gain} |")
