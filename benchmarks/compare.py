@@ -97,12 +97,17 @@ def main(argv=None) -> None:
              lambda c: {"case": "command", "root": r, "command": [smk, "-s", f"{c}/Snakefile", "--cores", "1", "-f",
                                                                    f"{workspace.JOB_RUN}/event_basics"]})
     lines = ["# Two codes side by side", "",
-             f"`python -m benchmarks.compare {' '.join(sys.argv[1:] if argv is None else argv)}`: current = "
-             f"{args.code_description}; baseline = {args.baseline}. Warm page cache; one warm-up each, then "
+             f"`python -m benchmarks.compare {' '.join(_portable(sys.argv[1:] if argv is None else argv))}`: current = "
+             f"{args.code_description}; baseline = the code in a directory named {args.baseline.name!r}. Warm page cache; one warm-up each, then "
              f"{args.repeat} runs (3 for 10,000 subruns) alternating; fresh process per run.", "",
              *_table(bench), ""]
     args.output.write_text("\n".join(lines))
     print(args.output.read_text())
+
+
+def _portable(args: list[str]) -> list[str]:
+    """The command's arguments with directories named by their last part (no machine's paths)."""
+    return [Path(a).name if a.startswith("/") else a for a in args]
 
 
 def _table(bench) -> list[str]:

@@ -41,10 +41,10 @@ def use_code(mode: str) -> str:
                             capture_output=True, text=True).stdout.strip()
     if mode == "worktree":
         os.environ.pop(CODE_ENV, None)
-        return f"the working tree of {REPO} (HEAD {commit}), in place"
+        return f"the working tree (HEAD {commit}), in place"
     if Path(mode).is_dir():          # a code directory given as is (e.g. an earlier snapshot)
         code = Path(mode).resolve()
-        description = f"the code in {code}"
+        description = f"the code in a directory named {code.name!r}"
     elif mode == "head":
         code = WORK / f"code-{commit}"
         if not (code / "Snakefile").exists():

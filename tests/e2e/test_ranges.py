@@ -127,10 +127,10 @@ def check_chunk_metadata(stored, runs, touching):
         rows = stored.read_chunk(i)
         assert len(rows) == chunk.n
         if previous_end is not None:
-            assert chunk["start"] >= previous_end
-        previous_end = chunk["end"]
+            assert chunk.start >= previous_end
+        previous_end = chunk.end
         ends = kernels.endtime(rows)
-        assert np.all(rows["time"] >= chunk["start"]) and np.all(ends <= chunk["end"])
+        assert np.all(rows["time"] >= chunk.start) and np.all(ends <= chunk.end)
         for run_id, part in chunk.subruns.items():
             spans = part.get("ranges", [[part["start"], part["end"]]])
             held.setdefault(run_id, []).extend(spans)

@@ -74,7 +74,7 @@ def test_superrun_metadata_says_what_it_holds(built):
     assert "pmt_gains" in md["per_run_defaults"]
     held = {}
     for chunk in data.chunks:
-        for run, span in chunk["subruns"].items():
+        for run, span in chunk.subruns.items():
             held.setdefault(run, []).append((span["start"], span["end"]))
     assert list(held) == TIME_ORDER
     for run in TIME_ORDER:
@@ -101,10 +101,10 @@ def test_kind_merge_loads_one_array(built):
 
 
 def test_same_kind_shares_chunk_boundaries(built):
-    tables = [[(c["start"], c["end"], c["n"]) for c in DataFile(built.data / "_top" / dt).chunks]
+    tables = [[(c.start, c.end, c.n) for c in DataFile(built.data / "_top" / dt).chunks]
               for dt in ("event_basics", "event_positions", "event_info")]
     assert tables[0] == tables[1] == tables[2]
-    run_tables = [[(c["start"], c["end"]) for c in DataFile(built.data / "8" / dt).chunks]
+    run_tables = [[(c.start, c.end) for c in DataFile(built.data / "8" / dt).chunks]
                   for dt in ("raw_records", "peaks", "event_info")]
     assert run_tables[0] == run_tables[1] == run_tables[2]
 

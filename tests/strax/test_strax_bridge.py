@@ -350,16 +350,16 @@ def test_chunk_subruns_stay_exact_after_rechunking(flow):
 
     build_from_project(project, "_superrun_test", "peaks", output)
     chunks = DataFile(output).chunks
-    assert [list(c["subruns"]) for c in chunks] == [["0"], ["1"], ["2"]]
+    assert [list(c.subruns) for c in chunks] == [["0"], ["1"], ["2"]]
     for c in chunks:
-        rows = DataFile(output).read_chunk(c["chunk_i"])
-        (run, span), = c["subruns"].items()
+        rows = DataFile(output).read_chunk(c.chunk_i)
+        (run, span), = c.subruns.items()
         assert span == {"start": int(rows["time"].min()), "end": int(strax.endtime(rows).max())}
         assert set(rows["time"]) == {10 * int(run)}
     from superruns.straxio.frontend import SuperrunsBackend
 
     loaded = list(SuperrunsBackend().loader(str(output)))
-    assert [c.subruns for c in loaded] == [c["subruns"] for c in chunks]
+    assert [c.subruns for c in loaded] == [c.subruns for c in chunks]
     assert len(list(strax.continuity_check(iter(loaded)))) == 3
     output.unlink()
 

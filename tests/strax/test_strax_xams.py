@@ -96,7 +96,7 @@ def test_superrun_of_the_cut_run_equals_strax_data(flow, data_type):
     assert data.load().tobytes() == strax_rows(data_type)
     assert data.metadata["lineage_hash"] == project.lineage_hash(RUN, data_type)
     assert list(data.metadata["sub_run_spec"]) == PIECES
-    held = {run for chunk in data.chunks for run in chunk["subruns"]}
+    held = {run for chunk in data.chunks for run in chunk.subruns}
     assert held == set(PIECES)
 
 
@@ -107,7 +107,7 @@ def test_whole_run_keeps_rows_before_its_run_document(flow):
     data = DataFile(project.path("_whole", "peaks"))
     assert data.load().tobytes() == strax_rows("peaks")
     assert data.metadata["start"] < project.runs[RUN].start
-    assert data.chunks[-1]["last_endtime"] > project.runs[RUN].end
+    assert data.chunks[-1].last_endtime > project.runs[RUN].end
 
 
 def test_kind_merge_of_imported_types(flow):

@@ -149,7 +149,6 @@ def test_round_trip_with_metadata(tmp_path):
     assert f.chunks[0].subruns is None
     assert [c.to_json() for c in f.chunks] == md["chunks"]          # the records are the metadata's
     assert [fr.to_json() for fr in f.frame_table] == md["frames"]
-    assert f.chunks[0]["start"] == f.chunks[0].start                # read access by key, for old callers
 
     loaded = f.load()
     assert loaded.dtype == PEAKS and loaded.tobytes() == all_rows(chunks).tobytes()

@@ -39,7 +39,7 @@ class Definitions:
             needs_events[name] = d.events is not None or any(
                 needs_events.get(sub, False) for sub in d.named_subruns())
             if not needs_events[name]:
-                self._flatten(name)
+                self.flat(name)
 
     @classmethod
     def load(cls, paths: Iterable[str | Path] | str | Path, runs: RunRegistry, *,
@@ -60,10 +60,11 @@ class Definitions:
 
     # -- flattening ------------------------------------------------------------------
 
-    def _flatten(self, name: str) -> Flat:
+    def flat(self, name: str) -> Flat:
+        """The flattened form of superrun ``name`` (computed once)."""
         flat = self._flat.get(name)
         if flat is None:
-            flat = flatten(self.get(name), self._defs, self.runs, self._flatten,
+            flat = flatten(self.get(name), self._defs, self.runs, self.flat,
                            self._event_windows)
             self._flat[name] = flat
         return flat
@@ -125,33 +126,33 @@ class Definitions:
 
     def segments(self, name: str) -> list[Segment]:
         """Leaf segments of ``name``, in time order, non-overlapping."""
-        return list(self._flatten(name).segments)
+        return list(self.flat(name).segments)
 
     def sourced_segments(self, name: str) -> list[tuple[str, Segment]]:
         """``(direct subrun, leaf segment)`` in time order: which subrun's file holds each segment."""
-        return list(self._flatten(name).sourced)
+        return list(self.flat(name).sourced)
 
     def direct_subruns(self, name: str) -> list[str]:
         """Subruns named by the definition (runs, range keys, event runs), in time order."""
-        return list(self._flatten(name).direct)
+        return list(self.flat(name).direct)
 
     def leaf_runs(self, name: str) -> list[str]:
         """Regular runs ``name`` holds (part of), in time order."""
-        return list(dict.fromkeys(seg.run_id for seg in self._flatten(name).segments))
+        return list(dict.fromkeys(seg.run_id for seg in self.flat(name).segments))
 
     def sub_run_spec(self, name: str) -> dict[str, Any]:
         """``{subrun: "all" | [[s, e], ...]}`` as defined, keys in time order."""
         d = self.get(name)
-        return sub_run_spec(d, self._flatten(name))
+        return sub_run_spec(d, self.flat(name))
 
     def flat_sub_run_spec(self, name: str) -> dict[str, Any]:
         """``{leaf_run: "all" | [[s, e], ...]}`` in time order; "all" for a run held whole."""
-        return flat_sub_run_spec(self._flatten(name), self.runs)
+        return flat_sub_run_spec(self.flat(name), self.runs)
 
     def run_metadata(self, name: str) -> dict[str, Any]:
         """The superrun's run document (times int ns, livetime float s of what it holds)."""
         d = self.get(name)
-        return run_metadata(d, self._flatten(name), self.runs)
+        return run_metadata(d, self.flat(name), self.runs)
 
     def dependents(self, name: str) -> list[str]:
         """Superruns that hold ``name`` (a run or a superrun), directly or through others; sorted.
@@ -163,7 +164,7 @@ class Definitions:
         for sr, d in self._defs.items():
             subs = set(d.named_subruns())
             if d.events is not None and d.from_run is None and not is_superrun_id(name):
-                subs.update(self._flatten(sr).windows)
+                subs.update(self.flat(sr).windows)
             for sub in subs:
                 holders.setdefault(sub, set()).add(sr)
         out: set[str] = set()

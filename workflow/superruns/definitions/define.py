@@ -194,7 +194,7 @@ def _flatten_with_existing(sr: Superrun, target: Path, runs: RunRegistry,
     files = list(definitions.files) if definitions is not None else []
     check = Definitions(existing, runs, base_dir=definitions.base_dir if definitions else Path("."),
                         files=files + [target])
-    return check._flatten(sr.name)
+    return check.flat(sr.name)
 
 
 def _definition_text(sr: Superrun, flat: Flat) -> str:

@@ -70,20 +70,8 @@ class TimeRangeError(StorageError, ValueError):
     """A time range that selects nothing meaningful (start after end)."""
 
 
-class _Record:
-    """Read access by key (``record["start"]``) for callers written against the dict form."""
-
-    __slots__ = ()
-
-    def __getitem__(self, key: str):
-        try:
-            return getattr(self, key)
-        except AttributeError:
-            raise KeyError(key) from None
-
-
 @dataclass(slots=True, frozen=True)
-class FrameRecord(_Record):
+class FrameRecord:
     """One frame's entry in a file's ``frames`` list (field order = JSON key order)."""
 
     n: int
@@ -107,7 +95,7 @@ _FRAME_KEYS = frozenset(FrameRecord.__dataclass_fields__)
 
 
 @dataclass(slots=True, frozen=True)
-class ChunkRecord(_Record):
+class ChunkRecord:
     """One logical chunk's entry in a file's ``chunks`` list; the time statistics are those
     of its first and last rows (None for a chunk without rows, and then not stored)."""
 
@@ -124,10 +112,6 @@ class ChunkRecord(_Record):
     first_endtime: int | None = None
     last_time: int | None = None
     last_endtime: int | None = None
-
-    def get(self, key: str, default=None):
-        value = getattr(self, key, default)
-        return default if value is None else value
 
     def to_json(self) -> dict:
         entry = {"chunk_i": self.chunk_i, "start": self.start, "end": self.end, "n": self.n,
