@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .errors import SuperrunsError
+from .names import is_superrun_id
 from .schemas import first_error, load_schema, schema_validator
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -185,9 +186,7 @@ class Project:
 
     # -- names and paths ---------------------------------------------------------------------
 
-    @staticmethod
-    def is_superrun(run_id: str) -> bool:
-        return run_id.startswith("_")
+    is_superrun = staticmethod(is_superrun_id)
 
     def path(self, run_id: str, data_type: str) -> Path:
         return self.data_dir / run_id / data_type
