@@ -12,7 +12,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from superruns.provenance import content_hash, data_files, reproducible_metadata
+from superruns.provenance import reproducible_metadata
+from superruns.storage import content_hash, data_files
 from superruns.storage import DataFile
 
 from support.workflows import REPO, SECOND, SNAKEMAKE, T0, Workflow, run_entry

@@ -129,7 +129,7 @@ def print_verify(result: dict, out) -> None:
 
 
 def verify(args, out) -> int:
-    from .provenance import verify_paths
+    from .storage import verify_paths
 
     result = verify_paths(args.paths, deep=args.deep)
     if args.json:

@@ -315,7 +315,8 @@ def check_lineages(superrun: str, expected: dict, per_run_options: set[str],
 
 def per_run_defaults(project, data_type: str) -> dict:
     """``{option: {"default_per_run": spec, "hash": ...}}`` for the per-run options of a data type."""
-    from .lineage import deterministic_hash, per_run_spec
+    from .hashing import deterministic_hash
+    from .options import per_run_spec
 
     defaults = {}
     for dependency in project.registry.dependencies(data_type):

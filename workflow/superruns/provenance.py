@@ -17,8 +17,7 @@ from the fields listed in :data:`WHEN_AND_WHERE` (and the writer's ``writing_sta
 
 An input's :func:`~superruns.storage.content_hash` (a hash of its data, from its metadata)
 shows whether a rebuilt input is the same data. Whether a file is whole is checked by
-:mod:`superruns.storage.verify` (``verify_file``, ``verify_paths`` and ``data_files`` are
-re-exported here for existing callers).
+:mod:`superruns.storage.verify`.
 """
 
 from __future__ import annotations
@@ -30,11 +29,10 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
-from .storage import DataFile, content_hash, data_files, verify_file, verify_paths
+from .storage import DataFile, content_hash
 from .times import utc_now_iso
 
-__all__ = ["WHEN_AND_WHERE", "code_version", "config_hash", "content_hash", "record",
-           "verify_file", "verify_paths", "data_files"]
+__all__ = ["WHEN_AND_WHERE", "code_version", "config_hash", "record"]
 
 #: Provenance fields that record when and where a file was built (differ between rebuilds).
 WHEN_AND_WHERE = ("host", "pid", "time")
@@ -99,7 +97,7 @@ def portable_config(project) -> dict:
 
 
 def config_hash(project) -> str:
-    from .lineage import deterministic_hash
+    from .hashing import deterministic_hash
 
     return deterministic_hash(portable_config(project))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..lineage import deterministic_hash
+from ..hashing import deterministic_hash
 from ..runs import Run, RunRegistry
 from .graph import Flat
 from .records import Superrun

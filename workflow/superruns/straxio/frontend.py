@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import strax
 
-from ..lineage import deterministic_hash
+from ..hashing import deterministic_hash
 from ..storage import DataFile, StorageError
 from .format import (STRAX_FORMAT_VERSION, run_document_from_metadata, strax_chunk_info,
                             strax_run_document, superrun_suffix)
@@ -211,7 +211,7 @@ def plugin_stubs(project, data_types=None) -> list[type]:
     forbids for data types without dependencies (sources): those load for regular runs only.
     Per-run-default options are not supported (strax resolves them differently for superruns).
     """
-    from ..lineage import PER_RUN_KEY, per_run_spec
+    from ..options import PER_RUN_KEY, per_run_spec
 
     registry = project.registry
     wanted = list(registry) if data_types is None else list(data_types)

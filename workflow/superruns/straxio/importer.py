@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..lineage import deterministic_hash
+from ..hashing import deterministic_hash
 from ..storage import DataWriter, dtype_from_metadata, read_metadata
 from .format import (StraxFolder, StraxFormatError, datetime_to_ns, decode_run_document,
                             iter_folder_chunks, read_folder_metadata, scan_directory)
