@@ -52,7 +52,7 @@ def _run_selection(folders: list[StraxFolder], runs) -> dict[str, tuple[str, int
         if strax_id not in available:
             raise StraxFormatError(f"import of {new_id}: the DataDirectory holds no data of run {strax_id!r} "
                                    f"(it has: {', '.join(available) or 'none'})")
-        from ..runs import run_id_problem
+        from ..names import run_id_problem
 
         problem = run_id_problem(new_id)
         if problem:
@@ -215,7 +215,8 @@ def add_runs_to_registry(runs_file, entries: Mapping[str, Mapping]) -> list[str]
     error. The file is checked by :class:`superruns.runs.RunRegistry` afterwards, and restored
     if that fails. Returns the ids added.
     """
-    from ..runs import RunRegistry, yaml_load
+    from ..runs import RunRegistry
+    from ..yamlio import yaml_load
 
     path = Path(runs_file)
     text = path.read_text() if path.exists() else ""
