@@ -1,4 +1,8 @@
-"""Fixtures shared by every test layer; the helpers behind them are in tests/support/."""
+"""Fixtures shared by every test layer; the helpers behind them are in tests/support/.
+
+tests/ is on sys.path (pytest puts it there for this file, and pyproject's pythonpath), so no
+folder here may be named like a package the tests import: the strax layer is strax_bridge/,
+since a folder strax/ would be imported as strax wherever strax is not installed."""
 
 from __future__ import annotations
 

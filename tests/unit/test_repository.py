@@ -38,3 +38,12 @@ def test_the_check_sees_one():
     sample = "python at " + "/" + "work/venv/bin/python"     # spelt apart: this file stays clean
     assert absolute_paths(sample) == ["/" + "work/v"]
     assert absolute_paths("see docs/work/x and ../shared/data") == []
+
+
+def test_no_test_folder_shadows_a_package_the_tests_import():
+    # tests/ is on sys.path: a folder named like a dependency would be imported in its place
+    # (as a namespace package) wherever that dependency is not installed.
+    dependencies = {"strax", "straxen", "snakemake", "numpy", "numba", "blosc2", "yaml",
+                    "hypothesis", "pandas", "superruns"}
+    folders = {path.name for path in (REPO / "tests").iterdir() if path.is_dir()}
+    assert not folders & dependencies
