@@ -82,6 +82,9 @@ class Definitions:
             raise _error(d.source_file, d.name, "events", f"events file {path} does not exist",
                          "create it (or let the workflow make it) first, or fix the path (relative "
                          f"to the working directory {self.base_dir.resolve()})")
+        if not path.is_file():
+            raise _error(d.source_file, d.name, "events", f"{path} is not a regular file",
+                         "name a .npy or .csv file")
         try:
             return events_to_windows(read_events(path), self.runs, from_run=d.from_run,
                                      pad_ns=d.pad_ns, where=str(path))
