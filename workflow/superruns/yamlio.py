@@ -176,6 +176,9 @@ class _EventBuilder:
         return self.anchors[event.anchor]
 
     def scalar(self, event) -> Any:
+        text = event.value
+        if event.implicit[0] and text.isdigit() and text.isascii() and (text[0] != "0" or text == "0"):
+            return int(text)  # a plain decimal int (what the resolver says), the common case
         key = (event.value, event.implicit)
         value = self.scalars.get(key, self.scalars)
         if value is not self.scalars:
