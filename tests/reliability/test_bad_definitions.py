@@ -130,7 +130,7 @@ CASES = [
     Case("definitions-path-misspelt", {}, ("superuns.d", "does not exist"),
          config={"superruns": ["config/superruns.yaml", "config/superuns.d"]}),
     Case("definitions-subdirectory", {"config/superruns.d/sub.yaml/x": "x"},
-         ("sub.yaml", "not a regular file")),
+         ("sub.yaml", "subdirectories are not read")),
 ]
 
 

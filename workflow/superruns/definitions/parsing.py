@@ -74,14 +74,18 @@ def _directory_files(directory: Path) -> list[Path]:
     for f in sorted(directory.iterdir(), key=lambda f: f.name):
         if f.name.startswith(".") or f.suffix.lower() in NOTE_SUFFIXES:
             continue
+        if f.is_symlink() and not f.exists():
+            raise _error(f, None, None, f"a dangling symbolic link (to {os.readlink(f)})",
+                         "fix the link or delete it")
+        if f.is_dir():
+            raise _error(f, None, None, f"a subdirectory of the definitions directory "
+                         f"{directory}; subdirectories are not read", "move its definitions up, "
+                         "or list it in the configuration's superruns: list")
         if f.suffix.lower() not in DEFINITION_SUFFIXES:
             raise _error(f, None, None, f"a file in the definitions directory {directory} "
                          f"that is not a definition file (*.yaml or *.yml), so it would be "
                          f"ignored", "rename it to *.yaml, move it elsewhere, or hide it with "
                          "a leading '.' (notes: *.md, *.txt, *.rst are skipped)")
-        if f.is_symlink() and not f.exists():
-            raise _error(f, None, None, f"a dangling symbolic link (to {os.readlink(f)})",
-                         "fix the link or delete it")
         if not f.is_file():
             raise _error(f, None, None, "not a regular file", "replace it with a definition "
                          "file or move it out of the directory")
