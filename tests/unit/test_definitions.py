@@ -58,6 +58,7 @@ def write_defs(tmp_path: Path, superruns: dict | str, name: str = "superruns.yam
 
 def load(tmp_path: Path, superruns: dict | str, runs: RunRegistry | None = None) -> Definitions:
     path = write_defs(tmp_path, superruns)
+    (tmp_path / "superruns.d").mkdir(exist_ok=True)
     return Definitions.load([path, tmp_path / "superruns.d"], runs or registry(tmp_path),
                             base_dir=tmp_path)
 
@@ -499,8 +500,9 @@ def test_files_and_directories(tmp_path):
     assert d.names == ["_a", "_b", "_c"]
     assert d.files == (main, tmp_path / "superruns.d" / "1_early.yaml", tmp_path / "superruns.d" / "2_late.yaml")
     assert d.segments("_c") == [seg(2)]
-    # a missing directory is fine; a missing file is not
-    assert Definitions.load([main, tmp_path / "nowhere.d"], runs).names == ["_a"]
+    # a missing directory or file is an error (a misspelt path would hide its definitions)
+    with pytest.raises(DefinitionError, match="nowhere.d: this definitions path does not exist"):
+        Definitions.load([main, tmp_path / "nowhere.d"], runs)
     with pytest.raises(DefinitionError, match="file not found"):
         Definitions.load([tmp_path / "missing.yaml"], runs)
     # an empty file defines nothing
@@ -694,20 +696,20 @@ def test_define_run_writes_through_the_atomic_helper(tmp_path, monkeypatch):
     runs = registry(tmp_path)
     directory = tmp_path / "d"
     renamed = []
-    real_replace = os.replace
+    real_link = os.link
 
-    def failing_replace(src, dst):
+    def failing_link(src, dst):  # a new file is hard-linked into place (create-if-absent)
         renamed.append((Path(src).name, Path(dst)))
         raise OSError("disk full")
 
-    monkeypatch.setattr(os, "replace", failing_replace)
+    monkeypatch.setattr(os, "link", failing_link)
     with pytest.raises(OSError, match="disk full"):
         define_run("_x", [rid(1)], directory=directory, runs=runs)
     assert [dst for _, dst in renamed] == [directory / "_x.yaml"]
     assert is_temp_name(renamed[0][0]) and renamed[0][0].startswith("._x.yaml")
     assert temp_owner_pid(renamed[0][0]) == os.getpid()  # verify tells live writers from dead
     assert list(directory.iterdir()) == []
-    monkeypatch.setattr(os, "replace", real_replace)
+    monkeypatch.setattr(os, "link", real_link)
     path = define_run("_x", [rid(1)], directory=directory, runs=runs)
     assert [p.name for p in directory.iterdir()] == ["_x.yaml"]
     assert path.read_text().startswith(DEFINE_RUN_MARKER)

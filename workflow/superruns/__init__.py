@@ -45,6 +45,8 @@ def define_run(name, data, *, from_run=None, pad_ns=0, description=None, overwri
     from .definitions import define_run as write_definition
 
     project = _project(project)
+    # The first directory the configuration reads; without one, the default, which
+    # write_definition refuses (a superrun there would stay unknown).
     directory = next((p for p in project.config["superruns"] if not p.endswith((".yaml", ".yml"))),
                      str(project.base_dir / "config" / "superruns.d"))
     return write_definition(name, data, directory=directory, runs=project.runs,

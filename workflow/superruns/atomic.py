@@ -59,11 +59,13 @@ def _fsync_file(path: Path) -> None:
 
 
 @contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
+def atomic_path(target: str | Path, *, exclusive: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write; on success it becomes ``target`` atomically.
 
     For writers that need a path rather than a file object (blosc2, numpy). The caller must
-    have closed the file before the ``with`` block ends.
+    have closed the file before the ``with`` block ends. ``exclusive``: create-if-absent,
+    the complete file is hard-linked to ``target``, so when ``target`` exists (or another
+    writer makes it first) nothing is replaced and ``FileExistsError`` is raised.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +73,11 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     try:
         yield temporary
         _fsync_file(temporary)
-        os.replace(temporary, target)
+        if exclusive:
+            os.link(temporary, target)
+            temporary.unlink()
+        else:
+            os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -79,9 +85,10 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_open(target: str | Path, mode: str = "w", **kwargs):
-    """``open()`` for writing that makes ``target`` appear only complete (see module doc)."""
-    with atomic_path(target) as temporary:
+def atomic_open(target: str | Path, mode: str = "w", *, exclusive: bool = False, **kwargs):
+    """``open()`` for writing that makes ``target`` appear only complete (see module doc);
+    ``exclusive``: only if it does not exist yet (see :func:`atomic_path`)."""
+    with atomic_path(target, exclusive=exclusive) as temporary:
         with open(temporary, mode, **kwargs) as stream:
             yield stream
 

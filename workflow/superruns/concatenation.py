@@ -97,7 +97,20 @@ def frame_wholly_outside(frame: FrameRecord, source: Source) -> bool:
         frame.max_endtime <= source.start and frame.last_time < source.start)
 
 
-def select_rows(rows: np.ndarray, source: Source, touching: bool) -> np.ndarray:
+def select_rows(rows: np.ndarray, source: Source, touching: bool, max_length: int | None = None
+                ) -> np.ndarray:
+    """The rows of a decoded frame (sorted by time) that belong to ``source``'s segment.
+
+    ``max_length`` (the frame's longest row) narrows the rows looked at to a binary-searched
+    slice, so many ranges on one frame cost their own rows, not the frame's each time.
+    """
+    if max_length is not None:
+        time = rows["time"]
+        lo = int(np.searchsorted(time, source.start - max_length, side="left"))
+        hi = int(np.searchsorted(time, source.end, side="right"))
+        rows = rows[lo:hi]
+        if not len(rows):
+            return rows
     mask = kernels.select_in_ranges(rows, [(source.start, source.end)], touching=touching or source.whole)
     if source.taken_before is not None:
         # A row overlapping two segments of one run (touching mode) belongs to the first.
@@ -105,21 +118,69 @@ def select_rows(rows: np.ndarray, source: Source, touching: bool) -> np.ndarray:
     return rows[mask]
 
 
-def pieces_of(source: Source, data: DataFile, settings: BuildSettings) -> Iterator[Piece]:
+class FrameCache:
+    """One source file's frames for a build: each frame read and decompressed at most once.
+
+    Sources come in time order, so a file's frames are needed in order: the frames read and
+    decoded last are kept (a few), and those of many ranges on one frame come from memory.
+    """
+
+    KEEP = 4
+
+    def __init__(self, data: DataFile):
+        self.data = data
+        self.chunk_ends = np.array([chunk.end for chunk in data.chunks], dtype=np.int64)
+        self._frames: dict[tuple[int, int], Frame] = {}
+        self._decoded: dict[tuple[int, int], tuple[np.ndarray, int]] = {}
+
+    def chunks_overlapping(self, start: int, end: int) -> Iterator[int]:
+        """Indices of the chunks that overlap ``[start, end)`` (binary search, then a walk)."""
+        chunks = self.data.chunks
+        for i in range(int(np.searchsorted(self.chunk_ends, start, side="right")), len(chunks)):
+            if chunks[i].start >= end:
+                return
+            if chunks[i].end > start:
+                yield i
+
+    def frames(self, chunk_i: int, which: list[int]) -> list[Frame]:
+        found = {j: self._frames[(chunk_i, j)] for j in which if (chunk_i, j) in self._frames}
+        missing = [j for j in which if j not in found]
+        for j, frame in zip(missing, self.data.frames(chunk_i, missing) if missing else ()):
+            found[j] = self._keep(self._frames, (chunk_i, j), frame)
+        return [found[j] for j in which]
+
+    def decoded(self, chunk_i: int, j: int, frame: Frame) -> tuple[np.ndarray, int]:
+        """The frame's rows and its longest row's length."""
+        hit = self._decoded.get((chunk_i, j))
+        if hit is None:
+            rows = self.data.decode_frame(frame)
+            longest = int((kernels.endtime(rows) - rows["time"]).max()) if len(rows) else 0
+            hit = self._keep(self._decoded, (chunk_i, j), (rows, longest))
+        return hit
+
+    def _keep(self, cache: dict, key, value):
+        cache[key] = value
+        while len(cache) > self.KEEP:
+            del cache[next(iter(cache))]
+        return value
+
+
+def pieces_of(source: Source, cache: FrameCache, settings: BuildSettings) -> Iterator[Piece]:
     """The part of each of the source's chunks that falls in its segment; only the frames a
-    piece needs are read, and only those a range cuts are decompressed."""
-    for chunk_i, chunk in enumerate(data.chunks):
-        if chunk.end <= source.start or chunk.start >= source.end:
-            continue
+    piece needs are read, and only those a range cuts are decompressed (once per build)."""
+    data = cache.data
+    for chunk_i in cache.chunks_overlapping(source.start, source.end):
+        chunk = data.chunks[chunk_i]
         piece = Piece(source.leaf, max(chunk.start, source.start), min(chunk.end, source.end))
         records = data.frame_records(chunk_i)
         needed = [j for j, record in enumerate(records) if not frame_wholly_outside(record, source)]
-        for j, frame in zip(needed, data.frames(chunk_i, needed)):
+        for j, frame in zip(needed, cache.frames(chunk_i, needed)):
             if frame_wholly_selected(records[j], chunk.end, source, settings.touching):
                 add_to_piece(piece, Carried(frame, data), frame.n, frame.first_time, frame.last_time,
                              frame.max_endtime)
                 continue
-            rows = select_rows(data.decode_frame(frame), source, settings.touching)
+            rows, longest = cache.decoded(chunk_i, j, frame)
+            rows = select_rows(rows, source, settings.touching, longest)
             if len(rows):
                 add_to_piece(piece, rows, len(rows), int(rows["time"][0]), int(rows["time"][-1]),
                              int(kernels.endtime(rows).max()))
@@ -229,8 +290,9 @@ def check_rows_sorted(superrun: str, rows: np.ndarray, source: Source) -> None:
 def ordered_pieces(superrun: str, sources: list[Source], files: dict[Path, DataFile],
                    settings: BuildSettings) -> Iterator[Piece]:
     previous = None
+    caches = {path: FrameCache(data) for path, data in files.items()}
     for source in sources:
-        for piece in pieces_of(source, files[source.path], settings):
+        for piece in pieces_of(source, caches[source.path], settings):
             for part in piece.parts:
                 if isinstance(part, np.ndarray):
                     check_rows_sorted(superrun, part, source)
@@ -334,8 +396,9 @@ def build_from_project(project, superrun: str, data_type: str, output: Path,
     plugin = project.registry[data_type]
     files = dict(files or {})    # inputs the caller has open already, by absolute path
     sources, previous_end = [], {}
+    paths: dict[str, Path] = {}
     for subrun, segment, whole in project.superrun_sources(superrun):
-        path = project.path(subrun, data_type)
+        path = paths.get(subrun) or paths.setdefault(subrun, project.path(subrun, data_type))
         if path not in files:
             files[path] = DataFile(path)
         spans = [(segment.start, segment.end)]

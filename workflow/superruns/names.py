@@ -4,16 +4,27 @@ A regular run id never starts with ``_`` (that marks a superrun) and holds only 
 digits, ``_`` and ``.``: no ``/`` (it would make a path), ``,``, ``-`` (strax's DataDirectory
 rejects it) or white space. A superrun name is ``_`` followed by what a run id may hold;
 strax would silently prepend the ``_``, we refuse a name without it.
+
+Both are file names (``{data_dir}/{name}/{data_type}``, ``logs/.../{name}/...``), so they are
+at most :data:`MAX_NAME_LENGTH` characters (a file name is at most 255 bytes on every common
+file system; strax's own file names add the data type and a hash to the run id), and a run id
+is none of the workflow's own folders in ``data_dir`` (:data:`RESERVED_RUN_IDS`). Two names
+that differ only in case would share a file on a case-insensitive file system (macOS, Windows):
+:func:`case_collisions` finds them so each registry can refuse them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
     "RUN_ID_PATTERN",
     "SUPERRUN_NAME_PATTERN",
+    "MAX_NAME_LENGTH",
+    "RESERVED_RUN_IDS",
+    "case_collisions",
     "is_superrun_id",
     "run_id_problem",
     "superrun_name_problem",
@@ -23,6 +34,10 @@ __all__ = [
 RUN_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.]*"
 #: A superrun name: ``_`` then what a run id may hold.
 SUPERRUN_NAME_PATTERN = r"_[A-Za-z0-9][A-Za-z0-9_.]*"
+#: Longest run id or superrun name, in characters (all ASCII, so bytes too).
+MAX_NAME_LENGTH = 100
+#: The workflow's own folders in ``data_dir`` (rules' outputs and logs), never run ids.
+RESERVED_RUN_IDS = ("logs", "summary", "selections", "benchmarks", "report", "config")
 _RUN_ID_RE = re.compile(RUN_ID_PATTERN)
 _SUPERRUN_RE = re.compile(SUPERRUN_NAME_PATTERN)
 
@@ -49,6 +64,12 @@ def run_id_problem(run_id: Any) -> str | None:
     if run_id.startswith("_"):
         return (f"run id {run_id!r} starts with '_', which marks a superrun; regular run ids "
                 f"never do: rename the run (or define a superrun in superruns.yaml)")
+    if len(run_id) > MAX_NAME_LENGTH:
+        return _too_long("run id", run_id)
+    if run_id.lower() in RESERVED_RUN_IDS:
+        return (f"run id {run_id!r} is the name of one of the workflow's own folders in "
+                f"data_dir ({', '.join(RESERVED_RUN_IDS)}, in any case); rename the run, e.g. "
+                f"'run_{run_id}'")
     if not _RUN_ID_RE.fullmatch(run_id):
         bad = sorted({c for c in run_id if not (c.isascii() and (c.isalnum() or c in "_."))}
                      | ({run_id[0]} if run_id[0] == "." else set()))
@@ -66,6 +87,8 @@ def superrun_name_problem(name: Any) -> str | None:
     if not name.startswith("_"):
         return (f"superrun name {name!r} does not start with '_' (strax would silently prepend "
                 f"one; we refuse): call it '_{name}'")
+    if len(name) > MAX_NAME_LENGTH:
+        return _too_long("superrun name", name)
     if not _SUPERRUN_RE.fullmatch(name):
         return (f"superrun name {name!r} is not '_' followed by a letter or digit and then only "
                 f"letters, digits, '_' and '.': rename it, e.g. "
@@ -78,3 +101,19 @@ def subrun_problem(sub: Any) -> str | None:
     if isinstance(sub, str) and sub.startswith("_"):
         return superrun_name_problem(sub)
     return run_id_problem(sub)
+
+
+def _too_long(what: str, name: str) -> str:
+    return (f"{what} {name[:40]!r}... is {len(name)} characters long; the limit is "
+            f"{MAX_NAME_LENGTH} (it names files and folders, and a file name is at most 255 "
+            f"bytes): shorten it")
+
+
+def case_collisions(names: Iterable[str]) -> tuple[str, str] | None:
+    """The first two of ``names`` that differ only in case, or None."""
+    seen: dict[str, str] = {}
+    for name in names:
+        first = seen.setdefault(name.lower(), name)
+        if first != name:
+            return first, name
+    return None

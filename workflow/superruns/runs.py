@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SuperrunsError
-from .names import (RUN_ID_PATTERN, SUPERRUN_NAME_PATTERN, is_superrun_id, run_id_problem,
-                    superrun_name_problem)
+from .names import (RUN_ID_PATTERN, SUPERRUN_NAME_PATTERN, case_collisions, is_superrun_id,
+                    run_id_problem, superrun_name_problem)
 from .schemas import first_error, schema_error_fix, schema_validator, witness_map
 from .times import format_ns, parse_time_ns
 from .yamlio import yaml_load
@@ -108,6 +108,12 @@ class RunRegistry(Mapping):
                     f"{self.source}: run {run.run_id!r}: start {run.start} is not before end "
                     f"{run.end}; fix its start/end")
             self._runs[run.run_id] = run
+        clash = case_collisions(self._runs)
+        if clash:
+            raise RunRegistryError(
+                f"{self.source}: runs {clash[0]!r} and {clash[1]!r} differ only in case, so they "
+                f"would share one folder on a case-insensitive file system (macOS, Windows); "
+                f"rename one")
         self._by_start: list[Run] | None = None
 
     # -- construction ----------------------------------------------------------------

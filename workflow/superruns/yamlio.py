@@ -1,7 +1,12 @@
-"""The one YAML loader of the package: safe, fast, and refusing duplicate keys.
+"""The one YAML loader of the package: safe, fast, refusing duplicate keys, bounding aliases.
 
 Every YAML file the package reads (config, run registry, superrun definitions, locks) goes
 through :func:`yaml_load`, so each gets the same guarantees and the same error messages.
+
+Aliases are bounded (the "billion laughs" defence of most YAML libraries): the nodes that
+aliases repeat may add at most :data:`MAX_ALIAS_NODES` to a document, and an alias inside
+its own anchor (a recursive structure) is refused. Loading stays linear in the file's size,
+and nothing downstream (schema checks, messages) walks an exponential tree.
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ import yaml
 
 from .errors import SuperrunsError
 
-__all__ = ["YamlError", "yaml_load"]
+__all__ = ["MAX_ALIAS_NODES", "YamlError", "yaml_load"]
+
+#: The most nodes aliases may add to one document (each alias counts the nodes it repeats).
+MAX_ALIAS_NODES = 100_000
 
 
 class YamlError(SuperrunsError, ValueError):
@@ -51,6 +59,50 @@ def _duplicate_key(key, mark):
         f"the last: remove or rename one", mark)
 
 
+def _recursive_alias(anchor, mark):
+    return yaml.composer.ComposerError(
+        None, None, f"an alias{' *' + anchor if anchor else ''} lies inside its own anchor, which makes an "
+        f"endless structure: write the values out", mark)
+
+
+def _too_many_aliased(mark):
+    return yaml.composer.ComposerError(
+        None, None, f"aliases repeat more than {MAX_ALIAS_NODES:,} nodes in this document "
+        f"(nested anchors grow exponentially): write the values out or use fewer aliases", mark)
+
+
+def _check_aliases(root) -> None:
+    """The node graph of the full loader: aliases (shared nodes) within the same bounds."""
+    sizes: dict[int, int] = {}
+    total = 0
+    stack: list = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            continue
+        if key in sizes:
+            if sizes[key] is None:  # reached again inside itself
+                raise _recursive_alias("", node.start_mark)
+            total += sizes[key]  # a node reached again: an alias, counted expanded
+            if total > MAX_ALIAS_NODES:
+                raise _too_many_aliased(node.start_mark)
+            continue
+        sizes[key] = None  # type: ignore[assignment]
+        stack.append((node, True))
+        stack.extend((c, False) for c in reversed(children))
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
 class _Fallback(Exception):
     """Something the fast loader does not handle (tags, merge keys, ...): use the full one."""
 
@@ -69,6 +121,9 @@ class _EventBuilder:
         self.next_event = loader.get_event
         self.anchors: dict = {}
         self.scalars: dict = {}
+        self.sizes: dict = {}   # anchor -> nodes under it (None while it is being built)
+        self.nodes = 0          # nodes built so far, aliases counted expanded
+        self.aliased = 0        # of which repeated by aliases
 
     def document(self) -> Any:
         from yaml.events import StreamEndEvent
@@ -88,22 +143,42 @@ class _EventBuilder:
         if event.__dict__.get("tag") not in (None, "!"):
             raise _Fallback
         kind = type(event)
+        self.nodes += 1
+        before = self.nodes
         if kind is ScalarEvent:
-            return self._anchored(event, self.scalar(event))
-        if kind is MappingStartEvent:
-            return self.mapping(self._anchored(event, {}))
-        if kind is SequenceStartEvent:
-            return self.sequence(self._anchored(event, []))
-        if kind is AliasEvent and event.anchor in self.anchors:
-            return self.anchors[event.anchor]
-        raise _Fallback
+            value = self._anchored(event, self.scalar(event))
+        elif kind is MappingStartEvent:
+            value = self.mapping(self._anchored(event, {}))
+        elif kind is SequenceStartEvent:
+            value = self.sequence(self._anchored(event, []))
+        elif kind is AliasEvent and event.anchor in self.anchors:
+            return self.alias(event)
+        else:
+            raise _Fallback
+        if event.anchor:
+            self.sizes[event.anchor] = self.nodes - before + 1
+        return value
 
     def _anchored(self, event, value):
         if event.anchor:
             self.anchors[event.anchor] = value
+            self.sizes[event.anchor] = None
         return value
 
+    def alias(self, event) -> Any:
+        size = self.sizes[event.anchor]
+        if size is None:
+            raise _recursive_alias(event.anchor, event.start_mark)
+        self.nodes += size - 1
+        self.aliased += size
+        if self.aliased > MAX_ALIAS_NODES:
+            raise _too_many_aliased(event.start_mark)
+        return self.anchors[event.anchor]
+
     def scalar(self, event) -> Any:
+        text = event.value
+        if event.implicit[0] and text.isdigit() and text.isascii() and (text[0] != "0" or text == "0"):
+            return int(text)  # a plain decimal int (what the resolver says), the common case
         key = (event.value, event.implicit)
         value = self.scalars.get(key, self.scalars)
         if value is not self.scalars:
@@ -158,6 +233,19 @@ def _fast_load(data: bytes) -> Any:
         loader.dispose()
 
 
+def _full_load(data: bytes) -> Any:
+    """The document of ``data`` through the full safe loader, aliases checked first."""
+    loader = _Loader(data)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_aliases(node)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def yaml_load(path: Path, error_cls: type[Exception] = YamlError) -> Any:
     """Parse a YAML file safely (libyaml when available), refusing duplicate keys.
 
@@ -173,7 +261,7 @@ def yaml_load(path: Path, error_cls: type[Exception] = YamlError) -> Any:
         try:
             return _fast_load(data)
         except _Fallback:
-            return yaml.load(data, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+            return _full_load(data)
     except yaml.YAMLError as exc:
         raise error_cls(f"{path}: not valid YAML: {exc}; fix the syntax at the line shown") from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp with month 13

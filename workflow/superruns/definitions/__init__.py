@@ -1,8 +1,9 @@
 """Superrun definitions: YAML files, validation, flattening to leaf segments, run metadata.
 
-Definitions live in ``config/superruns.yaml`` and every ``*.yaml`` in ``config/superruns.d/``
-(sorted by name; names starting with ``.`` are skipped). Each file maps superrun names to
-definitions:
+Definitions live in ``config/superruns.yaml`` and every ``*.yaml`` or ``*.yml`` in
+``config/superruns.d/`` (sorted by name; hidden files and notes, ``*.md``, ``*.txt``,
+``*.rst``, are skipped; anything else there, and a configured path that does not exist, is an
+error: nothing is skipped silently). Each file maps superrun names to definitions:
 
 ```yaml
 _background_january:
@@ -46,7 +47,8 @@ Semantics (the choices made here, beyond strax):
   ``"10" < "8"`` bug).
 * ``mode``, ``source`` and ``tags`` in :meth:`Definitions.run_metadata` are sorted unique
   non-empty values over the leaf runs (strax leaves set order and adds ``""``).
-* Superrun names must start with ``_`` (strax silently prepends one; we refuse).
+* Superrun names must start with ``_`` (strax silently prepends one; we refuse), are at most
+  100 characters, and no two differ only in case. Superruns nest at most 100 levels.
 
 Every problem raises :class:`DefinitionError` naming the file, the superrun, the entry and
 the fix. Flattened results are cached; everything is linear in the number of segments.

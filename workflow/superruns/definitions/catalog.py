@@ -11,7 +11,7 @@ from ..names import is_superrun_id
 from ..runs import RunRegistry
 from .errors import UnknownSuperrunError, definition_error as _error
 from .events import events_to_windows, read_events
-from .graph import Flat, Windows, check_references, flatten, topological_order
+from .graph import Flat, Windows, check_depth, check_references, flatten, topological_order
 from .metadata import flat_sub_run_spec, run_metadata, sub_run_spec
 from .parsing import definition_files, read_definitions
 from .records import Segment, Superrun
@@ -23,14 +23,18 @@ class Definitions:
     """All superrun definitions, validated against a run registry, with cached flattening."""
 
     def __init__(self, superruns: Mapping[str, Superrun], runs: RunRegistry, *,
-                 base_dir: str | Path = Path("."), files: Iterable[Path] = ()):
+                 base_dir: str | Path = Path("."), files: Iterable[Path] = (),
+                 paths: Iterable[Path] | None = None):
         self._defs: dict[str, Superrun] = dict(superruns)
         self.runs = runs
         self.base_dir = Path(base_dir)
         self.files = tuple(files)
+        #: The files and directories the definitions were read from (None: not from files).
+        self.paths = None if paths is None else tuple(Path(p) for p in paths)
         self._flat: dict[str, Flat] = {}
         check_references(self._defs, runs, self._files_text())
         self._order = topological_order(self._defs)
+        check_depth(self._defs, self._order)
         # Flatten now what needs no events file: events files are read lazily, as the
         # workflow itself may produce them.
         needs_events: dict[str, bool] = {}
@@ -44,13 +48,16 @@ class Definitions:
     @classmethod
     def load(cls, paths: Iterable[str | Path] | str | Path, runs: RunRegistry, *,
              base_dir: str | Path = Path(".")) -> "Definitions":
-        """Read definition files and directories (a directory contributes its ``*.yaml``).
+        """Read definition files and directories (a directory contributes its ``*.yaml`` and
+        ``*.yml``).
 
-        A missing directory (a path without a .yaml/.yml suffix) contributes nothing; a
-        missing file is an error. A superrun defined in two files is an error naming both.
+        A missing path, or anything else in a directory, is an error (see
+        :func:`.parsing.definition_files`). A superrun defined in two files is an error
+        naming both.
         """
+        paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
         files = definition_files(paths)
-        return cls(read_definitions(files), runs, base_dir=base_dir, files=files)
+        return cls(read_definitions(files), runs, base_dir=base_dir, files=files, paths=paths)
 
     def _files_text(self) -> str:
         return ", ".join(str(f) for f in self.files) or "the loaded definitions"
@@ -75,6 +82,9 @@ class Definitions:
             raise _error(d.source_file, d.name, "events", f"events file {path} does not exist",
                          "create it (or let the workflow make it) first, or fix the path (relative "
                          f"to the working directory {self.base_dir.resolve()})")
+        if not path.is_file():
+            raise _error(d.source_file, d.name, "events", f"{path} is not a regular file",
+                         "name a .npy or .csv file")
         try:
             return events_to_windows(read_events(path), self.runs, from_run=d.from_run,
                                      pad_ns=d.pad_ns, where=str(path))

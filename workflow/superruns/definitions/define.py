@@ -62,10 +62,19 @@ def define_run(name: str, data: Any, *, directory: str | Path = "config/superrun
     if selection is not None:
         body["selection"] = selection
     sr = parse_definition(name, body, target, sort_ranges=True)
-    _check_target_free(target, name, overwrite)
+    _check_directory_read(target, name, definitions)
+    exists = _check_target_free(target, name, overwrite)
     flat = _flatten_with_existing(sr, target, runs, definitions)
-    with atomic_open(target, "w", encoding="utf-8") as stream:
-        stream.write(_definition_text(sr, flat))
+    try:
+        # Create-if-absent is atomic (a hard link of the complete temporary file): of two
+        # writers racing for a new name exactly one wins.
+        with atomic_open(target, "w", encoding="utf-8", exclusive=not exists) as stream:
+            stream.write(_definition_text(sr, flat))
+    except FileExistsError:
+        raise _error(target, name, None, "the file appeared while define_run was writing it "
+                     "(another process defined the same superrun at the same time); nothing "
+                     "was written", "look at that file, then pass overwrite=True to replace "
+                     "it, or choose another name") from None
     return target
 
 
@@ -164,10 +173,25 @@ def _ids_from(data: Iterable, where: Path, name: str) -> list[str]:
 # the target file
 
 
-def _check_target_free(target: Path, name: str, overwrite: bool) -> None:
-    """A file at ``target`` may be replaced only if define_run wrote it and ``overwrite``."""
-    if not target.exists():
+def _check_directory_read(target: Path, name: str, definitions: Definitions | None) -> None:
+    """``target``'s directory is one the configuration reads (else the superrun is unknown)."""
+    if definitions is None or definitions.paths is None:
         return
+    folder = target.parent.resolve()
+    if any(Path(p).resolve() == folder for p in definitions.paths):
+        return
+    listed = ", ".join(str(p) for p in definitions.paths) or "nothing"
+    raise _error(target, name, None, f"the configuration's superruns: list ({listed}) does not "
+                 f"read the folder {target.parent}, so the new superrun would stay unknown",
+                 f"add {target.parent} to superruns: in the configuration, or write into a "
+                 f"folder it lists")
+
+
+def _check_target_free(target: Path, name: str, overwrite: bool) -> bool:
+    """A file at ``target`` may be replaced only if define_run wrote it and ``overwrite``;
+    True when it exists (and may be replaced)."""
+    if not target.exists() and not target.is_symlink():
+        return False
     with open(target, encoding="utf-8", errors="replace") as stream:
         first = stream.readline()
     if not first.startswith(DEFINE_RUN_MARKER):
@@ -177,6 +201,7 @@ def _check_target_free(target: Path, name: str, overwrite: bool) -> None:
     if not overwrite:
         raise _error(target, name, None, "the file exists (written by define_run)",
                      "pass overwrite=True to replace it")
+    return True
 
 
 def _flatten_with_existing(sr: Superrun, target: Path, runs: RunRegistry,

@@ -16,7 +16,7 @@ import numpy as np
 from ..intervals import merge_spans
 from ..names import is_superrun_id
 from ..runs import Run, RunRegistry
-from ..times import format_ns
+from ..times import INT64_MAX, format_ns
 
 __all__ = ["events_to_windows", "read_events"]
 
@@ -53,36 +53,91 @@ def events_to_windows(events: np.ndarray, runs: RunRegistry, *, from_run: str | 
 
 
 def _int_column(arr: np.ndarray, name: str, where: str) -> np.ndarray:
+    """Column ``name`` as int64 ns, refusing floats (naming the first row that is NaN,
+    infinite or not whole), subarrays, bools and values past int64."""
     column = np.asarray(arr[name])
-    if column.dtype.kind not in "iu":
+    if column.ndim != 1:
+        raise ValueError(f"{where}: column {name!r} holds {column.shape[1:]}-shaped values per "
+                         f"row, not one int ns")
+    kind = column.dtype.kind
+    if kind == "f":
+        raise ValueError(f"{where}: {_float_problem(column, name)}")
+    if kind not in "iu":
         raise ValueError(f"{where}: column {name!r} holds {column.dtype}, not int ns")
+    if kind == "u" and len(column) and column.max() > INT64_MAX:
+        row = int(np.argmax(column > INT64_MAX))
+        raise ValueError(f"{where}: row {row}, column {name!r}: {column[row]} is past 2**63-1 ns")
     return column.astype(np.int64)
+
+
+def _float_problem(column: np.ndarray, name: str) -> str:
+    """Why a float column is refused, naming the first bad row."""
+    nan, inf = np.isnan(column), np.isinf(column)
+    whole = np.zeros(len(column), bool)
+    whole[~(nan | inf)] = column[~(nan | inf)] == np.floor(column[~(nan | inf)])
+    for mask, what in ((nan, "is NaN (a missing value)"), (inf, "is infinite"),
+                       (~whole, "is not a whole number")):
+        if mask.any():
+            row = int(np.argmax(mask))
+            return (f"row {row}, column {name!r}: {float(column[row])!r} {what}; times and lengths "
+                    f"are int ns: store the column as int64")
+    return (f"column {name!r} holds {column.dtype}, not int ns (floats lose precision past "
+            f"2**53 ns, about 104 days after the epoch): store it as int64")
 
 
 def _event_columns(arr: np.ndarray, where: str):
     """``(time, end, run_ids or None)`` of a record array of events."""
     names = arr.dtype.names or ()
+    if arr.ndim != 1:
+        raise ValueError(f"{where}: a {arr.ndim}-dimensional array of shape {arr.shape}; events "
+                         f"are a one-dimensional record array, one row per event")
     if "time" not in names:
         raise ValueError(f"{where}: no 'time' column (columns: {', '.join(names) or 'none'})")
     time = _int_column(arr, "time", where)
     if "endtime" in names:
         end = _int_column(arr, "endtime", where)
     elif "length" in names and "dt" in names:
-        end = time + arr["length"].astype(np.int64) * arr["dt"].astype(np.int64)
+        end = _end_from_length(time, _int_column(arr, "length", where),
+                               _int_column(arr, "dt", where), where)
     else:
         raise ValueError(f"{where}: neither an 'endtime' column nor 'length' and 'dt' columns "
                          f"(columns: {', '.join(names)})")
-    run_ids = None
-    if "run_id" in names:
-        col = np.asarray(arr["run_id"])
-        if col.dtype.kind == "S":
-            run_ids = np.char.decode(col, "ascii")
-        elif col.dtype.kind == "U":
-            run_ids = col
-        else:
-            raise ValueError(f"{where}: column 'run_id' holds {col.dtype}, not strings; store the "
-                             f"run ids as strings exactly as in runs.yaml (e.g. '000001')")
-    return time, end, run_ids
+    return time, end, _run_id_column(arr, names, where)
+
+
+def _end_from_length(time: np.ndarray, length: np.ndarray, dt: np.ndarray, where: str
+                     ) -> np.ndarray:
+    """``time + length * dt``, refusing negative values and sums past int64."""
+    for name, column in (("length", length), ("dt", dt)):
+        bad = np.flatnonzero(column < (1 if name == "dt" else 0))
+        if len(bad):
+            raise ValueError(f"{where}: row {bad[0]}, column {name!r}: {column[bad[0]]} is "
+                             f"{'not > 0' if name == 'dt' else 'negative'}")
+    room = (INT64_MAX - np.maximum(time, 0)) // dt
+    bad = np.flatnonzero(length > room)
+    if len(bad):
+        raise ValueError(f"{where}: row {bad[0]}: time + length * dt is past 2**63-1 ns")
+    return time + length * dt
+
+
+def _run_id_column(arr: np.ndarray, names: tuple, where: str) -> np.ndarray | None:
+    """The ``run_id`` column as str, or None; bytes must be ASCII."""
+    if "run_id" not in names:
+        return None
+    col = np.asarray(arr["run_id"])
+    if col.ndim != 1:
+        raise ValueError(f"{where}: column 'run_id' holds {col.shape[1:]}-shaped values per row")
+    if col.dtype.kind == "S":
+        try:
+            return np.char.decode(col, "ascii")
+        except UnicodeDecodeError:
+            row = next(i for i, v in enumerate(col.tolist()) if not v.isascii())
+            raise ValueError(f"{where}: row {row}, column 'run_id': {bytes(col[row])!r} is not ASCII; "
+                             f"run ids are letters, digits, '_' and '.'") from None
+    if col.dtype.kind == "U":
+        return col
+    raise ValueError(f"{where}: column 'run_id' holds {col.dtype}, not strings; store the "
+                     f"run ids as strings exactly as in runs.yaml (e.g. '000001')")
 
 
 def _run_of_each_event(run_ids, from_run: str | None, n: int, where: str) -> np.ndarray:
@@ -119,8 +174,9 @@ def _run_windows(run: Run, rows: np.ndarray, time: np.ndarray, end: np.ndarray, 
         raise ValueError(f"{where}: row {i} [{time[i]}, {end[i]}) is outside its run {run.run_id!r} "
                          f"[{run.start}, {run.end}) = [{format_ns(run.start)}, "
                          f"{format_ns(run.end)})")
-    s = np.maximum(t - pad_ns, run.start)
-    e = np.minimum(e + pad_ns, run.end)
+    pad = min(pad_ns, run.end - run.start)  # more would be clipped anyway; no int64 overflow
+    s = np.where(t < run.start + pad, run.start, t - pad)
+    e = np.where(e > run.end - pad, run.end, e + pad)
     empty = np.flatnonzero(e <= s)
     if len(empty):
         raise ValueError(f"{where}: row {rows[empty[0]]} has zero duration and pad_ns is 0, so "
@@ -133,32 +189,61 @@ def _run_windows(run: Run, rows: np.ndarray, time: np.ndarray, end: np.ndarray, 
 
 
 def read_events(path: Path) -> np.ndarray:
-    """A .npy record array, or a .csv file with a header row, as a record array."""
+    """A .npy record array, or a .csv file with a header row, as a record array.
+
+    Problems are ``ValueError`` naming ``path`` (and the row and column where there is one).
+    """
     if path.suffix.lower() == ".npy":
-        arr = np.load(path, allow_pickle=False)
-        if arr.dtype.names is None:
-            raise ValueError(f"{path}: holds a plain {arr.dtype} array, not a record array with "
-                             f"columns time, endtime (or length, dt) and run_id")
+        with open(path, "rb") as stream:
+            if stream.read(6) != b"\x93NUMPY":
+                raise ValueError(f"{path}: not a .npy file (it does not start with numpy's "
+                                 f"header); save the events with numpy.save, or name a CSV "
+                                 f"file *.csv")
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except ValueError as exc:  # objects (pickles), a damaged header, not a .npy file
+            raise ValueError(f"{path}: not a readable .npy array of plain values ({exc}); save "
+                             f"a record array with numpy.save (no object columns)") from None
+        if not isinstance(arr, np.ndarray) or arr.dtype.names is None:
+            raise ValueError(f"{path}: holds a plain {getattr(arr, 'dtype', type(arr))} array, "
+                             f"not a record array with columns time, endtime (or length, dt) "
+                             f"and run_id")
         return arr
     return _csv_record_array(path, _read_csv_columns(path))
 
 
 def _read_csv_columns(path: Path) -> dict[str, list[str]]:
     """Column name → its values as text (blank and ``#`` lines skipped)."""
-    with open(path, newline="") as stream:
-        lines = (line for line in stream if line.strip() and not line.lstrip().startswith("#"))
-        reader = csv.reader(lines)
-        header = next(reader, None)
-        if header is None:
-            raise ValueError(f"{path}: empty; it needs a header row (time,endtime,run_id)")
-        header = [h.strip() for h in header]
-        cols: dict[str, list[str]] = {h: [] for h in header}
-        for lineno, row in enumerate(reader, start=2):
-            if len(row) != len(header):
-                raise ValueError(f"{path}: data row {lineno - 1} has {len(row)} fields, the header "
-                                 f"{len(header)}")
-            for h, v in zip(header, row):
-                cols[h].append(v.strip())
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as stream:
+            return _csv_columns(path, stream)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the "
+                         f"file as UTF-8 (or ASCII) CSV") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path}: not a valid CSV file ({exc})") from None
+
+
+def _csv_columns(path: Path, stream) -> dict[str, list[str]]:
+    lines = (line for line in stream if line.strip() and not line.lstrip().startswith("#"))
+    reader = csv.reader(lines)
+    header = next(reader, None)
+    if header is None:
+        raise ValueError(f"{path}: empty; it needs a header row (time,endtime,run_id)")
+    header = [h.strip() for h in header]
+    for i, h in enumerate(header):
+        if not h:
+            raise ValueError(f"{path}: header column {i + 1} has no name; name every column")
+        if h in header[:i]:
+            raise ValueError(f"{path}: header names column {h!r} twice (columns "
+                             f"{header.index(h) + 1} and {i + 1}); keep one")
+    cols: dict[str, list[str]] = {h: [] for h in header}
+    for lineno, row in enumerate(reader, start=2):
+        if len(row) != len(header):
+            raise ValueError(f"{path}: data row {lineno - 1} has {len(row)} fields, the header "
+                             f"{len(header)}")
+        for h, v in zip(header, row):
+            cols[h].append(v.strip())
     return cols
 
 
@@ -169,12 +254,7 @@ def _csv_record_array(path: Path, cols: dict[str, list[str]]) -> np.ndarray:
         if h == "run_id":
             arr = np.array(values, dtype=str)
         elif h in _INT_COLUMNS:
-            try:
-                arr = np.array([int(v) for v in values], dtype=np.int64)
-            except ValueError:
-                bad = next(i for i, v in enumerate(values) if not v.lstrip("+-").isdigit())
-                raise ValueError(f"{path}: data row {bad + 1}, column {h!r}: {values[bad]!r} is "
-                                 f"not an integer (ns)") from None
+            arr = _csv_int_column(path, h, values)
         else:
             continue
         fields.append((h, arr.dtype))
@@ -183,3 +263,17 @@ def _csv_record_array(path: Path, cols: dict[str, list[str]]) -> np.ndarray:
     for (h, _), arr in zip(fields, data):
         out[h] = arr
     return out
+
+
+def _csv_int_column(path: Path, name: str, values: list[str]) -> np.ndarray:
+    """One CSV column of int ns; the first value that is not one is named with its row."""
+    for i, v in enumerate(values):
+        text = v.replace("_", "")
+        if not (text.lstrip("+-").isdigit() and text.isascii()):
+            what = ("is NaN (a missing value)" if v.lower().lstrip("+-") == "nan"
+                    else "is empty" if not v else "is not an integer (ns)")
+            raise ValueError(f"{path}: data row {i + 1}, column {name!r}: {v[:40]!r} {what}")
+        if not -INT64_MAX - 1 <= int(text) <= INT64_MAX:
+            raise ValueError(f"{path}: data row {i + 1}, column {name!r}: {v[:40]} is past "
+                             f"the int64 range of ns")
+    return np.array([int(v.replace("_", "")) for v in values], dtype=np.int64)

@@ -15,7 +15,7 @@ from ..names import is_superrun_id
 from ..runs import RunRegistry
 from ..times import format_ns
 from .errors import definition_error as _error
-from .records import Segment, Superrun, entry_of
+from .records import MAX_NESTING_DEPTH, Segment, Superrun, entry_of
 
 __all__ = ["Flat", "check_references", "flatten", "inner_superruns", "topological_order"]
 
@@ -95,6 +95,18 @@ def topological_order(defs: Mapping[str, Superrun]) -> list[str]:
                 order.append(node)
                 stack.pop()
     return order
+
+
+def check_depth(defs: Mapping[str, Superrun], order: list[str]) -> None:
+    """No superrun nests deeper than :data:`MAX_NESTING_DEPTH` (``order``: inner ones first)."""
+    depth: dict[str, int] = {}
+    for name in order:
+        depth[name] = 1 + max((depth[s] for s in inner_superruns(defs[name])), default=0)
+        if depth[name] > MAX_NESTING_DEPTH:
+            d = defs[name]
+            raise _error(d.source_file, name, None, f"superruns nest {depth[name]} levels deep "
+                         f"here; the limit is {MAX_NESTING_DEPTH} (Snakemake plans each level "
+                         f"recursively)", "hold the leaf runs or fewer levels of superruns")
 
 
 def _raise_cycle(defs: Mapping[str, Superrun], path: list[str], child: str) -> None:

@@ -14,16 +14,20 @@ from typing import Any
 
 import numpy as np
 
-from ..names import run_id_problem, subrun_problem, superrun_name_problem
+from ..errors import brief
+from ..names import case_collisions, run_id_problem, subrun_problem, superrun_name_problem
 from ..schemas import first_error, schema_error_fix, schema_validator, witness_list, witness_map
 from ..times import INT64_MAX
 from ..yamlio import yaml_load
 from .errors import DefinitionError, definition_error as _error
-from .records import DEFAULT_SELECTION, EVENTS_SUFFIXES, KEYS, SELECTIONS, Superrun
+from .records import (DEFAULT_SELECTION, DEFINITION_SUFFIXES, EVENTS_SUFFIXES, KEYS, SELECTIONS,
+                      Superrun)
 
 __all__ = ["definition_files", "is_int", "parse_definition", "parse_document",
            "read_definitions"]
 
+#: Notes a definitions directory may hold beside its definitions (skipped, e.g. a README).
+NOTE_SUFFIXES = (".md", ".txt", ".rst")
 _QUOTE_IT = 'quote the run id, e.g. "000001"'
 _HOLDS_NOTHING = ("holds no subruns", "add runs: [...], ranges: {...} or events: <file>")
 
@@ -38,25 +42,55 @@ def is_int(x: Any) -> bool:
 
 
 def definition_files(paths: Iterable[str | Path] | str | Path) -> list[Path]:
-    """The definition files of ``paths``, each once (a directory contributes its ``*.yaml``).
+    """The definition files of ``paths``, each once (a directory contributes its ``*.yaml``
+    and ``*.yml`` files, sorted by name; hidden files (``.`` first) and notes (``*.md``,
+    ``*.txt``, ``*.rst``) are skipped).
 
-    A missing directory (a path without a .yaml/.yml suffix) contributes nothing; a missing
-    file is kept, so reading it says it is missing.
+    Nothing is skipped silently: a path that does not exist, a dangling symbolic link or
+    anything but a regular file in a directory, and any other file in a directory are
+    :class:`DefinitionError` naming the path and the fix.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files.extend(sorted((f for f in p.glob("*.yaml")
-                                 if f.is_file() and not f.name.startswith(".")),
-                                key=lambda f: f.name))
-        elif p.exists() or p.suffix.lower() in (".yaml", ".yml"):
+            files.extend(_directory_files(p))
+        elif p.exists() or p.suffix.lower() in DEFINITION_SUFFIXES:
             files.append(p)
+        else:
+            raise _error(p, None, None, "this definitions path does not exist (a file or "
+                         "a directory)", "create it (mkdir for a directory of definitions) "
+                         "or fix the path in the configuration's superruns: list")
     unique: dict[Path, Path] = {}
     for f in files:
         unique.setdefault(f.resolve(), f)
     return list(unique.values())
+
+
+def _directory_files(directory: Path) -> list[Path]:
+    """The definition files of one directory, each checked to be a regular file."""
+    files = []
+    for f in sorted(directory.iterdir(), key=lambda f: f.name):
+        if f.name.startswith(".") or f.suffix.lower() in NOTE_SUFFIXES:
+            continue
+        if f.is_symlink() and not f.exists():
+            raise _error(f, None, None, f"a dangling symbolic link (to {os.readlink(f)})",
+                         "fix the link or delete it")
+        if f.is_dir():
+            raise _error(f, None, None, f"a subdirectory of the definitions directory "
+                         f"{directory}; subdirectories are not read", "move its definitions up, "
+                         "or list it in the configuration's superruns: list")
+        if f.suffix.lower() not in DEFINITION_SUFFIXES:
+            raise _error(f, None, None, f"a file in the definitions directory {directory} "
+                         f"that is not a definition file (*.yaml or *.yml), so it would be "
+                         f"ignored", "rename it to *.yaml, move it elsewhere, or hide it with "
+                         "a leading '.' (notes: *.md, *.txt, *.rst are skipped)")
+        if not f.is_file():
+            raise _error(f, None, None, "not a regular file", "replace it with a definition "
+                         "file or move it out of the directory")
+        files.append(f)
+    return files
 
 
 def read_definitions(files: Iterable[Path]) -> dict[str, Superrun]:
@@ -68,6 +102,12 @@ def read_definitions(files: Iterable[Path]) -> dict[str, Superrun]:
                 raise _error(f, name, None, f"it is also defined in {defs[name].source_file}",
                              "keep one definition (rename or delete the other)")
             defs[name] = sr
+    clash = case_collisions(defs)
+    if clash:
+        raise _error(defs[clash[1]].source_file, clash[1], None, f"it differs from {clash[0]!r} "
+                     f"(in {defs[clash[0]].source_file}) only in case, so the two would share "
+                     f"one folder on a case-insensitive file system (macOS, Windows)",
+                     "rename one of them")
     return defs
 
 
@@ -85,7 +125,7 @@ def parse_document(doc: Any, file: Path) -> dict[str, Superrun]:
                          if isinstance(name, str) and not name.startswith("_")
                          else "use '_' then letters, digits, '_' and '.'")
         if body is None or not isinstance(body, Mapping):
-            raise _error(file, name, None, f"the definition is {body!r}, not a mapping",
+            raise _error(file, name, None, f"the definition is {brief(body)}, not a mapping",
                          "give it runs: [...], ranges: {...} or events: <file>")
         _check_id_types(name, body, file)
     _schema_check(doc, file)
@@ -166,13 +206,13 @@ def parse_definition(name: str, body: Mapping, file: Path | None, *, sort_ranges
     events, from_run, pad_ns = _parse_events(name, body, file)
     selection = body.get("selection", DEFAULT_SELECTION)
     if selection not in SELECTIONS:
-        raise _error(file, name, "selection", f"{selection!r} is not a selection mode",
+        raise _error(file, name, "selection", f"{brief(selection)} is not a selection mode",
                      f"use one of {', '.join(SELECTIONS)}")
     description = body.get("description", "")
     if description is None:
         description = ""
     if not isinstance(description, str):
-        raise _error(file, name, "description", f"{description!r} is not a string", "quote it")
+        raise _error(file, name, "description", f"{brief(description)} is not a string", "quote it")
     if not runs and not ranges and events is None:
         raise _error(file, name, None, *_HOLDS_NOTHING)
     return Superrun(name=name, description=description, runs=tuple(runs), ranges=ranges,
@@ -193,7 +233,7 @@ def _check_subrun(name: str, sub: Any, file, id_entry: str, entry: str, key: str
 def _parse_runs(name: str, body: Mapping, file) -> list[str]:
     runs = body.get("runs") or []
     if not isinstance(runs, (list, tuple)):
-        raise _error(file, name, "runs", f"{runs!r} is not a list", 'give a list, e.g. ["000001"]')
+        raise _error(file, name, "runs", f"{brief(runs)} is not a list", 'give a list, e.g. ["000001"]')
     seen: dict[str, int] = {}
     for i, sub in enumerate(runs):
         _check_subrun(name, sub, file, f"runs[{i}]", f"runs[{i}]", "runs:")
@@ -208,7 +248,7 @@ def _parse_ranges(name: str, body: Mapping, file, whole: set[str], sort: bool
                   ) -> dict[str, tuple[tuple[int, int], ...]]:
     ranges_in = body.get("ranges") or {}
     if not isinstance(ranges_in, Mapping):
-        raise _error(file, name, "ranges", f"{ranges_in!r} is not a mapping",
+        raise _error(file, name, "ranges", f"{brief(ranges_in)} is not a mapping",
                      "give {subrun: [[start_ns, end_ns], ...]}")
     ranges: dict[str, tuple[tuple[int, int], ...]] = {}
     for sub, value in ranges_in.items():
@@ -225,7 +265,7 @@ def _parse_events(name: str, body: Mapping, file) -> tuple[Path | None, str | No
     events = body.get("events")
     if events is not None:
         if not isinstance(events, (str, os.PathLike)) or not str(events):
-            raise _error(file, name, "events", f"{events!r} is not a file path",
+            raise _error(file, name, "events", f"{brief(events)} is not a file path",
                          "give the path of a .npy or .csv events file")
         events = Path(events)
         if events.suffix.lower() not in EVENTS_SUFFIXES:
@@ -244,7 +284,7 @@ def _parse_events(name: str, body: Mapping, file) -> tuple[Path | None, str | No
             raise _error(file, name, "from_run", problem, "give a regular run id (events belong "
                          "to regular runs, not superruns)")
     if not is_int(pad_ns) or pad_ns < 0:
-        raise _error(file, name, "pad_ns", f"{pad_ns!r} is not an int >= 0", "give int ns, e.g. 1000")
+        raise _error(file, name, "pad_ns", f"{brief(pad_ns)} is not an int >= 0", "give int ns, e.g. 1000")
     return events, from_run, pad_ns
 
 
@@ -257,7 +297,7 @@ def normalise_ranges(value: Any, file, name: str, sub: str, *, sort: bool = Fals
     if isinstance(value, (list, tuple)) and len(value) == 2 and all(is_int(x) for x in value):
         value = [value]
     if not isinstance(value, (list, tuple)) or not value:
-        raise _error(file, name, entry, f"{value!r} is not a list of [start, end] ranges",
+        raise _error(file, name, entry, f"{brief(value)} is not a list of [start, end] ranges",
                      'give [[start_ns, end_ns], ...] (int ns since the epoch); put whole runs '
                      'in runs: instead of "all"')
     pairs = [_range_pair(pair, file, name, f"{entry}[{i}]") for i, pair in enumerate(value)]
@@ -278,7 +318,7 @@ def _range_pair(pair: Any, file, name: str, entry: str) -> tuple[int, int]:
     if isinstance(pair, np.ndarray):
         pair = pair.tolist()
     if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(is_int(x) for x in pair)):
-        raise _error(file, name, entry, f"{pair!r} is not an [start, end] pair of ints",
+        raise _error(file, name, entry, f"{brief(pair)} is not an [start, end] pair of ints",
                      "give two int ns since the epoch, e.g. [1546509600000000000, "
                      "1546509601000000000] (no floats, no timestamps)")
     s, e = int(pair[0]), int(pair[1])

@@ -6,12 +6,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DEFAULT_SELECTION", "DEFINE_RUN_MARKER", "EVENTS_SUFFIXES", "KEYS", "SELECTIONS",
-           "Segment", "Superrun", "entry_of"]
+__all__ = ["DEFAULT_SELECTION", "DEFINE_RUN_MARKER", "DEFINITION_SUFFIXES", "EVENTS_SUFFIXES",
+           "KEYS", "MAX_NESTING_DEPTH", "SELECTIONS", "Segment", "Superrun", "entry_of"]
 
 SELECTIONS = ("contained", "touching")
 DEFAULT_SELECTION = "contained"
 EVENTS_SUFFIXES = (".npy", ".csv")
+#: The files a definitions directory holds (both spellings of YAML, as most tools accept).
+DEFINITION_SUFFIXES = (".yaml", ".yml")
+#: Deepest nesting of superruns (a superrun of runs is depth 1); Snakemake plans each level
+#: with several nested calls, and runs out of Python's recursion limit near 490 levels.
+MAX_NESTING_DEPTH = 100
 #: First line of every file written by :func:`define_run`; without it, define_run refuses
 #: to overwrite a file (it was written or taken over by hand).
 DEFINE_RUN_MARKER = "# written by superruns define_run"
