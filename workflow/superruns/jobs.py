@@ -20,14 +20,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
-from .errors import EXPECTED_ERRORS
+from .errors import EXPECTED_ERRORS, SuperrunsError
+from .files import os_error_message
 from .project import Project
 
 log = logging.getLogger("superruns")
 
 
 def error_line(error: BaseException) -> str:
-    """The one line an expected error is reported as: its type and its message."""
+    """The one line an expected error is reported as: its type and its message (an OSError
+    worded with its file and what to do: no bare errno)."""
+    if isinstance(error, OSError) and not isinstance(error, SuperrunsError):
+        return f"{type(error).__name__}: {os_error_message(error)}"
     return f"{type(error).__name__}: {error}"
 
 
@@ -113,14 +117,29 @@ def _process(job: Job) -> None:
 
 def _build_superrun(job: Job) -> None:
     from .concatenation import build_from_project
-    from .storage import DataFile
 
     superrun, data_type = job.wildcards.superrun, job.wildcards.data_type
     # Open each input once: the provenance record and the build share them (a superrun
     # of 10,000 subruns spent as long re-opening them as building).
-    files = {path: DataFile(path) for path in (Path(p).resolve() for p in job.smk.input)}
+    files = open_subrun_files(job.project, superrun, data_type)
     build_from_project(job.project, superrun, data_type, job.output,
                        extra_metadata=job.provenance(superrun, data_type, files.values()), files=files)
+
+
+def open_subrun_files(project: Project, superrun: str, data_type: str) -> dict:
+    """``{path: DataFile}`` of the direct subruns' files of ``superrun``, by the paths the build
+    reads them from, each checked to hold its subrun's ``data_type`` (a file linked, moved or
+    copied from another run or data type is refused; lineages are compared by the build)."""
+    from .identity import check_identity
+    from .storage import DataFile
+
+    files = {}
+    for subrun in project.definitions.direct_subruns(superrun):
+        path = project.path(subrun, data_type)
+        if path not in files:
+            files[path] = DataFile(path)
+            check_identity(files[path], subrun, data_type, reader="job")
+    return files
 
 
 def _summarise(job: Job) -> None:
