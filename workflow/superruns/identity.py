@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import SuperrunsError
 from .names import subrun_problem
@@ -118,12 +119,15 @@ def check_identity(data, run_id: str, data_type: str, lineage_hash: str | None =
 def check_verified_lineages(result: dict, project) -> int:
     """Mark the intact files of a :func:`~superruns.storage.verify_paths` result whose lineage
     differs from the one ``project``'s configuration gives their run and data type
-    (``problem = "other_lineage"``); return how many files were compared. Files of runs or
-    data types the configuration does not know are left as they are."""
+    (``problem = "other_lineage"``); return how many files were compared. Only files inside
+    the project's data directory are compared; files of runs or data types the configuration
+    does not know are left as they are."""
     compared = 0
+    data_dir = Path(project.data_dir).absolute()
     for report in result["files"]:
         run_id, data_type = report["run_id"], report["data_type"]
-        if not report["ok"] or subrun_problem(run_id) or data_type not in project.registry:
+        if not report["ok"] or subrun_problem(run_id) or data_type not in project.registry or \
+                data_dir not in Path(report["path"]).absolute().parents:
             continue
         try:
             wanted = wanted_lineage_hash(project, run_id, data_type)
