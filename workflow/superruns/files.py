@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from .errors import SuperrunsError
 
 __all__ = ["NotARegularFile", "FileAccessError", "open_regular", "opened_regular", "check_regular",
-           "read_regular", "kind_of", "os_error_message", "disk_error"]
+           "read_regular", "kind_of", "os_error_message", "disk_error", "writable_problem"]
 
 
 class NotARegularFile(SuperrunsError, OSError):
@@ -40,7 +40,7 @@ def kind_of(mode: int) -> str:
 
 def _refusal(path, mode: int, what: str) -> NotARegularFile:
     return NotARegularFile(f"{path} is {kind_of(mode)}, not {what}: only regular files are read. "
-                           "Remove it (or point to the right file) and rebuild it.")
+                           "Remove it, or replace it with the right file.")
 
 
 def open_regular(path, what: str = "a regular file") -> int:
@@ -131,3 +131,21 @@ def disk_error(path, error: BaseException, needed: int = 0) -> FileAccessError:
         return FileAccessError(f"{path}: cannot be written: {_ADVICE[errno.ENOSPC]} ({free} bytes free)")
     return FileAccessError(f"{path}: cannot be written ({error}); check that the disk is not full "
                            "or over quota and that the directory is writable, then run again")
+
+
+def writable_problem(directory) -> str | None:
+    """Why files cannot be created in ``directory`` (or, if it does not exist yet, in its
+    nearest existing parent), or None when they can."""
+    path = os.path.abspath(os.fspath(directory))
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        return f"{path} is not a directory"
+    if os.access(path, os.W_OK | os.X_OK):
+        return None
+    try:
+        read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    error = errno.EROFS if read_only else errno.EACCES
+    return os_error_message(OSError(error, os.strerror(error)), path)

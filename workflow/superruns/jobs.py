@@ -46,11 +46,19 @@ def error_policy(report: Callable[[str], None]):
         raise SystemExit(1) from None
 
 
+class _LogFile(logging.FileHandler):
+    """The job's log file; when it cannot be written (a full disk holds it too) the line still
+    reaches stderr through the other handler, without logging's own traceback."""
+
+    def handleError(self, record) -> None:
+        pass
+
+
 def _log_to(log_path: str | None) -> None:
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w"))
+        handlers.append(_LogFile(log_path, mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         handlers=handlers, force=True)
 
