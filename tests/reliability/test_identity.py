@@ -224,7 +224,14 @@ JOB_CASES = [
      ["holds 9/peaks", "not 9/peak_basics"]),
     ("run-input-symlinked", lambda d: symlink_other_run(d, "peaks"), "9/peak_basics",
      ["holds 8/peaks", "not 9/peaks"]),
+    ("summary-input-symlinked", lambda d: link_superrun_to_subrun(d, "event_info"),
+     "summary/_a/event_info.html", ["holds 8/event_info", "not _a/event_info"]),
 ]
+
+
+def link_superrun_to_subrun(data: Path, data_type: str) -> None:
+    (data / "_a" / data_type).unlink()
+    (data / "_a" / data_type).symlink_to(Path("..") / "8" / data_type)
 
 
 @pytest.mark.parametrize("id, damage, target, words", JOB_CASES, ids=[c[0] for c in JOB_CASES])

@@ -151,9 +151,15 @@ def open_subrun_files(project: Project, superrun: str, data_type: str) -> dict:
 
 
 def _summarise(job: Job) -> None:
+    from .identity import check_identity
     from .report import write_summary
+    from .storage import DataFile
 
-    write_summary(Path(job.smk.input[0]), job.output)
+    path = Path(job.smk.input[0])
+    superrun, data_type = job.wildcards.superrun, job.wildcards.data_type
+    check_identity(DataFile(path), superrun, data_type, job.project.lineage_hash(superrun, data_type),
+                   reader="job")
+    write_summary(path, job.output)
 
 
 def _select(job: Job) -> None:
