@@ -324,3 +324,24 @@ def test_time_ranges_as_iso_strings_and_open_ends(flow):
     chunked = np.concatenate(list(superruns.iter_chunks("8", "raw_records", time_range=(None, t(3)),
                                                         project=project)))
     assert chunked.tobytes() == head.tobytes()
+
+
+VERIFY_MISSING = [
+    ("a-path-that-does-not-exist", lambda flow: (["verify", "data/nosuch"], "data/nosuch: No such file or directory")),
+    ("a-dangling-symlink", lambda flow: ((flow.data / "9" / "peaks").unlink(),
+                                         (flow.data / "9" / "peaks").symlink_to("gone"),
+                                         (["verify", "data"], "data/9/peaks: no such data file"))[-1]),
+]
+
+
+@pytest.mark.parametrize("id, make", VERIFY_MISSING, ids=[c[0] for c in VERIFY_MISSING])
+def test_verify_of_missing_files_says_so_without_errno(flow, monkeypatch, id, make):
+    monkeypatch.chdir(flow.root)
+    args, words = make(flow)
+    before = state(flow.data)
+    out = io.StringIO()
+    assert cli.main(args, out=out) == 1
+    text = out.getvalue()
+    assert words in text and "[Errno" not in text and "do not exist" in text
+    assert "are damaged" not in text
+    assert state(flow.data) == before

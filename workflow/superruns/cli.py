@@ -156,7 +156,8 @@ def print_verify(result: dict, out) -> None:
 
 _PROBLEM_WORDS = {"damaged": "are damaged", "misplaced": "are not what their place says",
                   "other_lineage": "are of another lineage than the configuration gives",
-                  "newer_format": "are of a newer format version", "not_a_file": "are not regular files"}
+                  "newer_format": "are of a newer format version", "not_a_file": "are not regular files",
+                  "missing": "do not exist"}
 
 
 def optional_project(args) -> Project | None:

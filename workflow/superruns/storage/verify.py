@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import kernels
 from ..atomic import is_temp_name, temp_owner_pid
-from ..files import NotARegularFile
+from ..files import NotARegularFile, os_error_message
 from .blosc_layout import chunk_sizes
 from .format import ChunkRecord, FrameRecord, NewerFormat, StorageError
 from .reader import DataFile
@@ -60,6 +60,7 @@ ADVICE = {
     "newer_format": "They are not damaged: they were written by a newer superruns; upgrade "
                     "superruns to read them. Do not delete them.",
     "not_a_file": "They are not regular files (a FIFO, device or directory): remove them.",
+    "missing": "Check the paths (a dangling symlink?); snakemake rebuilds missing data files.",
 }
 
 
@@ -79,7 +80,7 @@ def verify_file(path, *, deep: bool = False, max_problems: int = 20,
         report["size"] = os.lstat(path).st_size
         data = DataFile(path, verify=True, nthreads=1)
     except (StorageError, OSError) as error:
-        problems.append(str(error))
+        problems.append(str(error) if isinstance(error, StorageError) else os_error_message(error, path))
         report["problem"] = _kind_of_failure(error)
         return report
     table = data.frame_table
@@ -97,6 +98,8 @@ def verify_file(path, *, deep: bool = False, max_problems: int = 20,
 
 
 def _kind_of_failure(error: BaseException) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "missing"
     if isinstance(error, NewerFormat):
         return "newer_format"
     if isinstance(error, NotARegularFile) or "not a regular file" in str(error) or \
