@@ -21,6 +21,7 @@ from superruns.project import (
     SNAKEMAKE_CONFIG,
     Project,
     check_config_files,
+    check_data_dir_writable,
     set_default_project,
     validate_config,
 )
@@ -82,6 +83,11 @@ if STANDALONE:
     # main process (jobs get theirs by job, not by target).
     if workflow.is_main_process:
         expand_short_targets(workflow, DATA_DIR, PROJECT)
+
+    # Before any job: a data directory that cannot be written is one clear line, not
+    # Snakemake's traceback when it prepares the first job's output.
+    onstart:
+        check_data_dir_writable(DATA_DIR)
 
     # What `snakemake` with no target builds: the config's default_target.
     rule all:

@@ -62,3 +62,21 @@ def test_messages_are_bounded(length):
 def test_brief_summarises_long_values():
     assert len(brief(list(range(10**6)))) < 100
     assert len(brief({"k" * 10**6: [[1] * 1000] * 1000})) < 300
+
+
+def test_a_fifo_in_place_of_a_yaml_or_events_file_is_refused_at_once(tmp_path):
+    """Reading a FIFO would wait forever for a writer; both readers refuse it by its kind."""
+    import os
+
+    from superruns.definitions.events import read_events
+    from superruns.files import NotARegularFile
+    from superruns.yamlio import YamlError, yaml_load
+
+    fifo = tmp_path / "runs.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(YamlError, match="FIFO"):
+        yaml_load(fifo)
+    events = tmp_path / "events.csv"
+    os.mkfifo(events)
+    with pytest.raises(NotARegularFile, match="events file"):
+        read_events(events)

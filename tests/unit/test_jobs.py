@@ -32,7 +32,13 @@ def raising(error):
 @pytest.mark.parametrize("error, line", [
     (BadInput("data/000001/peaks: damaged; rebuild it"), "BadInput: data/000001/peaks: damaged; rebuild it"),
     (FileNotFoundError(2, "No such file or directory", "data/000001/peaks"),
-     "FileNotFoundError: [Errno 2] No such file or directory: 'data/000001/peaks'"),
+     "FileNotFoundError: data/000001/peaks: No such file or directory"),
+    (OSError(28, "No space left on device", "data/000001/.peaks.tmp-1-ab"),
+     "OSError: data/000001/.peaks.tmp-1-ab: no space left on the device: free some space"),
+    (PermissionError(13, "Permission denied", "data/000001"),
+     "PermissionError: data/000001: permission denied: give your user access to it"),
+    (OSError(30, "Read-only file system", "data"),
+     "OSError: data: the file system is read-only: set data_dir to a writable directory"),
 ])
 def test_an_expected_error_is_one_line_and_exit_1(tmp_path, capsys, error, line):
     smk = fake_smk(tmp_path)
@@ -40,7 +46,7 @@ def test_an_expected_error_is_one_line_and_exit_1(tmp_path, capsys, error, line)
         jobs.run_job(smk, raising(error))
     assert exit_info.value.code == 1
     logged = (tmp_path / "logs" / "job.log").read_text()
-    assert line in logged and "Traceback" not in logged
+    assert line in logged and "Traceback" not in logged and "[Errno" not in logged
     assert "Traceback" not in capsys.readouterr().err
 
 

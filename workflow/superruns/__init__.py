@@ -20,18 +20,23 @@ def _project(project):
     return project if project is not None else Project.default()
 
 
-def load(run_id, data_types, time_range=None, *, project=None):
-    """Rows of ``data_types`` (one, or several of one kind merged) of a run or superrun."""
+def load(run_id, data_types, time_range=None, *, lineage="current", project=None):
+    """Rows of ``data_types`` (one, or several of one kind merged) of a run or superrun.
+
+    ``time_range``: ``(start, end)``, each int ns, an ISO-8601 time or None (open end).
+    ``lineage``: ``"current"`` (what the configuration gives: data of another lineage are
+    refused), ``"any"``, or a lineage hash (see :mod:`superruns.identity`)."""
     from . import loading
 
-    return loading.load(_project(project), run_id, data_types, time_range=time_range)
+    return loading.load(_project(project), run_id, data_types, time_range=time_range, lineage=lineage)
 
 
-def iter_chunks(run_id, data_types, time_range=None, *, project=None):
-    """Rows chunk by chunk, as stored."""
+def iter_chunks(run_id, data_types, time_range=None, *, lineage="current", project=None):
+    """Rows chunk by chunk, as stored (arguments as for :func:`load`)."""
     from . import loading
 
-    return loading.iter_chunks(_project(project), run_id, data_types, time_range=time_range)
+    return loading.iter_chunks(_project(project), run_id, data_types, time_range=time_range,
+                               lineage=lineage)
 
 
 def run_metadata(run_id, *, project=None):

@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from .errors import EXPECTED_ERRORS
+from .errors import EXPECTED_ERRORS, SuperrunsError
+from .files import os_error_message
 from .project import Project
 from .times import format_ns
 
@@ -46,12 +47,23 @@ def show_superrun(project: Project, name: str) -> dict:
             "run_metadata": project.run_metadata(name)}
 
 
-def file_info(path: str) -> dict:
+def file_info(path: str, project: Project | None = None) -> dict:
+    """The file's metadata, after checking it is a regular data file; with a project, a file
+    inside its data directory must hold the run and data type its place names."""
+    from pathlib import Path
+
+    from .identity import IdentityError, identity_problem, identity_of
     from .storage import DataFile
 
     data = DataFile(path)
-    metadata = dict(data.metadata)
-    return metadata
+    where = Path(path).absolute()
+    if project is not None and where.parent.parent == project.data_dir.absolute():
+        problem = identity_problem(identity_of(data), where.parent.name, where.name)
+        if problem:
+            raise IdentityError(f"{path}: {problem}. Delete it and rebuild it (snakemake --forcerun "
+                                f"{where.parent.name}/{where.name}); `superruns info --json` on a copy "
+                                "elsewhere shows its metadata.")
+    return dict(data.metadata)
 
 
 def print_table(rows: list[dict], columns: list[str], out) -> None:
@@ -110,28 +122,68 @@ def parser() -> argparse.ArgumentParser:
 
 
 def print_verify(result: dict, out) -> None:
+    from .storage.verify import ADVICE
+
     for report in result["files"]:
         if report["ok"]:
             print(f"ok   {report['path']}: {report['chunks']} chunks, {report['frames']} frames, "
                   f"{report['rows']} rows", file=out)
         else:
-            print(f"BAD  {report['path']}", file=out)
+            label = "NEW " if report["problem"] == "newer_format" else "BAD "
+            print(f"{label} {report['path']}", file=out)
             for problem in report["problems"]:
                 print(f"     {problem}", file=out)
     for path in result["leftovers"]:
-        print(f"note {path}: temporary file of an interrupted write; safe to delete", file=out)
+        print(f"note {path}: temporary file of an interrupted write (its process is gone); "
+              "safe to delete", file=out)
+    for path in result.get("in_progress", []):
+        print(f"note {path}: temporary file of a write under way (its process still runs); "
+              "leave it", file=out)
+    if result.get("lineages_checked") is None:
+        print("note lineages not compared with a configuration (none found: give --config)", file=out)
     if result["ok"]:
         print(f"{result['checked']} files checked, all intact", file=out)
-    else:
-        print(f"{len(result['bad'])} of {result['checked']} files are damaged: "
-              f"{' '.join(result['bad'])}. Delete them and rebuild them (snakemake rebuilds "
-              "missing files).", file=out)
+        return
+    by_problem = {}
+    for report in result["files"]:
+        if not report["ok"]:
+            by_problem.setdefault(report["problem"] or "damaged", []).append(report["path"])
+    for problem, paths in by_problem.items():
+        shown = " ".join(paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
+        print(f"{len(paths)} of {result['checked']} files {_PROBLEM_WORDS.get(problem, problem)}: "
+              f"{shown}. {ADVICE.get(problem, ADVICE['damaged'])}", file=out)
+
+
+_PROBLEM_WORDS = {"damaged": "are damaged", "misplaced": "are not what their place says",
+                  "other_lineage": "are of another lineage than the configuration gives",
+                  "newer_format": "are of a newer format version", "not_a_file": "are not regular files",
+                  "missing": "do not exist"}
+
+
+def optional_project(args) -> Project | None:
+    """The project of ``--config``, else the default one if there is a config file, else None."""
+    import os
+    from pathlib import Path
+
+    from .project import DEFAULT_CONFIG
+
+    if args.config:
+        return Project.from_file(args.config)
+    if os.environ.get("SUPERRUNS_CONFIG") or Path(DEFAULT_CONFIG).is_file():
+        return Project.default()
+    return None
 
 
 def verify(args, out) -> int:
+    from .identity import check_verified_lineages
     from .storage import verify_paths
 
-    result = verify_paths(args.paths, deep=args.deep)
+    project = optional_project(args)
+    result = verify_paths(args.paths, deep=args.deep,
+                          data_dirs=[project.data_dir] if project is not None else [])
+    result["lineages_checked"] = None
+    if project is not None:
+        check_verified_lineages(result, project)
     if args.json:
         json.dump(result, out, indent=2, default=str)
         print(file=out)
@@ -143,7 +195,7 @@ def verify(args, out) -> int:
 def inspect(args) -> dict | list:
     """What ``info``, ``list`` and ``show`` print."""
     if args.command == "info":
-        return file_info(args.path)
+        return file_info(args.path, optional_project(args))
     project = Project.from_file(args.config) if args.config else Project.default()
     return list_rows(project) if args.command == "list" else show_superrun(project, args.name)
 
@@ -160,6 +212,14 @@ def print_result(args, result, out) -> None:
         print_mapping(result, out)
 
 
+def error_text(error: BaseException) -> str:
+    """An expected error in words: an OSError with its file and what to do (never a bare
+    errno); a SuperrunsError as it is."""
+    if isinstance(error, OSError) and not isinstance(error, SuperrunsError):
+        return os_error_message(error)
+    return str(error)
+
+
 def main(argv=None, out=None) -> int:
     """Run one command. Error policy (as in the jobs): an expected error (a SuperrunsError, or
     an OSError, which names its file) is printed as one line, exit status 1; any other
@@ -171,7 +231,7 @@ def main(argv=None, out=None) -> int:
             return verify(args, out)
         result = inspect(args)
     except EXPECTED_ERRORS as error:
-        print(f"superruns {args.command}: {error}", file=sys.stderr)
+        print(f"superruns {args.command}: {error_text(error)}", file=sys.stderr)
         return 1
     print_result(args, result, out)
     return 0

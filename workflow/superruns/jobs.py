@@ -20,14 +20,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable
 
-from .errors import EXPECTED_ERRORS
+from .errors import EXPECTED_ERRORS, SuperrunsError
+from .files import os_error_message
 from .project import Project
 
 log = logging.getLogger("superruns")
 
 
 def error_line(error: BaseException) -> str:
-    """The one line an expected error is reported as: its type and its message."""
+    """The one line an expected error is reported as: its type and its message (an OSError
+    worded with its file and what to do: no bare errno)."""
+    if isinstance(error, OSError) and not isinstance(error, SuperrunsError):
+        return f"{type(error).__name__}: {os_error_message(error)}"
     return f"{type(error).__name__}: {error}"
 
 
@@ -42,11 +46,19 @@ def error_policy(report: Callable[[str], None]):
         raise SystemExit(1) from None
 
 
+class _LogFile(logging.FileHandler):
+    """The job's log file; when it cannot be written (a full disk holds it too) the line still
+    reaches stderr through the other handler, without logging's own traceback."""
+
+    def handleError(self, record) -> None:
+        pass
+
+
 def _log_to(log_path: str | None) -> None:
     handlers = [logging.StreamHandler(sys.stderr)]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_path, mode="w"))
+        handlers.append(_LogFile(log_path, mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                         handlers=handlers, force=True)
 
@@ -113,20 +125,41 @@ def _process(job: Job) -> None:
 
 def _build_superrun(job: Job) -> None:
     from .concatenation import build_from_project
-    from .storage import DataFile
 
     superrun, data_type = job.wildcards.superrun, job.wildcards.data_type
     # Open each input once: the provenance record and the build share them (a superrun
     # of 10,000 subruns spent as long re-opening them as building).
-    files = {path: DataFile(path) for path in (Path(p).resolve() for p in job.smk.input)}
+    files = open_subrun_files(job.project, superrun, data_type)
     build_from_project(job.project, superrun, data_type, job.output,
                        extra_metadata=job.provenance(superrun, data_type, files.values()), files=files)
 
 
-def _summarise(job: Job) -> None:
-    from .report import write_summary
+def open_subrun_files(project: Project, superrun: str, data_type: str) -> dict:
+    """``{path: DataFile}`` of the direct subruns' files of ``superrun``, by the paths the build
+    reads them from, each checked to hold its subrun's ``data_type`` (a file linked, moved or
+    copied from another run or data type is refused; lineages are compared by the build)."""
+    from .identity import check_identity
+    from .storage import DataFile
 
-    write_summary(Path(job.smk.input[0]), job.output)
+    files = {}
+    for subrun in project.definitions.direct_subruns(superrun):
+        path = project.path(subrun, data_type)
+        if path not in files:
+            files[path] = DataFile(path)
+            check_identity(files[path], subrun, data_type, reader="job")
+    return files
+
+
+def _summarise(job: Job) -> None:
+    from .identity import check_identity
+    from .report import write_summary
+    from .storage import DataFile
+
+    path = Path(job.smk.input[0])
+    superrun, data_type = job.wildcards.superrun, job.wildcards.data_type
+    check_identity(DataFile(path), superrun, data_type, job.project.lineage_hash(superrun, data_type),
+                   reader="job")
+    write_summary(path, job.output)
 
 
 def _select(job: Job) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 from .errors import SuperrunsError
 from .metadata import output_metadata
 from .plugins import ChunkSpan, Plugin, SourcePlugin
+from .identity import check_identity
 from .storage import DataFile, DataWriter
 
 
@@ -23,15 +24,10 @@ class ProcessingError(SuperrunsError, RuntimeError):
 
 
 def check_input_lineages(project, run_id: str, files: dict[str, DataFile]) -> None:
-    """Refuse inputs built with another lineage than the configuration gives them now."""
+    """Refuse inputs that are not ``run_id``'s own files of their data type, built with the
+    lineage the configuration gives them now (:func:`superruns.identity.check_identity`)."""
     for data_type, data in files.items():
-        path = data.path
-        found = data.metadata.get("lineage_hash")
-        expected = project.lineage_hash(run_id, data_type)
-        if found != expected:
-            raise ProcessingError(
-                f"Run {run_id}: {path} has lineage hash {found}, but the configuration gives "
-                f"{data_type} the hash {expected}. Rebuild it: snakemake --forcerun {run_id}/{data_type}")
+        check_identity(data, run_id, data_type, project.lineage_hash(run_id, data_type), reader="job")
 
 
 def input_chunks(run_id: str, files: dict[str, DataFile]) -> Iterator[tuple[ChunkSpan, dict[str, np.ndarray]]]:

@@ -88,7 +88,36 @@ def check_config_files(paths) -> None:
     from .yamlio import yaml_load
 
     for path in paths:
+        check_yaml_files([path])
         yaml_load(path, ConfigError)
+
+
+def check_yaml_files(paths) -> None:
+    """Refuse at once configuration paths that exist but are not regular files (a FIFO would
+    make the YAML reader wait forever); a directory entry's ``*.yaml`` files are checked too."""
+    from .files import NotARegularFile, check_regular
+
+    for path in map(Path, paths):
+        entries = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        for entry in entries:
+            if entry.exists():
+                try:
+                    check_regular(entry, "a YAML file")
+                except NotARegularFile as error:
+                    raise ConfigError(str(error)) from None
+
+
+def check_data_dir_writable(data_dir) -> None:
+    """Stop the workflow with one line if ``data_dir`` cannot be written (read-only file
+    system, permissions): the Snakefile's ``onstart:`` calls it before any job runs."""
+    import sys
+
+    from .files import writable_problem
+
+    problem = writable_problem(data_dir)
+    if problem:
+        print(f"superruns: the data directory cannot be written: {problem}", file=sys.stderr)
+        raise SystemExit(1)
 
 
 # The process's default Project (see set_default_project); a list, so nothing rebinds a global.
@@ -121,6 +150,7 @@ class Project:
         from .yamlio import yaml_load
 
         path = Path(path)
+        check_yaml_files([path])
         if not path.is_file():
             raise ConfigError(f"No configuration file at {path.resolve()}: run from the workflow's "
                               "directory, or set SUPERRUNS_CONFIG to the config.yaml to use.")
@@ -168,12 +198,14 @@ class Project:
     def runs(self):
         from .runs import RunRegistry
 
+        check_yaml_files([self.config["runs"]])
         return RunRegistry.load(self.config["runs"])
 
     @cached_property
     def definitions(self):
         from .definitions import Definitions
 
+        check_yaml_files(self.config["superruns"])
         return Definitions.load(self.config["superruns"], self.runs, base_dir=self.base_dir)
 
     @property

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from .errors import SuperrunsError
+from .files import FileAccessError, NotARegularFile, read_regular
 
 __all__ = ["MAX_ALIAS_NODES", "YamlError", "yaml_load"]
 
@@ -252,11 +253,11 @@ def yaml_load(path: Path, error_cls: type[Exception] = YamlError) -> Any:
     Errors become ``error_cls`` naming the file and the line.
     """
     try:
-        data = Path(path).read_bytes()
+        data = read_regular(path, "a YAML file")
     except FileNotFoundError:
         raise error_cls(f"{path}: file not found; create it or fix the path") from None
-    except IsADirectoryError:
-        raise error_cls(f"{path}: is a directory, not a YAML file; fix the path") from None
+    except (NotARegularFile, FileAccessError) as exc:  # a FIFO would hang a plain read
+        raise error_cls(str(exc)) from None
     try:
         try:
             return _fast_load(data)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import check_regular
 from ..intervals import merge_spans
 from ..names import is_superrun_id
 from ..runs import Run, RunRegistry
@@ -193,6 +194,7 @@ def read_events(path: Path) -> np.ndarray:
 
     Problems are ``ValueError`` naming ``path`` (and the row and column where there is one).
     """
+    check_regular(path, "an events file")  # a FIFO would hang the read
     if path.suffix.lower() == ".npy":
         with open(path, "rb") as stream:
             if stream.read(6) != b"\x93NUMPY":

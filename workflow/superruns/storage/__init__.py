@@ -17,15 +17,17 @@ from __future__ import annotations
 from .compression import (COMPRESSION_NTHREADS, DEFAULT_CLEVEL, DEFAULT_CODEC, DEFAULT_FILTER,
                           DEFAULT_NTHREADS, Compression, default_typesize)
 from .format import (COMPRESSOR, FORMAT_VERSION, METADATA_CRC_KEY, METADATA_KEY, ChunkRecord,
-                     DataCorrupted, DataFileMissing, Frame, FrameRecord, StorageError, TimeRangeError,
+                     DataCorrupted, DataFileMissing, Frame, FrameRecord, NewerFormat, StorageError,
+                     TimeRangeError,
                      dtype_from_metadata, dtype_to_str)
-from .reader import Chunk, DataFile, FrameCursor, read_metadata
-from .verify import content_hash, data_files, verify_file, verify_paths
+from .reader import Chunk, DataFile, FileChanged, FrameCursor, read_metadata
+from .verify import content_hash, data_files, temp_file_owner, verify_file, verify_paths
 from .writer import FRAME_SIZE, DataWriter
 
 __all__ = [
     "Frame", "Chunk", "ChunkRecord", "FrameRecord", "FrameCursor", "Compression",
     "DataWriter", "DataFile", "DataCorrupted", "StorageError", "DataFileMissing", "TimeRangeError",
+    "NewerFormat", "FileChanged",
     "read_metadata", "dtype_from_metadata", "dtype_to_str", "default_typesize",
     "content_hash", "verify_file", "verify_paths", "data_files",
     "FORMAT_VERSION", "METADATA_KEY", "METADATA_CRC_KEY", "COMPRESSOR",

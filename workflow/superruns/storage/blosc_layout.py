@@ -19,6 +19,7 @@ import struct
 import blosc2
 import numpy as np
 
+from ..files import NotARegularFile, disk_error, open_regular, os_error_message
 from .format import REBUILD, DataCorrupted, DataFileMissing, StorageError
 
 __all__ = ["check_frame_file", "read_frame_file", "codec_name", "filter_name", "chunk_sizes",
@@ -29,17 +30,25 @@ _FRAME_MAGIC = b"b2frame\x00"
 MAX_CHUNK_BYTES = 2**31 - 2**20
 
 
-def check_frame_file(path: str) -> int:
+def check_frame_file(path: str) -> tuple[int, os.stat_result]:
     """Refuse, with a clear message, files that are not whole blosc2 frames (before blosc2
-    reads them); return the frame's header length (where the first chunk's bytes start)."""
+    reads them): anything but a regular file at once (a FIFO would hang the reader), empty,
+    truncated or foreign files. Return the frame's header length (where the first chunk's
+    bytes start) and the file's ``stat`` (to notice a file replaced while being read)."""
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(24)
+        fd = open_regular(path, "a superruns data file")
     except FileNotFoundError:
         raise DataFileMissing(f"{path}: no such data file") from None
-    except IsADirectoryError:
-        raise StorageError(f"{path} is a directory, not a superruns data file (a strax folder?)") from None
+    except NotARegularFile as error:
+        raise StorageError(str(error)) from None
+    try:
+        st = os.fstat(fd)
+        head = os.pread(fd, 24, 0)
+    except OSError as error:
+        raise StorageError(os_error_message(error, path)) from None
+    finally:
+        os.close(fd)
+    size = st.st_size
     if size == 0:
         raise DataCorrupted(f"{path}: the file is empty. {REBUILD}")
     if len(head) < 24 or head[2:10] != _FRAME_MAGIC:
@@ -53,7 +62,7 @@ def check_frame_file(path: str) -> int:
         what = "truncated" if size < frame_size else "longer than its frame"
         raise DataCorrupted(f"{path}: the file is {what}: {size} bytes on disk, {frame_size} "
                             f"written. {REBUILD}")
-    return header_len
+    return header_len, st
 
 
 def _vlmeta_value(schunk, key: str, path: str):
@@ -66,12 +75,12 @@ def _vlmeta_value(schunk, key: str, path: str):
         raise DataCorrupted(f"{path}: its metadata cannot be read ({error}). {REBUILD}") from None
 
 
-def read_frame_file(path: str, keys: tuple[str, ...]) -> tuple[list, int, int]:
-    """``([vlmeta value of each key, None if absent], header length, number of chunks)``.
+def read_frame_file(path: str, keys: tuple[str, ...]) -> tuple[list, int, int, os.stat_result]:
+    """``([vlmeta value of each key, None if absent], header length, number of chunks, stat)``.
 
     The frame is opened and closed again: an open SChunk holds a file descriptor, and a
     superrun job opens thousands of files."""
-    header_len = check_frame_file(path)
+    header_len, st = check_frame_file(path)
     try:
         schunk = blosc2.open(path, mode="r")
     except Exception as error:
@@ -83,7 +92,7 @@ def read_frame_file(path: str, keys: tuple[str, ...]) -> tuple[list, int, int]:
     values = [_vlmeta_value(schunk, key, path) for key in keys]
     nchunks = schunk.nchunks
     del schunk
-    return values, header_len, nchunks
+    return values, header_len, nchunks, st
 
 
 # -- compression --------------------------------------------------------------------------------------
@@ -157,11 +166,15 @@ def decompress_into(data, dst: np.ndarray, nthreads: int, where: str) -> None:
 class FrameFileWriter:
     """A new contiguous frame at ``path``: chunks appended, vlmeta set, then closed."""
 
-    def __init__(self, path: str, compression):
+    def __init__(self, path: str, compression, name: str | None = None):
         self.compression = compression
         self.cparams = _cparams(compression)
-        self._schunk = blosc2.SChunk(chunksize=0, contiguous=True, urlpath=path, mode="w",
-                                     cparams=self.cparams)
+        self.name = name or path              # how messages name the file (the final path)
+        try:
+            self._schunk = blosc2.SChunk(chunksize=0, contiguous=True, urlpath=path, mode="w",
+                                         cparams=self.cparams)
+        except (RuntimeError, OSError) as error:
+            raise disk_error(self.name, error) from None
 
     def compress(self, rows: np.ndarray) -> bytes:
         return compress(rows, self.cparams)
@@ -180,10 +193,16 @@ class FrameFileWriter:
             clevel=0, typesize=self.compression.typesize, nthreads=self.compression.nthreads))
 
     def append(self, data: bytes) -> None:
-        self._schunk.append_chunk(data)
+        try:
+            self._schunk.append_chunk(data)
+        except (RuntimeError, OSError) as error:      # blosc2: "Could not append the desired chunk"
+            raise disk_error(self.name, error, len(data)) from None
 
     def set_meta(self, key: str, value) -> None:
-        self._schunk.vlmeta[key] = value
+        try:
+            self._schunk.vlmeta[key] = value
+        except (RuntimeError, OSError) as error:
+            raise disk_error(self.name, error, len(str(value))) from None
 
     def close(self) -> None:
         """Free the C frame; blosc2 has written everything through to the file."""

@@ -38,7 +38,7 @@ from numpy.lib.format import descr_to_dtype
 from ..errors import SuperrunsError
 
 __all__ = ["FORMAT_VERSION", "METADATA_KEY", "METADATA_CRC_KEY", "COMPRESSOR", "RESERVED_KEYS",
-           "REBUILD", "StorageError", "DataCorrupted", "DataFileMissing", "TimeRangeError",
+           "REBUILD", "StorageError", "DataCorrupted", "DataFileMissing", "TimeRangeError", "NewerFormat",
            "Frame", "FrameRecord", "ChunkRecord",
            "dtype_to_str", "dtype_from_metadata", "to_json", "normalised", "parse_metadata",
            "layout_records"]
@@ -64,6 +64,10 @@ class DataCorrupted(StorageError):
 
 class DataFileMissing(StorageError, FileNotFoundError):
     """No data file where one was asked for."""
+
+
+class NewerFormat(StorageError):
+    """A file written in a newer format version than this superruns reads: not damaged."""
 
 
 class TimeRangeError(StorageError, ValueError):
@@ -226,8 +230,9 @@ def parse_metadata(text, crc, path: str) -> dict:
         raise StorageError(f"{path}: its metadata has no format_version: not a superruns data file. "
                            "Delete it and rebuild it.")
     if version > FORMAT_VERSION:
-        raise StorageError(f"{path} was written in format version {version}, newer than this superruns "
-                           f"reads ({FORMAT_VERSION}): upgrade superruns.")
+        raise NewerFormat(f"{path} was written in format version {version}, newer than this superruns "
+                          f"reads ({FORMAT_VERSION}): the file is not damaged; upgrade superruns to "
+                          "read it (do not delete it).")
     return metadata
 
 

@@ -11,18 +11,29 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from .. import kernels
+from ..files import FileAccessError, NotARegularFile, open_regular
 from .blosc_layout import FrameReader, decompress_into, read_frame_file
 from .compression import DEFAULT_NTHREADS
 from .format import (METADATA_CRC_KEY, METADATA_KEY, REBUILD, ChunkRecord, DataCorrupted, Frame,
                      FrameRecord, StorageError, TimeRangeError, dtype_from_metadata, layout_records,
                      parse_metadata)
 
-__all__ = ["DataFile", "Chunk", "FrameCursor", "read_metadata"]
+__all__ = ["DataFile", "Chunk", "FrameCursor", "FileChanged", "read_metadata"]
 
 
-def _open_metadata(path: str) -> tuple[dict, int, int]:
-    (text, crc), header_len, nchunks = read_frame_file(path, (METADATA_KEY, METADATA_CRC_KEY))
-    return parse_metadata(text, crc, path), header_len, nchunks
+class FileChanged(StorageError):
+    """A file was replaced or removed while it was being read (e.g. rebuilt by a job)."""
+
+
+def _open_metadata(path: str) -> tuple[dict, int, int, tuple]:
+    (text, crc), header_len, nchunks, st = read_frame_file(path, (METADATA_KEY, METADATA_CRC_KEY))
+    return parse_metadata(text, crc, path), header_len, nchunks, _file_identity(st)
+
+
+def _file_identity(st: os.stat_result) -> tuple:
+    """What tells one file from its replacement at the same path (an atomic rebuild makes a
+    new inode; an in-place change moves the size or the modification time)."""
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def read_metadata(path) -> dict:
@@ -89,7 +100,7 @@ class DataFile:
         self.path = os.fspath(path)
         self.verify = verify
         self.nthreads = int(nthreads if nthreads is not None else DEFAULT_NTHREADS)
-        self.metadata, header_len, nframes_stored = _open_metadata(self.path)
+        self.metadata, header_len, nframes_stored, self._identity = _open_metadata(self.path)
         self._closed = False
         try:
             self.dtype = dtype_from_metadata(self.metadata)
@@ -158,10 +169,18 @@ class DataFile:
         if self._closed:
             raise StorageError(f"{self.path}: the file is closed")
         try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError as error:
-            raise StorageError(f"{self.path}: cannot be read ({error})") from None
+            fd = open_regular(self.path, "a superruns data file")
+        except FileNotFoundError:
+            raise FileChanged(f"{self.path} was removed while it was being read (deleted or being "
+                              "rebuilt). Load it again once it is rebuilt.") from None
+        except (NotARegularFile, FileAccessError) as error:
+            raise StorageError(str(error)) from None
         try:
+            if _file_identity(os.fstat(fd)) != self._identity:
+                raise FileChanged(
+                    f"{self.path} changed while it was being read: it was replaced (rebuilt) since "
+                    "it was opened, so the rows read so far belong to the old file. Nothing says "
+                    "the new file is damaged: load it again.")
             yield FrameCursor(self, fd, bytearray(buffer_bytes) if buffer_bytes else None)
         finally:
             os.close(fd)

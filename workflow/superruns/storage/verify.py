@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from .. import kernels
-from ..atomic import is_temp_name
+from ..atomic import is_temp_name, temp_owner_pid
+from ..files import NotARegularFile, os_error_message
 from .blosc_layout import chunk_sizes
-from .format import ChunkRecord, FrameRecord, StorageError
+from .format import ChunkRecord, FrameRecord, NewerFormat, StorageError
 from .reader import DataFile
 
-__all__ = ["content_hash", "verify_file", "verify_paths", "data_files"]
+__all__ = ["ADVICE", "content_hash", "verify_file", "verify_paths", "data_files", "temp_file_owner"]
 
 
 def content_hash(data) -> str:
@@ -43,14 +44,32 @@ def content_hash(data) -> str:
 
 
 def _empty_report(path: str) -> dict:
-    return {"path": path, "ok": False, "problems": [], "chunks": None, "frames": None,
-            "rows": None, "nbytes": None, "size": None, "content_hash": None,
-            "run_id": None, "data_type": None}
+    return {"path": path, "ok": False, "problem": None, "problems": [], "chunks": None,
+            "frames": None, "rows": None, "nbytes": None, "size": None, "content_hash": None,
+            "run_id": None, "data_type": None, "lineage_hash": None}
 
 
-def verify_file(path, *, deep: bool = False, max_problems: int = 20) -> dict:
-    """Check one data file frame by frame; return ``{"path", "ok", "problems", ...}``.
+#: What ``report["problem"]`` may say, and the advice for files with that problem.
+ADVICE = {
+    "damaged": "Delete them and rebuild them (snakemake rebuilds missing files).",
+    "misplaced": "They hold another run's or data type's data (linked, moved or copied there): "
+                 "delete them and rebuild them.",
+    "other_lineage": "They were built with other plugins or options than the configuration "
+                     "gives now: rebuild them (snakemake --forcerun <run>/<data type>), or keep "
+                     "them on purpose and read them with lineage='any'.",
+    "newer_format": "They are not damaged: they were written by a newer superruns; upgrade "
+                    "superruns to read them. Do not delete them.",
+    "not_a_file": "They are not regular files (a FIFO, device or directory): remove them.",
+    "missing": "Check the paths (a dangling symlink?); snakemake rebuilds missing data files.",
+}
 
+
+def verify_file(path, *, deep: bool = False, max_problems: int = 20,
+                expected: tuple[str, str] | None = None) -> dict:
+    """Check one data file frame by frame; return ``{"path", "ok", "problem", "problems", ...}``.
+
+    ``expected`` is the ``(run_id, data_type)`` the file's location names (a data file lives at
+    ``{data_dir}/{run_id}/{data_type}``): a file saying otherwise is reported ``misplaced``.
     Memory stays at about one frame (4 MiB of rows by default), whatever the file's size.
     Every damaged frame is listed (up to ``max_problems``), not only the first.
     """
@@ -58,29 +77,54 @@ def verify_file(path, *, deep: bool = False, max_problems: int = 20) -> dict:
     report = _empty_report(path)
     problems = report["problems"]
     try:
-        report["size"] = os.path.getsize(path)
+        report["size"] = os.lstat(path).st_size
         data = DataFile(path, verify=True, nthreads=1)
     except (StorageError, OSError) as error:
-        problems.append(str(error))
+        problems.append(str(error) if isinstance(error, StorageError) else os_error_message(error, path))
+        report["problem"] = _kind_of_failure(error)
         return report
     table = data.frame_table
     report.update(chunks=len(data.chunks), frames=len(table), rows=data.n_rows,
                   nbytes=data.nbytes, run_id=data.run_id, data_type=data.data_type,
-                  content_hash=content_hash(data))
-    if table:
-        rows_buffer = np.empty(max(f.n for f in table), data.dtype) if deep else None
-        with data.cursor(max(f.csize for f in table)) as cursor:
-            for i, chunk in enumerate(data.chunks):
-                for k in range(*chunk.frames):
-                    if len(problems) >= max_problems:
-                        problems.append(f"{path}: stopped after {max_problems} problems")
-                        return report
-                    try:
-                        _check_frame(cursor, i, k, chunk, rows_buffer)
-                    except StorageError as error:
-                        problems.append(str(error))
+                  lineage_hash=data.metadata.get("lineage_hash"), content_hash=content_hash(data))
+    if expected is not None and (data.run_id, data.data_type) != tuple(expected):
+        problems.append(f"{path}: it holds {data.run_id}/{data.data_type}, not "
+                        f"{expected[0]}/{expected[1]} as its place says: it was linked, moved or copied "
+                        "there")
+        report["problem"] = "misplaced"
+    _check_frames(data, report, deep, max_problems)
     report["ok"] = not problems
     return report
+
+
+def _kind_of_failure(error: BaseException) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "missing"
+    if isinstance(error, NewerFormat):
+        return "newer_format"
+    if isinstance(error, NotARegularFile) or "not a regular file" in str(error) or \
+            "only regular files are read" in str(error):
+        return "not_a_file"
+    return "damaged"
+
+
+def _check_frames(data: DataFile, report: dict, deep: bool, max_problems: int) -> None:
+    table, problems = data.frame_table, report["problems"]
+    if not table:
+        return
+    rows_buffer = np.empty(max(f.n for f in table), data.dtype) if deep else None
+    with data.cursor(max(f.csize for f in table)) as cursor:
+        for i, chunk in enumerate(data.chunks):
+            for k in range(*chunk.frames):
+                if len(problems) >= max_problems:
+                    problems.append(f"{data.path}: stopped after {max_problems} problems")
+                    report["problem"] = "damaged"
+                    return
+                try:
+                    _check_frame(cursor, i, k, chunk, rows_buffer)
+                except StorageError as error:
+                    problems.append(str(error))
+                    report["problem"] = "damaged"
 
 
 def _check_frame(cursor, i: int, k: int, chunk: ChunkRecord, rows_buffer) -> None:
@@ -121,8 +165,8 @@ def _row_problem(rows: np.ndarray, frame: FrameRecord, chunk: ChunkRecord) -> st
 def data_files(directory) -> tuple[list[Path], list[Path]]:
     """``(data files, leftover temporary files)`` under a data directory: files without a
     suffix (logs, summaries and selections have one) outside hidden directories (Snakemake's
-    ``.snakemake``); temporary files are those :mod:`superruns.atomic` makes, which a killed
-    writer leaves behind (safe to delete when no job runs)."""
+    ``.snakemake``); temporary files are those :mod:`superruns.atomic` makes (a running
+    writer's, or one a killed writer left behind: see :func:`temp_file_owner`)."""
     files, leftovers = [], []
     for root, dirs, names in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -134,16 +178,43 @@ def data_files(directory) -> tuple[list[Path], list[Path]]:
     return files, leftovers
 
 
-def verify_paths(paths, *, deep: bool = False) -> dict:
-    """Verify files and directories (their data files); ``{"ok", "files", "leftovers"}``."""
-    reports, leftovers = [], []
+def temp_file_owner(path) -> tuple[int | None, bool]:
+    """``(pid, alive)`` of the process that is writing (or was) the temporary file ``path``:
+    alive means a process with that pid runs on this machine now (its write may be under
+    way: the file is not safe to delete)."""
+    pid = temp_owner_pid(Path(path).name)
+    if pid is None:
+        return None, False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return pid, False
+    except PermissionError:          # someone else's process: alive
+        return pid, True
+    except OSError:
+        return pid, False
+    return pid, True
+
+
+def verify_paths(paths, *, deep: bool = False, data_dirs=()) -> dict:
+    """Verify files and directories (their data files); ``{"ok", "files", "leftovers",
+    "in_progress", ...}``. Files found in a directory, and files given under one of
+    ``data_dirs``, must hold the run and data type their place names
+    (``.../{run_id}/{data_type}``). ``leftovers`` are temporary files of interrupted writes
+    (their process is gone: safe to delete), ``in_progress`` those of a live process."""
+    reports, temporary = [], []
+    roots = [Path(d).absolute() for d in data_dirs]
     for path in map(Path, paths):
         if path.is_dir():
             files, tmp = data_files(path)
-            leftovers.extend(str(p) for p in tmp)
-            reports.extend(verify_file(p, deep=deep) for p in files)
+            temporary.extend(tmp)
+            reports.extend(verify_file(p, deep=deep, expected=(p.parent.name, p.name)) for p in files)
         else:
-            reports.append(verify_file(path, deep=deep))
+            located = any(path.absolute().parent.parent == root for root in roots)
+            reports.append(verify_file(path, deep=deep,
+                                       expected=(path.parent.name, path.name) if located else None))
+    owners = {str(p): temp_file_owner(p) for p in temporary}
     return {"ok": all(r["ok"] for r in reports), "checked": len(reports),
             "bad": [r["path"] for r in reports if not r["ok"]], "files": reports,
-            "leftovers": leftovers}
+            "leftovers": [p for p, (_, alive) in owners.items() if not alive],
+            "in_progress": [p for p, (_, alive) in owners.items() if alive]}

@@ -86,7 +86,7 @@ class DataWriter:
         self._atomic = atomic_path(self.path)
         temporary = self._atomic.__enter__()
         try:
-            self._file = FrameFileWriter(str(temporary), self.compression)
+            self._file = FrameFileWriter(str(temporary), self.compression, name=self.path)
         except BaseException:
             self._discard()
             raise
