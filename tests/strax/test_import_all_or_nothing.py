@@ -82,3 +82,27 @@ def test_a_successful_import_writes_every_file_and_entry(root):
     assert sorted(p.name for p in (root / "data").iterdir()) == ["a", "b"]       # no staging left
     text = (root / "runs.yaml").read_text()
     assert text.startswith(RUNS_TEXT) and '"a":' in text and '"b":' in text
+
+
+def test_plugins_left_out_and_an_imported_type_is_one_line_not_a_traceback(tmp_path):
+    """Leaving `plugins` out loads the simulated detector, which also provides peaks: snakemake
+    stops with one line naming both sources and the fix; with `plugins: []` the plan is made."""
+    import yaml
+
+    from support.workflows import Workflow
+
+    workflow = Workflow(tmp_path)
+    workflow.write({}, {"_x": {"runs": [RUN]}}, strax={"imported": ["peaks"]})
+    config = yaml.safe_load((tmp_path / "config" / "config.yaml").read_text())
+    del config["plugins"]
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    import_directory(XAMS, tmp_path / "data", runs=[RUN], data_types=["peaks"],
+                     runs_file=tmp_path / "config" / "runs.yaml")
+    result = workflow.snakemake("-n", "_x/peaks", check=False)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and 'File "' not in result.stderr
+    assert "PluginError: Data type 'peaks' is provided twice: by superruns.detector and by " in result.stderr
+    assert "plugins: []" in result.stderr
+    config["plugins"] = []
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    workflow.snakemake("-n", "_x/peaks")
