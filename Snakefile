@@ -60,7 +60,8 @@ try:
     )
     PROJECT.registry
 except SuperrunsError as error:
-    sys.exit(f"{type(error).__name__}: {error}")
+    print(f"{type(error).__name__}: {error}", file=sys.stderr)
+    sys.exit(1)
 # The rules use it (rules/common.smk), and so do a host's rules that call superruns.load().
 set_default_project(PROJECT)
 
