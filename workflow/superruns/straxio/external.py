@@ -20,6 +20,8 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
+from ..atomic import write_atomic
+from ..hashing import deterministic_hash
 from ..storage import dtype_from_metadata
 from ..storage.format import dtype_to_str
 from .registry import StraxBridgeError, StraxDataType
@@ -28,6 +30,7 @@ __all__ = ["interpreter", "declare", "declarations_to_json", "produce_job", "job
 
 
 HERE = "SUPERRUNS_STRAX_HERE"   # set in the other interpreter: it does the work itself
+DECLARED = "SUPERRUNS_STRAX_DECLARED"   # this Snakemake run's declarations, for its jobs
 
 
 def interpreter(config: dict, base_dir=None) -> str | None:
@@ -70,17 +73,43 @@ def declarations_to_json(entries) -> str:
                         "version": e.version} for e in entries])
 
 
-def declare(project, python: str, known=()) -> list[StraxDataType]:
-    """The Context's data types, declared by ``python -m superruns.straxio describe``."""
+def _described(project, python: str, known) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="superruns-describe-") as tmp:
         spec = Path(tmp) / "describe.json"
         spec.write_text(json.dumps({"config": project.config, "base_dir": str(project.base_dir),
                                     "known": sorted(known)}))
         result = _run(python, ["describe", str(spec)], "declaring the strax Context's data types")
     try:
-        entries = json.loads(result.stdout.strip().splitlines()[-1])
+        return json.loads(result.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         raise StraxBridgeError(f"strax.python {python}: describe printed no declarations") from None
+
+
+def _declarations(project, python: str, known) -> list[dict]:
+    """The declarations, asked of ``python`` once per Snakemake run: the process that asks
+    writes them to a file named in ``$SUPERRUNS_STRAX_DECLARED``, which its jobs inherit and
+    read when the key (strax section, interpreter, imported types) is theirs. A new Snakemake
+    process asks again, so a changed Context is always seen."""
+    key = deterministic_hash({"strax": project.config.get("strax"), "python": python, "known": sorted(known),
+                              "base_dir": str(project.base_dir)})
+    cached = os.environ.get(DECLARED)
+    if cached:
+        try:
+            data = json.loads(Path(cached).read_text())
+            if data.get("key") == key:
+                return data["entries"]
+        except (OSError, ValueError):
+            pass
+    entries = _described(project, python, known)
+    path = Path(tempfile.gettempdir()) / f"superruns-strax-declared-{os.getpid()}-{key}.json"
+    write_atomic(path, json.dumps({"key": key, "entries": entries}))
+    os.environ[DECLARED] = str(path)
+    return entries
+
+
+def declare(project, python: str, known=()) -> list[StraxDataType]:
+    """The Context's data types, declared by ``python -m superruns.straxio describe``."""
+    entries = _declarations(project, python, known)
     return [StraxDataType(e["provides"], depends_on=e["depends_on"], data_kind=e["data_kind"],
                           dtype=dtype_from_metadata(e["dtype"]), origin="context", lineage=e["lineage"],
                           chunk_target_size_mb=e["chunk_target_size_mb"], plugin_name=e["plugin_name"],
