@@ -4,16 +4,30 @@ PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
 # Optional extras to install too, e.g. EXTRAS=test,strax (CI runs the strax tests).
+# `test` includes `workflow` (Snakemake); the core package alone needs no Snakemake.
 EXTRAS ?= test
 BIN := $(VENV)/bin
+# A second environment for straxen jobs and analysts: straxen's own pins (utilix needs
+# pydantic<2, Snakemake 9 needs pydantic 2) plus the core package, no Snakemake.
+STRAXEN_VENV ?= .venv-straxen
+STRAXEN_VERSION ?= 4.1.1
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench clean straxen-env
 
 $(BIN)/.installed-$(EXTRAS): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
+
+$(STRAXEN_VENV)/bin/.installed: pyproject.toml
+	$(PYTHON) -m venv $(STRAXEN_VENV)
+	$(STRAXEN_VENV)/bin/pip install --quiet --upgrade pip
+	$(STRAXEN_VENV)/bin/pip install --quiet 'straxen==$(STRAXEN_VERSION)' -e .
+	touch $@
+
+# The straxen environment (docs/strax.md): `strax: {python: .venv-straxen/bin/python}`.
+straxen-env: $(STRAXEN_VENV)/bin/.installed
 
 # The config's default_target: the demo superrun _sr1_v0.2/event_info.
 demo: $(BIN)/.installed-$(EXTRAS)

@@ -13,6 +13,7 @@
 #   use rule * from superruns as superruns_*
 import functools
 import os
+import sys
 
 import superruns
 from snakemake.utils import min_version
@@ -25,6 +26,7 @@ from superruns.project import (
     set_default_project,
     validate_config,
 )
+from superruns.errors import SuperrunsError
 from superruns.targets import expand_short_targets, under_data_dir
 
 min_version("9.0")
@@ -49,11 +51,18 @@ if STANDALONE:
 # prefix:; pinned version). (Pathvars would name data_dir in the rules too, but a host could
 # set them behind the Project's back.)
 CONFIG_SOURCE = SNAKEMAKE_CONFIG if STANDALONE else MODULE_CONFIG
-DATA_DIR = os.path.normpath(validate_config(config, CONFIG_SOURCE)["data_dir"])
-PROJECT = Project(
-    dict(config, data_dir=workflow.modifier.path_modifier.replace_prefix(DATA_DIR)),
-    source=CONFIG_SOURCE,
-)
+# A configuration that cannot be used (invalid, or whose registry cannot be made: a data type
+# provided twice, a strax Context that cannot be loaded) stops here with its one-line message.
+try:
+    DATA_DIR = os.path.normpath(validate_config(config, CONFIG_SOURCE)["data_dir"])
+    PROJECT = Project(
+        dict(config, data_dir=workflow.modifier.path_modifier.replace_prefix(DATA_DIR)),
+        source=CONFIG_SOURCE,
+    )
+    PROJECT.registry
+except SuperrunsError as error:
+    print(f"{type(error).__name__}: {error}", file=sys.stderr)
+    sys.exit(1)
 # The rules use it (rules/common.smk), and so do a host's rules that call superruns.load().
 set_default_project(PROJECT)
 

@@ -66,10 +66,18 @@ def test_strax_loads_our_runs_and_superruns(project):
         st.get_array("_sr", "events", progress_bar=False)
 
 
-def test_per_run_defaults_get_no_stub(tmp_path):
-    from superruns.straxio.frontend import plugin_stubs
+def test_per_run_defaults_get_the_superrun_value_in_stubs(tmp_path):
+    """An option with per-run defaults gets our superrun lineage's value in the stub: the
+    superrun's key is our superrun file's; a regular run's is not its file's (not served)."""
+    from superruns.lineage import per_run_spec
+    from superruns.straxio.frontend import SuperrunsFrontend, plugin_stubs
 
     workflow = Workflow(tmp_path)
-    workflow.write({"1": run_entry(0, 3)}, {})
-    with pytest.raises(ValueError, match="per-run defaults"):
-        plugin_stubs(workflow.project(), ["peaks"])
+    workflow.write({"1": run_entry(0, 3), "2": run_entry(5, 3)}, {"_s": {"runs": ["1", "2"]}})
+    project = workflow.project()
+    per_run = [o.name for dt in project.registry.dependencies("peaks") for o in project.registry[dt].options
+               if o.track and per_run_spec(o, project.options) is not None]
+    assert per_run, "the test needs a per-run-default option below peaks"
+    context = strax.Context(storage=[SuperrunsFrontend(project)], register=plugin_stubs(project, ["peaks"]))
+    assert context.key_for("_s", "peaks").lineage_hash == project.lineage_hash("_s", "peaks")
+    assert context.key_for("1", "peaks").lineage_hash != project.lineage_hash("1", "peaks")

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SKIP_DIRS = {".git", ".venv", "data", "_work", ".snakemake", "__pycache__", ".hypothesis",
+SKIP_DIRS = {".git", ".venv", ".venv-straxen", "data", "_work", ".snakemake", "__pycache__", ".hypothesis",
              ".pytest_cache"}
 # A home, root or work directory of some machine (home, root, work, Users at the top level).
 ABSOLUTE = re.compile(r"(?<![\w.])/(?:home|root|work|Users)/[A-Za-z]")

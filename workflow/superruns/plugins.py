@@ -175,9 +175,14 @@ class Registry:
     @classmethod
     def from_references(cls, references: list[str], project=None) -> "Registry":
         """Collect the plugins of every reference (module or ``module:function``), in order."""
-        registry = cls()
+        registry, source = cls(), {}
         for reference in references:
             for plugin in plugins_of(reference, project):
+                if plugin.provides in source:
+                    raise PluginError(f"Data type {plugin.provides!r} is provided twice: by {source[plugin.provides]} "
+                                      f"and by {reference}; keep one (e.g. `plugins: []` in the config when "
+                                      "every data type comes from its strax: section)")
+                source[plugin.provides] = reference
                 registry.register(plugin)
         registry.check_derived_lineages()
         return registry

@@ -5,6 +5,8 @@ module             what                                                         
 =================  ===============================================================  ============
 ``frontend``       ``SuperrunsFrontend``: a strax Context loads our runs and        yes
                    superruns; ``plugin_stubs`` for this package's own data types
+``contexts``       ``serve_superruns``: a (straxen) Context loads stored superruns      yes
+``external``       ``strax: {python: PATH}``: strax work in another environment     no
 ``producer``       strax Contexts make subrun data types (rule ``strax_produce``)   yes
 ``importer``       strax DataDirectory folders -> our files, runs -> run registry   no
 ``exporter``       our files -> strax DataDirectory folders and run documents       no
@@ -23,6 +25,7 @@ from __future__ import annotations
 import importlib
 
 _WHERE = {
+    "serve_superruns": "contexts",
     "SuperrunsFrontend": "frontend", "SuperrunsBackend": "frontend", "plugin_stubs": "frontend",
     "make_context": "producer", "produce": "producer", "strax_data_types": "producer",
     "import_directory": "importer", "add_runs_to_registry": "importer",

@@ -31,7 +31,36 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("strax_dir")
     exp.add_argument("--compressor", default="blosc", choices=COMPRESSORS)
     exp.add_argument("--overwrite", action="store_true")
+    describe = sub.add_parser("describe", help=argparse.SUPPRESS)   # for strax.python (external.py)
+    describe.add_argument("spec")
+    job = sub.add_parser("job", help=argparse.SUPPRESS)             # rule strax_produce in strax.python
+    job.add_argument("spec")
     return parser
+
+
+def _internal(args) -> int:
+    """The commands another environment's interpreter runs for the workflow (external.py)."""
+    import json
+
+    from .external import declarations_to_json, job_from_json
+
+    if args.command == "job":
+        from .producer import produce_job
+
+        produce_job(job_from_json(args.spec))
+        return 0
+    from ..project import Project
+    from .producer import strax_data_types
+
+    spec = json.loads(open(args.spec).read())
+    project = Project(spec["config"], spec["base_dir"])
+    try:
+        entries = strax_data_types(project, project.config["strax"], known=set(spec["known"]))
+    except EXPECTED_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(declarations_to_json(entries))
+    return 0
 
 
 def _run_spec(item: str):
@@ -78,6 +107,8 @@ def main(argv=None) -> int:
     """``python -m superruns.straxio import|export ...`` (see docs/strax.md). Error policy as in
     the jobs: an expected error is one line and exit status 1; any other keeps its traceback."""
     args = parser().parse_args(argv)
+    if args.command in ("describe", "job"):
+        return _internal(args)
     from ..project import Project
 
     try:

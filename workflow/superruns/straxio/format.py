@@ -31,7 +31,7 @@ from ..hashing import deterministic_hash
 from ..storage import dtype_from_metadata
 
 __all__ = [
-    "COMPRESSORS", "STRAX_FORMAT_VERSION", "StraxFormatError", "StraxFolder", "compress",
+    "COMPRESSORS", "STRAX_FORMAT_VERSION", "StraxFormatError", "StraxFolder", "check_decoder", "compress",
     "datetime_to_ns", "decode_run_document", "decompress", "encode_run_document", "folder_name",
     "iter_folder_chunks", "ns_to_datetime", "read_folder_metadata", "run_document_from_metadata",
     "scan_directory", "strax_chunk_info", "strax_run_document", "superrun_suffix",
@@ -61,6 +61,26 @@ def _need(module: str, what: str):
                                f"install {EXTRA}") from None
 
 
+def check_decoder(compressor: str, where: str = "") -> None:
+    """Raise (naming the package to install) unless chunks of ``compressor`` can be read here:
+    an import checks every folder's codec before it writes anything."""
+    if compressor in ("blosc", "bz2"):
+        return
+    if compressor == "zstd":
+        for module in ("zstandard", "zstd"):
+            try:
+                __import__(module)
+                return
+            except ImportError:
+                continue
+        raise StraxFormatError(f"{where}reading zstd chunks needs the Python package 'zstandard' (or 'zstd'): "
+                               f"install {EXTRA}")
+    if compressor == "lz4":
+        _need("lz4.frame", f"{where}reading lz4 chunks")
+        return
+    raise StraxFormatError(f"{where}unknown strax compressor {compressor!r}; strax writes {', '.join(COMPRESSORS)}")
+
+
 def decompress(data: bytes, compressor: str) -> bytes:
     """The bytes of one strax chunk file, decompressed (any conforming decoder will do)."""
     if compressor == "blosc":
@@ -71,6 +91,7 @@ def decompress(data: bytes, compressor: str) -> bytes:
         try:
             import zstandard
         except ImportError:
+            check_decoder("zstd")
             return _need("zstd", "reading zstd chunks").decompress(data)
         out = zstandard.ZstdDecompressor().decompressobj()
         return out.decompress(data)

@@ -16,12 +16,14 @@ superruns of the data types in ``exclude_superruns`` (strax then computes them).
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
 import numpy as np
 import strax
 
+from ..errors import SuperrunsError
 from ..hashing import deterministic_hash
 from ..storage import DataFile, StorageError
 from .format import (STRAX_FORMAT_VERSION, run_document_from_metadata, strax_chunk_info,
@@ -194,12 +196,46 @@ class SuperrunsFrontend(strax.StorageFrontend):
             names = sorted(p.name for p in Path(self.path).iterdir() if p.is_dir())
         for name in names:
             try:
-                yield self.run_metadata(name, projection=store_fields)
+                doc = self.run_metadata(name, projection=store_fields)
             except strax.RunMetadataNotAvailable:
                 continue
+            except SuperrunsError:
+                if self.project is None or not self.project.selections_needed(name):
+                    raise
+                doc = pending_document(name)       # its events file is not made yet
+            yield strax_typed(doc)
 
     def write_run_metadata(self, run_id, metadata):
         raise strax.DataNotAvailable("define superruns in the workflow's superruns.yaml (superruns.define_run)")
+
+
+def pending_document(name: str) -> dict:
+    """What ``select_runs`` lists for a superrun defined by a selection not made yet: its name
+    and the tag ``pending`` (no times: they depend on the events the selection finds)."""
+    return {"name": name, "start": None, "end": None, "mode": [], "source": [],
+            "tags": [{"name": "pending"}]}
+
+
+def strax_typed(doc: dict) -> dict:
+    """A run document with strax's types for ``select_runs``: a regular run's ``number`` (its
+    id as an int when it is all digits, else None: strax would call ``int()`` on any name) and
+    ``livetime`` as a timedelta, as strax gives regular runs (superruns' float seconds strax
+    converts itself), so the column sums."""
+    name = doc.get("name", "")
+    if not name.startswith("_"):
+        doc.setdefault("number", int(name) if name.isdigit() else None)
+        if isinstance(doc.get("livetime"), (int, float)):
+            doc["livetime"] = datetime.timedelta(seconds=doc["livetime"])
+    return doc
+
+
+def _stub_types(project) -> list[str]:
+    """The data types ``plugin_stubs(project)`` makes by default: every data type of this
+    package's plugins (those computed from strax data types are left out: register the strax
+    plugins instead)."""
+    registry = project.registry
+    return [dt for dt in registry
+            if not any(isinstance(registry[dep], StraxDataType) for dep in registry.dependencies(dt))]
 
 
 def plugin_stubs(project, data_types=None) -> list[type]:
@@ -209,12 +245,15 @@ def plugin_stubs(project, data_types=None) -> list[type]:
     the configured values) of our plugin, so its strax lineage and hash equal our file's; it
     cannot compute anything. Superrun loading needs strax's ``allow_superrun``, which strax
     forbids for data types without dependencies (sources): those load for regular runs only.
-    Per-run-default options are not supported (strax resolves them differently for superruns).
+    An option with per-run defaults gets the value of our superrun lineage
+    (``<SUBRUN-DEPENDENT:{hash}>``): superruns of the data types that depend on it load through
+    the stubs, their regular runs do not (load those with ``superruns.load``).
     """
-    from ..options import PER_RUN_KEY, per_run_spec
+    from ..lineage import subrun_dependent_value
+    from ..options import per_run_spec
 
     registry = project.registry
-    wanted = list(registry) if data_types is None else list(data_types)
+    wanted = _stub_types(project) if data_types is None else list(data_types)
     needed = []
     for data_type in wanted:
         for dep in registry.dependencies(data_type):
@@ -229,10 +268,12 @@ def plugin_stubs(project, data_types=None) -> list[type]:
         for option in ours.options:
             if not option.track:
                 continue
-            if per_run_spec(option, project.options) is not None:
-                raise ValueError(f"{data_type}: option {option.name!r} has per-run defaults ({PER_RUN_KEY}), "
-                                 "which strax cannot load superruns of; no stub")
-            value = project.options.get(option.name, option.default)
+            spec = per_run_spec(option, project.options)
+            # A per-run option takes the value our superrun lineage gives it, so the stub's keys
+            # of superruns are our superrun files'; regular runs of it are not served (their
+            # files hold the run's own value): load those with superruns.load.
+            value = (subrun_dependent_value(spec) if spec is not None
+                     else project.options.get(option.name, option.default))
             options.append(strax.Option(option.name, default=value, track=True, help=option.help))
 
         def compute(self, **kwargs):

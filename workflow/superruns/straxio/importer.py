@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import re
-from dataclasses import dataclass
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 
+from ..atomic import fsync_directory, write_atomic
 from ..hashing import deterministic_hash
 from ..storage import DataWriter, dtype_from_metadata, read_metadata
-from .format import (StraxFolder, StraxFormatError, datetime_to_ns, decode_run_document,
+from .format import (StraxFolder, StraxFormatError, check_decoder, datetime_to_ns, decode_run_document,
                             iter_folder_chunks, read_folder_metadata, scan_directory)
 
 __all__ = ["Imported", "add_runs_to_registry", "import_directory"]
@@ -100,40 +104,149 @@ def import_directory(strax_dir, data_dir, *, runs=None, data_types=None, runs_fi
     document (``{run}-metadata.json``, ``$date``) or else from the data; a cut run gets its cut.
     An existing file is kept when it was imported from the same folder and time range, else
     replaced only with ``overwrite``.
+
+    All or nothing: every folder (lineage, codec, what is in the way) is checked first, the
+    files are written to a hidden staging folder in ``data_dir``, the registry entries are
+    checked, and only then do the files move into place and the runs enter the registry; on any
+    error the data directory and the registry are as they were.
     """
     strax_dir, data_dir = Path(strax_dir), Path(data_dir)
+    tasks = _plan(strax_dir, runs, data_types, data_dir, overwrite)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".import-", dir=data_dir))
+    try:
+        results, spans = [], {new_id: [] for new_id in dict.fromkeys(t.new_id for t in tasks)}
+        for task in tasks:
+            result = task.skipped or _import_folder(task, staging / task.new_id / task.folder.data_type,
+                                                    chunk_target_size_mb)
+            results.append(result)
+            md = read_metadata(result.path)
+            if md.get("start") is not None:
+                spans[task.new_id].append((md["start"], md["end"]))
+        entries = {new_id: _registry_entry(strax_dir, *_source_of(tasks, new_id), found)
+                   for new_id, found in spans.items()}
+        if runs_file is not None:
+            add_runs_to_registry(runs_file, entries, dry_run=True)
+        results = _move_into_place(results, data_dir, staging)
+        if runs_file is not None:
+            try:
+                add_runs_to_registry(runs_file, entries)
+            except BaseException:
+                _move_back(results, staging)
+                raise
+        return results
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One folder to import as ``new_id`` (``skipped``: already imported from it)."""
+
+    folder: StraxFolder
+    new_id: str
+    start: int | None
+    end: int | None
+    md: dict
+    skipped: Imported | None = None
+
+
+def _source_of(tasks, new_id: str):
+    task = next(t for t in tasks if t.new_id == new_id)
+    return task.folder.run_id, task.start, task.end
+
+
+def _choose(folders, strax_dir, new_id, strax_id, data_type, wanted_hash) -> StraxFolder:
+    candidates = [f for f in folders if f.run_id == strax_id and f.data_type == data_type
+                  and wanted_hash.get(data_type, f.lineage_hash) == f.lineage_hash]
+    if not candidates:
+        raise StraxFormatError(f"import of {new_id}: {strax_dir} holds no {data_type} of run {strax_id}"
+                               + (f" with lineage hash {wanted_hash[data_type]}" if data_type in wanted_hash else ""))
+    if len(candidates) > 1:
+        raise StraxFormatError(
+            f"import of {new_id}: {strax_dir} holds {data_type} of run {strax_id} with several lineage "
+            f"hashes ({', '.join(f.lineage_hash for f in candidates)}); choose one: "
+            f"data_types={{{data_type!r}: hash}}")
+    return candidates[0]
+
+
+def _plan(strax_dir: Path, runs, data_types, data_dir: Path, overwrite: bool) -> list[_Task]:
+    """Every folder to import, each checked (lineage, codec, what is in the way) before any write."""
     folders = scan_directory(strax_dir)
     selection = _run_selection(folders, runs)
     wanted_hash = dict(data_types) if isinstance(data_types, Mapping) else {}
     if isinstance(data_types, str):
         data_types = [data_types]
-    results: list[Imported] = []
-    registry_entries: dict[str, dict] = {}
+    tasks = []
     for new_id, (strax_id, start, end) in selection.items():
         mine = [f for f in folders if f.run_id == strax_id]
         types = sorted({f.data_type for f in mine}) if data_types is None else list(data_types)
-        spans = []
         for data_type in types:
-            candidates = [f for f in mine if f.data_type == data_type
-                          and wanted_hash.get(data_type, f.lineage_hash) == f.lineage_hash]
-            if not candidates:
-                raise StraxFormatError(f"import of {new_id}: {strax_dir} holds no {data_type} of run {strax_id}"
-                                       + (f" with lineage hash {wanted_hash[data_type]}" if data_type in wanted_hash else ""))
-            if len(candidates) > 1:
-                raise StraxFormatError(
-                    f"import of {new_id}: {strax_dir} holds {data_type} of run {strax_id} with several lineage "
-                    f"hashes ({', '.join(f.lineage_hash for f in candidates)}); choose one: "
-                    f"data_types={{{data_type!r}: hash}}")
-            result = _import_folder(candidates[0], new_id, data_dir / new_id / data_type, start, end,
-                                    overwrite, chunk_target_size_mb)
-            results.append(result)
-            md = read_metadata(result.path)
-            if md.get("start") is not None:
-                spans.append((md["start"], md["end"]))
-        registry_entries[new_id] = _registry_entry(strax_dir, strax_id, start, end, spans)
-    if runs_file is not None:
-        add_runs_to_registry(runs_file, registry_entries)
-    return results
+            folder = _choose(mine, strax_dir, new_id, strax_id, data_type, wanted_hash)
+            md = _checked_metadata(folder)
+            output = data_dir / new_id / data_type
+            skipped = _already_imported(folder, output, new_id, start, end, overwrite)
+            tasks.append(_Task(folder, new_id, start, end, md, skipped))
+    return tasks
+
+
+def _checked_metadata(folder: StraxFolder) -> dict:
+    md = read_folder_metadata(folder)
+    where = str(folder.path)
+    if md["lineage_hash"] != folder.lineage_hash or deterministic_hash(md["lineage"]) != folder.lineage_hash:
+        raise StraxFormatError(f"{where}: the folder's lineage hash {folder.lineage_hash} does not match its "
+                               f"metadata ({md['lineage_hash']}, recomputed {deterministic_hash(md['lineage'])}); "
+                               "the data cannot be trusted: remake it with strax")
+    check_decoder(md.get("compressor", "blosc"), f"{where}: ")
+    return md
+
+
+def _already_imported(folder, output: Path, new_id, start, end, overwrite) -> Imported | None:
+    """The kept file when ``output`` was imported from the same folder and range; an error
+    when something else is in the way (without ``overwrite``); else None."""
+    if not output.exists() or overwrite:
+        return None
+    existing = read_metadata(output)
+    if (existing.get("imported_from") == _source_record(folder, start, end)
+            and existing.get("lineage_hash") == folder.lineage_hash):
+        return Imported(new_id, folder.data_type, output, folder.lineage_hash,
+                        sum(c["n"] for c in existing["chunks"]), skipped=True)
+    raise StraxFormatError(f"{output} exists and was not imported from {folder.path}; pass overwrite=True "
+                           "(--overwrite) to replace it")
+
+
+def _move_into_place(results: list[Imported], data_dir: Path, staging: Path) -> list[Imported]:
+    """Move the staged files to ``data_dir`` (files they replace go to ``staging/.replaced``)."""
+    placed = []
+    try:
+        for result in results:
+            if result.skipped:
+                placed.append(result)
+                continue
+            target = data_dir / result.run_id / result.data_type
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                backup = staging / ".replaced" / result.run_id / result.data_type
+                backup.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(target, backup)
+            os.replace(result.path, target)
+            placed.append(replace(result, path=target))
+    except BaseException:
+        _move_back(placed, staging)
+        raise
+    fsync_directory(data_dir)
+    return placed
+
+
+def _move_back(placed: list[Imported], staging: Path) -> None:
+    """Undo :func:`_move_into_place`: remove the new files, put back those they replaced."""
+    for result in placed:
+        if result.skipped:
+            continue
+        result.path.unlink(missing_ok=True)
+        backup = staging / ".replaced" / result.run_id / result.data_type
+        if backup.exists():
+            os.replace(backup, result.path)
 
 
 def _source_record(folder: StraxFolder, start, end) -> dict:
@@ -141,23 +254,10 @@ def _source_record(folder: StraxFolder, start, end) -> dict:
             "time_range": None if start is None else [start, end]}
 
 
-def _import_folder(folder: StraxFolder, new_id: str, output: Path, start, end, overwrite: bool,
-                   chunk_target_size_mb) -> Imported:
-    md = read_folder_metadata(folder)
+def _import_folder(task: _Task, output: Path, chunk_target_size_mb) -> Imported:
+    folder, new_id, start, end, md = task.folder, task.new_id, task.start, task.end, task.md
     where = str(folder.path)
-    if md["lineage_hash"] != folder.lineage_hash or deterministic_hash(md["lineage"]) != folder.lineage_hash:
-        raise StraxFormatError(f"{where}: the folder's lineage hash {folder.lineage_hash} does not match its "
-                               f"metadata ({md['lineage_hash']}, recomputed {deterministic_hash(md['lineage'])}); "
-                               "the data cannot be trusted: remake it with strax")
     source = _source_record(folder, start, end)
-    if output.exists():
-        existing = read_metadata(output)
-        if not overwrite:
-            if existing.get("imported_from") == source and existing.get("lineage_hash") == folder.lineage_hash:
-                return Imported(new_id, folder.data_type, output, folder.lineage_hash,
-                                sum(c["n"] for c in existing["chunks"]), skipped=True)
-            raise StraxFormatError(f"{output} exists and was not imported from {where}; pass overwrite=True "
-                                   "(--overwrite) to replace it")
     dtype = dtype_from_metadata(md)
     metadata = {
         "run_id": new_id, "data_type": md["data_type"], "data_kind": md["data_kind"],
@@ -180,6 +280,7 @@ def _import_folder(folder: StraxFolder, new_id: str, output: Path, start, end, o
 
 
 def _registry_entry(strax_dir: Path, strax_id: str, start, end, spans) -> dict:
+    """The run registry entry of an imported run."""
     doc = {}
     doc_path = strax_dir / f"{strax_id}-metadata.json"
     if doc_path.exists():
@@ -208,12 +309,12 @@ def _registry_entry(strax_dir: Path, strax_id: str, start, end, spans) -> dict:
     return entry
 
 
-def add_runs_to_registry(runs_file, entries: Mapping[str, Mapping]) -> list[str]:
+def add_runs_to_registry(runs_file, entries: Mapping[str, Mapping], *, dry_run: bool = False) -> list[str]:
     """Add runs to a run registry file (kept as written: new entries are appended as text).
 
     A run already there with the same start and end is left alone; with other times it is an
-    error. The file is checked by :class:`superruns.runs.RunRegistry` afterwards, and restored
-    if that fails. Returns the ids added.
+    error. The new text is checked by :class:`superruns.runs.RunRegistry` before it replaces
+    the file (atomically). ``dry_run``: check only. Returns the ids added.
     """
     from ..runs import RunRegistry
     from ..yamlio import yaml_load
@@ -244,13 +345,10 @@ def add_runs_to_registry(runs_file, entries: Mapping[str, Mapping]) -> list[str]
     else:
         new_text = text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new_text)
-    try:
-        RunRegistry.load(path)
-    except Exception:
-        if text:
-            path.write_text(text)
-        else:
-            path.unlink()
-        raise
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".runs-check-") as tmp:
+        candidate = Path(tmp) / path.name
+        candidate.write_text(new_text)
+        RunRegistry.load(candidate)       # raises naming the problem; the file is untouched
+    if not dry_run:
+        write_atomic(path, new_text)
     return added

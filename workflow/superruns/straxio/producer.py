@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,8 @@ from ..metadata import output_metadata
 from ..storage import DataWriter
 from .frontend import SuperrunsFrontend
 from .registry import StraxBridgeError, StraxDataType
+
+log = logging.getLogger("superruns")
 
 __all__ = ["make_context", "produce", "strax_output_metadata", "produce_job", "strax_data_types"]
 
@@ -171,6 +175,7 @@ def _produce(job) -> None:
     from ..processing import open_inputs
 
     run_id, data_type = job.wildcards.run, job.wildcards.data_type
+    log.info("strax %s, interpreter %s", strax.__version__, sys.executable)
     inputs = open_inputs(job.named_inputs())
     produce(job.project, run_id, data_type, inputs, job.output,
             extra_metadata=job.provenance(run_id, data_type, inputs.values()))

@@ -23,6 +23,11 @@ def plugins(project) -> list[StraxDataType]:
         if not spec.get("context"):
             raise StraxBridgeError("strax.data_types needs strax.context: 'module:function' returning the "
                                    "strax.Context that makes them")
+        from .external import declare, interpreter
+
+        python = interpreter(project.config, project.base_dir)
+        if python is not None:                      # strax lives in another environment
+            return found + declare(project, python, known=set(imported))
         from .producer import strax_data_types     # imports strax: only when configured
 
         found += strax_data_types(project, spec, known=set(imported))

@@ -1,0 +1,57 @@
+"""The core package (`pip install superruns`, no `workflow` extra) works without Snakemake:
+load, define, inspect, verify, import/export, the CLIs and the job entry points import and run
+with snakemake made unimportable."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BLOCK = textwrap.dedent("""
+    import sys
+    class _NoSnakemake:
+        def find_spec(self, name, path=None, target=None):
+            if name == "snakemake" or name.startswith("snakemake."):
+                raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
+    sys.meta_path.insert(0, _NoSnakemake())
+""")
+
+
+def _run(code: str, cwd=ROOT):
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "workflow"))
+    return subprocess.run([sys.executable, "-c", BLOCK + textwrap.dedent(code)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_block_works():
+    result = _run("import snakemake")
+    assert result.returncode != 0 and "blocked by the test" in result.stderr
+
+
+def test_core_entry_points_import_and_run_without_snakemake():
+    result = _run("""
+        import superruns, superruns.cli, superruns.jobs, superruns.loading, superruns.definitions
+        import superruns.storage, superruns.project, superruns.report, superruns.selections
+        import superruns.straxio.importer, superruns.straxio.exporter, superruns.straxio.cli
+        import superruns.straxio.format, superruns.straxio.registry, superruns.straxio.provider
+        project = superruns.Project.default()
+        assert project.runs and project.definitions
+        print(superruns.run_metadata(next(iter(project.runs)))["start"])
+        assert not any(name.split(".")[0] == "snakemake" for name in sys.modules)
+    """)
+    assert result.returncode == 0, result.stderr
+    for command in (["list"], ["--help"]):
+        result = _run(f"""
+            import sys
+            from superruns.cli import main
+            sys.argv = ["superruns", *{command!r}]
+            try:
+                main()
+            except SystemExit as exit:
+                assert not exit.code, exit.code
+        """)
+        assert result.returncode == 0, result.stderr
+        assert "blocked by the test" not in result.stderr
