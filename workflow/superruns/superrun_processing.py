@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .intervals import merge_spans
 from .metadata import output_metadata
 from .processing import check_input_lineages, input_chunks, open_inputs
 from .storage import DataFile, DataWriter
@@ -61,6 +62,25 @@ def superrun_span(project, run_id: str) -> SuperrunSpan:
     return SuperrunSpan(run_id, int(document["start"]), int(document["end"]), segments)
 
 
+def chunk_subruns(span: SuperrunSpan, start: int, end: int) -> dict | None:
+    """What a superrun chunk ``[start, end)`` holds, as concatenated chunks say it (strax's
+    ``subruns``: ``{leaf: {"start", "end"}}``, ``ranges`` when a leaf has several parts);
+    None for a regular run."""
+    if not span.run_id.startswith("_"):
+        return None
+    parts: dict[str, list[tuple[int, int]]] = {}
+    for run_id, seg_start, seg_end in span.segments:
+        if seg_start < end and seg_end > start:
+            parts.setdefault(run_id, []).append((max(seg_start, start), min(seg_end, end)))
+    subruns = {}
+    for run_id, pieces in parts.items():
+        spans = merge_spans(pieces)
+        subruns[run_id] = {"start": spans[0][0], "end": spans[-1][1]}
+        if len(spans) > 1:
+            subruns[run_id]["ranges"] = spans
+    return subruns
+
+
 def _metadata(project, run_id: str, plugin: SuperrunPlugin, estimate: int, extra: dict | None) -> dict:
     document = project.run_metadata(run_id)
     fields = {key: document[key] for key in SPEC_KEYS if key in document}
@@ -87,8 +107,10 @@ def process_superrun_level(project, run_id: str, data_type: str, inputs: dict[st
     with DataWriter(output, plugin.dtype, _metadata(project, run_id, plugin, estimate, extra_metadata)) as writer:
         if plugin.exhaust:
             rows = plugin.compute_superrun({dt: f.load() for dt, f in files.items()}, config, span)
-            writer.write_chunk(np.asarray(rows, dtype=plugin.dtype), span.start, span.end, run_id=run_id)
+            writer.write_chunk(np.asarray(rows, dtype=plugin.dtype), span.start, span.end, run_id=run_id,
+                               subruns=chunk_subruns(span, span.start, span.end))
             return
         for chunk, rows in input_chunks(run_id, files):
             out = plugin.compute_chunk(rows, config, chunk, span)
-            writer.write_chunk(np.asarray(out, dtype=plugin.dtype), chunk.start, chunk.end, run_id=run_id)
+            writer.write_chunk(np.asarray(out, dtype=plugin.dtype), chunk.start, chunk.end, run_id=run_id,
+                               subruns=chunk_subruns(span, chunk.start, chunk.end))
