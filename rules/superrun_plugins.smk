@@ -17,12 +17,16 @@ def superrun_level_inputs(wildcards):
 
 def superrun_level_params(wildcards):
     """What the output is made with: its lineage hash and, for a superrun, its definition's
-    hash (editing the definition reruns the job), per-run options refused if they differ."""
+    hash (editing the definition reruns the job), per-run options refused if they differ.
+    """
     target, spec = wildcards.target, None
     if PROJECT.is_superrun(target):
         wait_for_selections(target)
         spec = PROJECT.definitions.run_metadata(target)["sub_run_spec_hash"]
-    return {"lineage_hash": PROJECT.lineage_hash(target, wildcards.data_type), "sub_run_spec_hash": spec}
+    return {
+        "lineage_hash": PROJECT.lineage_hash(target, wildcards.data_type),
+        "sub_run_spec_hash": spec,
+    }
 
 
 def superrun_level_mem_mb(wildcards, input):
@@ -39,16 +43,16 @@ rule superrun_level:
         unpack(superrun_level_inputs),
     output:
         "{target}/{data_type}",
+    log:
+        "logs/superrun_level/{target}/{data_type}.log",
     wildcard_constraints:
         target=r"[^/]+",
         data_type=alternatives(_superrun_plugins.superrun_level_types(PROJECT.registry)),
-    log:
-        "logs/superrun_level/{target}/{data_type}.log",
     conda:
         "../environment.yml"
-    params:
-        made_with=superrun_level_params,
     resources:
         mem_mb=superrun_level_mem_mb,
+    params:
+        made_with=superrun_level_params,
     script:
         "../scripts/superrun_level.py"

@@ -107,8 +107,9 @@ class AccidentalEvents(SuperrunPlugin, DetectorPlugin):
     dtype = EVENT_BASICS_DTYPE
     options = ACCIDENTAL_OPTIONS
     exhaust = True
-    # Holds every peak_basics row (plus masks, and the isolated subsets): about 1.5 x the input.
-    memory_per_input_byte = 1.5
+    # Measured (benchmarks/superrun_plugins.md): peak RSS 3.6 GB over 1.0 GB of peak_basics
+    # rows (the loaded rows, their concatenation, masks and subsets): 3.5 x the input, plus overhead.
+    memory_per_input_byte = 3.5
 
     def compute_superrun(self, inputs, config, span):
         return accidental_events(inputs["peak_basics"], config, span.start)
