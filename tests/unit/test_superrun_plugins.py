@@ -98,6 +98,14 @@ def test_a_streaming_plugin_refuses_inputs_of_kinds_it_cannot_align():
     check_alignable("_sr", AccidentalEvents(), files)       # an exhaust plugin loads them whole
 
 
+def test_a_superrun_level_plugin_without_inputs_is_refused_when_declared():
+    from superruns.plugins import PluginError
+    from superruns.superrun_plugins import SuperrunPlugin
+
+    with pytest.raises(PluginError, match=r"Orphan \(orphan\) is superrun-level but depends on nothing"):
+        type("Orphan", (SuperrunPlugin,), {"provides": "orphan"})
+
+
 @pytest.fixture
 def workflow(tmp_path):
     flow = Workflow(tmp_path)

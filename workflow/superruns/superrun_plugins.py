@@ -34,7 +34,7 @@ from .hashing import to_jsonable
 from .lineage import lineage as derived_lineage
 from .lineage import superrun_lineage
 from .options import per_run_spec, plugin_options, resolve_option
-from .plugins import Plugin
+from .plugins import Plugin, PluginError
 
 __all__ = ["SuperrunPlugin", "SuperrunPluginError", "SuperrunSpan", "is_superrun_level",
            "leaf_runs", "memory_estimate_mb", "superrun_level_types", "uniform_options"]
@@ -72,6 +72,13 @@ class SuperrunPlugin(Plugin):
     #: (all input rows for an exhaust plugin, the largest input chunk for a streaming one).
     memory_overhead_mb = 300
     memory_per_input_byte = 2.0
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.provides and not cls.depends_on:       # strax refuses it too (Plugin.__init__)
+            raise PluginError(f"Plugin {cls.__name__} ({cls.provides}) is superrun-level but depends on "
+                              "nothing: it computes over the superrun's stored inputs, so give it depends_on "
+                              "(a source plugin generates per run: make it a SourcePlugin).")
 
     def compute_chunk(self, inputs: dict[str, np.ndarray], config: dict, chunk, span: SuperrunSpan) -> np.ndarray:
         """A streaming plugin's rows for one chunk (a :class:`~superruns.plugins.ChunkSpan`
