@@ -30,11 +30,12 @@ def superrun_level_params(wildcards):
 
 
 def superrun_level_mem_mb(wildcards, input):
-    """The plugin's memory estimate from its inputs' row bytes (read once they exist)."""
-    from superruns.storage import DataFile
-
-    plugin = PROJECT.registry[wildcards.data_type]
-    return _superrun_plugins.memory_estimate_mb(plugin, [DataFile(p) for p in input])
+    """The plugin's memory estimate from its inputs' row bytes. Snakemake evaluates it again
+    when the job is ready (its inputs built); before that (a dry run) inputs not yet built
+    count as empty."""
+    return _superrun_plugins.memory_estimate_for_paths(
+        PROJECT.registry[wildcards.data_type], list(input)
+    )
 
 
 rule superrun_level:

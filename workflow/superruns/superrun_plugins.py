@@ -36,8 +36,8 @@ from .lineage import superrun_lineage
 from .options import per_run_spec, plugin_options, resolve_option
 from .plugins import Plugin, PluginError
 
-__all__ = ["SuperrunPlugin", "SuperrunPluginError", "SuperrunSpan", "is_superrun_level",
-           "leaf_runs", "memory_estimate_mb", "superrun_level_types", "uniform_options"]
+__all__ = ["SuperrunPlugin", "SuperrunPluginError", "SuperrunSpan", "is_superrun_level", "leaf_runs",
+           "memory_estimate_for_paths", "memory_estimate_mb", "superrun_level_types", "uniform_options"]
 
 MB = 1_000_000
 
@@ -173,3 +173,13 @@ def memory_estimate_mb(plugin: SuperrunPlugin, files) -> int:
     total = sum(chunk.nbytes for f in files for chunk in f.chunks)
     largest = sum(max((chunk.nbytes for chunk in f.chunks), default=0) for f in files)
     return plugin.memory_estimate_mb(total, largest)
+
+
+def memory_estimate_for_paths(plugin: SuperrunPlugin, paths) -> int:
+    """:func:`memory_estimate_mb` of the input files at ``paths``; files not there yet (a dry
+    run, before Snakemake built them) count as empty."""
+    from pathlib import Path
+
+    from .storage import DataFile
+
+    return memory_estimate_mb(plugin, [DataFile(p) for p in paths if Path(p).exists()])

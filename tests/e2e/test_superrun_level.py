@@ -12,7 +12,7 @@ import yaml
 
 from superruns.detector.accidentals import accidental_events
 from superruns.storage import DataFile
-from superruns.superrun_plugins import uniform_options
+from superruns.superrun_plugins import memory_estimate_mb, uniform_options
 from support.reliability import assert_same_file
 from support.workflows import Workflow, run_entry
 
@@ -30,7 +30,8 @@ LEVEL = ["_ab/accidental_events", "_ab/peak_rates", "_a/accidental_events", "_c/
 def built(tmp_path_factory):
     flow = Workflow(tmp_path_factory.mktemp("level"))
     flow.write(RUNS, SUPERRUNS)
-    flow.snakemake(*LEVEL)
+    flow.snakemake("-n", *LEVEL)                 # a dry run: inputs not built count as empty
+    flow.build_output = flow.snakemake(*LEVEL).stdout
     return flow
 
 
@@ -49,6 +50,18 @@ def test_nested_superrun_computes_over_all_leaf_runs_as_one(built):
     assert (built.data / "_ab" / "peak_basics").exists()
     rates = DataFile(built.data / "_ab" / "peak_rates").load()
     assert rates["n_peaks"].sum() == len(leaves)
+
+
+def test_the_job_asks_for_the_memory_the_plugin_estimates_from_its_inputs(built):
+    project = built.project()
+    plugin = project.registry["accidental_events"]
+    inputs = [DataFile(built.data / "_ab" / "peak_basics")]
+    expected = memory_estimate_mb(plugin, inputs)
+    assert expected > plugin.memory_overhead_mb      # the input's size counts
+    job = built.build_output.split("output: data/_ab/accidental_events")[1].split("resources:")[1].split("\n")[0]
+    assert f"mem_mb={expected}," in job
+    assert DataFile(built.data / "_ab" / "accidental_events").metadata["superrun_level"] == {
+        "exhaust": True, "memory_estimate_mb": expected}
 
 
 def test_a_regular_run_is_a_superrun_of_one(built):
