@@ -31,7 +31,8 @@ def built(tmp_path_factory):
     flow = Workflow(tmp_path_factory.mktemp("level"))
     flow.write(RUNS, SUPERRUNS)
     flow.snakemake("-n", *LEVEL)                 # a dry run: inputs not built count as empty
-    flow.build_output = flow.snakemake(*LEVEL).stdout
+    result = flow.snakemake(*LEVEL)
+    flow.build_output = result.stdout + result.stderr
     return flow
 
 
