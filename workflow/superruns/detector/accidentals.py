@@ -44,43 +44,49 @@ ACCIDENTAL_OPTIONS = (
 def isolated(peaks: np.ndarray, window: int) -> np.ndarray:
     """Mask of peaks (sorted by time) with no other peak within ``window`` ns of them."""
     n = len(peaks)
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    time, endtime = peaks["time"].astype(np.int64), peaks["endtime"].astype(np.int64)
-    previous_end = np.empty(n, dtype=np.int64)
-    previous_end[0] = np.iinfo(np.int64).min // 2
-    previous_end[1:] = np.maximum.accumulate(endtime)[:-1]
-    next_start = np.empty(n, dtype=np.int64)
-    next_start[-1] = np.iinfo(np.int64).max // 2
-    next_start[:-1] = time[1:]
-    return (time - previous_end >= window) & (next_start - endtime >= window)
+    lonely = np.ones(n, dtype=bool)
+    if n < 2:
+        return lonely
+    time, endtime = peaks["time"], peaks["endtime"]
+    reach = np.maximum.accumulate(endtime)          # the latest end of this and earlier peaks
+    lonely[1:] = time[1:] - reach[:-1] >= window
+    del reach
+    lonely[:-1] &= time[1:] - endtime[:-1] >= window
+    return lonely
 
 
 def accidental_events(peaks: np.ndarray, config: dict, start: int) -> np.ndarray:
     """Synthetic events (``event_basics`` fields) from the isolated S1s and S2s of
-    ``peaks`` (one superrun's peak_basics, sorted by time); events before ``start`` dropped."""
+    ``peaks`` (one superrun's peak_basics, sorted by time); events before ``start`` dropped.
+
+    Rows are picked by index and copied once, field by field, into the output in its final
+    order (the peak memory is the input plus a few index arrays and the output)."""
     lonely = isolated(peaks, int(config["accidental_isolation_ns"]))
-    s1s = peaks[lonely & (peaks["type"] == S1)]
-    s2s = peaks[lonely & (peaks["type"] == S2)]
+    s1s = np.flatnonzero(lonely & (peaks["type"] == S1))
+    s2s = np.flatnonzero(lonely & (peaks["type"] == S2))
+    del lonely
     n = min(len(s1s), len(s2s))
     rng = np.random.default_rng(int(config["accidental_seed"]))
     s1 = s1s[rng.permutation(len(s1s))[:n]]
     s2 = s2s[np.sort(rng.permutation(len(s2s))[:n])]
     drift = rng.integers(int(config["accidental_min_drift_ns"]), int(config["accidental_max_drift_ns"]),
                          size=n, endpoint=True, dtype=np.int64)
-    shift = s2["center_time"].astype(np.int64) - drift - s1["center_time"].astype(np.int64)
-    out = np.zeros(n, dtype=EVENT_BASICS_DTYPE)
+    shift = peaks["center_time"][s2] - drift - peaks["center_time"][s1]
+    time = peaks["time"][s1] + shift
+    keep = np.flatnonzero(time >= start)
+    order = keep[np.argsort(time[keep], kind="stable")]
+    s1, s2, shift, drift = s1[order], s2[order], shift[order], drift[order]
+    out = np.zeros(len(order), dtype=EVENT_BASICS_DTYPE)
     for prefix, rows in (("s1", s1), ("s2", s2)):
         for field, _, _ in MAIN_PEAK_FIELDS:
-            out[f"{prefix}_{field}"] = rows[field]
+            out[f"{prefix}_{field}"] = peaks[field][rows]
     out["s1_time"] += shift
     out["s1_center_time"] += shift
     out["time"] = out["s1_time"]
-    out["endtime"] = np.maximum(s1["endtime"].astype(np.int64) + shift, s2["endtime"])
+    out["endtime"] = np.maximum(peaks["endtime"][s1] + shift, peaks["endtime"][s2])
     out["n_peaks"] = 2
     out["drift_time"] = drift
-    out = out[out["time"] >= start]
-    return out[np.argsort(out["time"], kind="stable")]
+    return out
 
 
 def rate_bins(segments, start: int, end: int, width: int) -> tuple[np.ndarray, np.ndarray]:
