@@ -113,9 +113,10 @@ class AccidentalEvents(SuperrunPlugin, DetectorPlugin):
     dtype = EVENT_BASICS_DTYPE
     options = ACCIDENTAL_OPTIONS
     exhaust = True
-    # Measured (benchmarks/superrun_plugins.md): peak RSS 3.6 GB over 1.0 GB of peak_basics
-    # rows (the loaded rows, their concatenation, masks and subsets): 3.5 x the input, plus overhead.
-    memory_per_input_byte = 3.5
+    # Measured (benchmarks/superrun_plugins.md): peak RSS 2.3 GB over 1.0 GB of peak_basics
+    # rows (the rows, the isolation arrays, the output): 2.2 x the input plus the overhead
+    # keeps a margin.
+    memory_per_input_byte = 2.2
 
     def compute_superrun(self, inputs, config, span):
         return accidental_events(inputs["peak_basics"], config, span.start)
