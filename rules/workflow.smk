@@ -5,6 +5,7 @@
 include: "common.smk"
 include: "runs.smk"
 include: "superruns.smk"
+include: "superrun_plugins.smk"
 include: "selections.smk"
 include: "report.smk"
 

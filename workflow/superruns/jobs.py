@@ -134,6 +134,17 @@ def _build_superrun(job: Job) -> None:
                        extra_metadata=job.provenance(superrun, data_type, files.values()), files=files)
 
 
+def _superrun_level(job: Job) -> None:
+    from .processing import open_inputs
+    from .superrun_processing import process_superrun_level
+
+    run_id, data_type = job.wildcards.target, job.wildcards.data_type
+    job.project.check_known(run_id)
+    inputs = open_inputs(job.named_inputs())
+    process_superrun_level(job.project, run_id, data_type, inputs, job.output,
+                           extra_metadata=job.provenance(run_id, data_type, inputs.values()))
+
+
 def open_subrun_files(project: Project, superrun: str, data_type: str) -> dict:
     """``{path: DataFile}`` of the direct subruns' files of ``superrun``, by the paths the build
     reads them from, each checked to hold its subrun's ``data_type`` (a file linked, moved or
@@ -177,6 +188,11 @@ def process_job(smk) -> None:
 def superrun_job(smk) -> None:
     """Snakemake job: build one data type of one superrun from its subruns' files."""
     run_job(smk, _build_superrun)
+
+
+def superrun_level_job(smk) -> None:
+    """Snakemake job: compute one superrun-level data type over a superrun (or run) as one run."""
+    run_job(smk, _superrun_level)
 
 
 def summary_job(smk) -> None:

@@ -1,0 +1,59 @@
+# Superrun-level data types (superruns.superrun_plugins): computed over a whole superrun, or a
+# run (a superrun of one), from that superrun's OWN files of its inputs -- concatenations that
+# the rule `superrun` builds first, or other superrun-level types -- never concatenated.
+from superruns import superrun_plugins as _superrun_plugins
+
+
+ruleorder: superrun_level > process
+ruleorder: superrun_level > superrun
+
+
+def superrun_level_inputs(wildcards):
+    """The same (super)run's files of every data type the plugin depends on."""
+    PROJECT.check_known(wildcards.target)
+    plugin = PROJECT.registry[wildcards.data_type]
+    return {dep: f"{wildcards.target}/{dep}" for dep in plugin.depends_on}
+
+
+def superrun_level_params(wildcards):
+    """What the output is made with: its lineage hash and, for a superrun, its definition's
+    hash (editing the definition reruns the job), per-run options refused if they differ.
+    """
+    target, spec = wildcards.target, None
+    if PROJECT.is_superrun(target):
+        wait_for_selections(target)
+        spec = PROJECT.definitions.run_metadata(target)["sub_run_spec_hash"]
+    return {
+        "lineage_hash": PROJECT.lineage_hash(target, wildcards.data_type),
+        "sub_run_spec_hash": spec,
+    }
+
+
+def superrun_level_mem_mb(wildcards, input):
+    """The plugin's memory estimate from its inputs' row bytes. Snakemake evaluates it again
+    when the job is ready (its inputs built); before that (a dry run) inputs not yet built
+    count as empty."""
+    return _superrun_plugins.memory_estimate_for_paths(
+        PROJECT.registry[wildcards.data_type], list(input)
+    )
+
+
+rule superrun_level:
+    """Compute a superrun-level data type over one superrun (or run) as one run."""
+    input:
+        unpack(superrun_level_inputs),
+    output:
+        "{target}/{data_type}",
+    log:
+        "logs/superrun_level/{target}/{data_type}.log",
+    wildcard_constraints:
+        target=r"[^/]+",
+        data_type=alternatives(_superrun_plugins.superrun_level_types(PROJECT.registry)),
+    conda:
+        "../environment.yml"
+    resources:
+        mem_mb=superrun_level_mem_mb,
+    params:
+        made_with=superrun_level_params,
+    script:
+        "../scripts/superrun_level.py"
