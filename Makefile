@@ -6,6 +6,8 @@ CORES ?= 2
 # Optional extras to install too, e.g. EXTRAS=test,strax (CI runs the strax tests).
 # `test` includes `workflow` (Snakemake); the core package alone needs no Snakemake.
 EXTRAS ?= test
+# `make demo` needs only the workflow (`superruns[workflow]`: the core and Snakemake).
+DEMO_EXTRAS ?= workflow
 BIN := $(VENV)/bin
 # A second environment for straxen jobs and analysts: straxen's own pins (utilix needs
 # pydantic<2, Snakemake 9 needs pydantic 2) plus the core package, no Snakemake.
@@ -14,10 +16,10 @@ STRAXEN_VERSION ?= 4.1.1
 
 .PHONY: demo test test-fast lint bench clean straxen-env
 
-$(BIN)/.installed-$(EXTRAS): pyproject.toml
+$(BIN)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/pip install --quiet -e '.[$*]'
 	touch $@
 
 $(STRAXEN_VENV)/bin/.installed: pyproject.toml
@@ -30,7 +32,7 @@ $(STRAXEN_VENV)/bin/.installed: pyproject.toml
 straxen-env: $(STRAXEN_VENV)/bin/.installed
 
 # The config's default_target: the demo superrun _sr1_v0.2/event_info.
-demo: $(BIN)/.installed-$(EXTRAS)
+demo: $(BIN)/.installed-$(DEMO_EXTRAS)
 	$(BIN)/snakemake --cores $(CORES)
 
 test: $(BIN)/.installed-$(EXTRAS)

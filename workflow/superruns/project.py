@@ -93,18 +93,16 @@ def check_config_files(paths) -> None:
 
 
 def check_yaml_files(paths) -> None:
-    """Refuse at once configuration paths that exist but are not regular files (a FIFO would
-    make the YAML reader wait forever); a directory entry's ``*.yaml`` files are checked too."""
+    """Refuse at once configuration files that exist but are not regular files (a FIFO would
+    make the YAML reader wait forever)."""
     from .files import NotARegularFile, check_regular
 
     for path in map(Path, paths):
-        entries = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
-        for entry in entries:
-            if entry.exists():
-                try:
-                    check_regular(entry, "a YAML file")
-                except NotARegularFile as error:
-                    raise ConfigError(str(error)) from None
+        if path.exists():
+            try:
+                check_regular(path, "a YAML file")
+            except NotARegularFile as error:
+                raise ConfigError(str(error)) from None
 
 
 def check_data_dir_writable(data_dir) -> None:
@@ -205,7 +203,7 @@ class Project:
     def definitions(self):
         from .definitions import Definitions
 
-        check_yaml_files(self.config["superruns"])
+        # Definitions.load checks its files and folders itself (FIFOs, subfolders, symlinks).
         return Definitions.load(self.config["superruns"], self.runs, base_dir=self.base_dir)
 
     @property

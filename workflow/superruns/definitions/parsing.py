@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import brief
+from ..files import kind_of
 from ..names import case_collisions, run_id_problem, subrun_problem, superrun_name_problem
 from ..schemas import first_error, schema_error_fix, schema_validator, witness_list, witness_map
 from ..times import INT64_MAX
@@ -87,7 +88,8 @@ def _directory_files(directory: Path) -> list[Path]:
                          f"ignored", "rename it to *.yaml, move it elsewhere, or hide it with "
                          "a leading '.' (notes: *.md, *.txt, *.rst are skipped)")
         if not f.is_file():
-            raise _error(f, None, None, "not a regular file", "replace it with a definition "
+            raise _error(f, None, None, f"is {kind_of(f.stat().st_mode)}, not a regular file",
+                         "replace it with a definition "
                          "file or move it out of the directory")
         files.append(f)
     return files
