@@ -19,7 +19,7 @@ from superruns import cli
 from superruns.storage import verify_file
 from superruns.storage import METADATA_KEY, DataCorrupted, DataFile, FrameCursor, StorageError
 
-from support.reliability import copy_workflow, reference_build, snakemake_many
+from support.reliability import copy_workflow, snakemake_many
 
 pytestmark = pytest.mark.e2e
 
@@ -60,16 +60,6 @@ DAMAGE = {
     "truncated": (truncate, ["truncated"]),
     "damaged-metadata": (damage_metadata, ["metadata does not match its checksum"]),
 }
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return reference_build(tmp_path_factory)
-
-
-@pytest.fixture
-def flow(built, tmp_path):
-    return copy_workflow(built, tmp_path / "flow")
 
 
 def verify_command(*args) -> tuple[int, str]:

@@ -24,20 +24,9 @@ from superruns import cli
 from superruns.identity import IdentityError
 from superruns.storage import DataFile
 
-from support.reliability import (OPTIONS, RUNS, STORAGE, SUPERRUNS, copy_workflow, data_hashes,
-                                 reference_build, snakemake_run)
+from support.reliability import OPTIONS, RUNS, STORAGE, SUPERRUNS, data_hashes, snakemake_run
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return reference_build(tmp_path_factory)
-
-
-@pytest.fixture
-def flow(built, tmp_path):
-    return copy_workflow(built, tmp_path / "flow")
 
 
 def snapshot(data: Path) -> dict:

@@ -31,20 +31,9 @@ from superruns.loading import LoadError
 from superruns.storage import DataFile, FileChanged, NewerFormat, StorageError
 from superruns.times import format_ns
 
-from support.reliability import (OPTIONS, RUNS, STORAGE, SUPERRUNS, copy_workflow, files_under,
-                                 reference_build, snakemake_run, t)
+from support.reliability import OPTIONS, RUNS, STORAGE, SUPERRUNS, files_under, snakemake_run, t
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return reference_build(tmp_path_factory)
-
-
-@pytest.fixture
-def flow(built, tmp_path):
-    return copy_workflow(built, tmp_path / "flow")
 
 
 @contextmanager
