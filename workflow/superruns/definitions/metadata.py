@@ -14,7 +14,13 @@ from ..runs import Run, RunRegistry
 from .graph import Flat
 from .records import Superrun
 
-__all__ = ["flat_sub_run_spec", "run_metadata", "sub_run_spec"]
+__all__ = ["MAX_LISTED_RANGES", "file_spec_fields", "flat_sub_run_spec", "run_metadata",
+           "sub_run_spec", "summarised_spec"]
+
+#: The most time ranges a superrun file's metadata lists in ``sub_run_spec`` and
+#: ``sub_run_spec_flat`` together; past it both are summarised (see :func:`file_spec_fields`),
+#: so that a superrun of a million events is not a file of 40 MB of metadata.
+MAX_LISTED_RANGES = 1000
 
 
 def sub_run_spec(d: Superrun, flat: Flat) -> dict[str, Any]:
@@ -73,3 +79,33 @@ def run_metadata(d: Superrun, flat: Flat, runs: RunRegistry) -> dict[str, Any]:
         "sub_run_spec_flat": flat_spec,
         "sub_run_spec_hash": deterministic_hash((flat_spec, d.selection)),
     }
+
+
+def _n_ranges(spec: dict[str, Any]) -> int:
+    return sum(len(value) for value in spec.values() if value != "all")
+
+
+def summarised_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """``{subrun: "all" | {"n_ranges", "start", "end", "livetime_ns"}}``: a spec without its ranges."""
+    return {sub: value if value == "all" else {
+        "n_ranges": len(value), "start": value[0][0], "end": value[-1][1],
+        "livetime_ns": sum(e - s for s, e in value)} for sub, value in spec.items()}
+
+
+def file_spec_fields(md: dict[str, Any]) -> dict[str, Any]:
+    """The sub-run spec fields a superrun file's metadata holds, from its run document ``md``.
+
+    Up to :data:`MAX_LISTED_RANGES` ranges, the specs as they are. Past it, both specs are
+    summarised (:func:`summarised_spec`), ``sub_run_spec_summarised`` is true, and
+    ``sub_run_spec_strax_hash`` keeps what strax would hash of the full spec (its ``H`` in
+    ``{superrun}_{H}``, ``deterministic_hash((sub_run_spec, False))``), so that strax's
+    frontend still recognises the definition. ``sub_run_spec_hash`` (the flat spec and the
+    selection) always identifies the full definition.
+    """
+    fields = {key: md[key] for key in ("sub_run_spec", "sub_run_spec_flat", "sub_run_spec_hash", "selection")}
+    if _n_ranges(md["sub_run_spec"]) + _n_ranges(md["sub_run_spec_flat"]) > MAX_LISTED_RANGES:
+        fields.update(sub_run_spec=summarised_spec(md["sub_run_spec"]),
+                      sub_run_spec_flat=summarised_spec(md["sub_run_spec_flat"]),
+                      sub_run_spec_summarised=True,
+                      sub_run_spec_strax_hash=deterministic_hash((md["sub_run_spec"], False)))
+    return fields
