@@ -262,16 +262,19 @@ def per_run_defaults(project, data_type: str) -> dict:
     return defaults
 
 
-def _segment_groups(project, superrun: str) -> list[tuple[str, str, bool, list]]:
-    """``(subrun, leaf, whole, segments)``: the superrun's sourced segments in time order,
-    consecutive ones of one subrun and leaf together."""
-    groups: list[tuple[str, str, bool, list]] = []
-    for subrun, segment, whole in project.superrun_sources(superrun):
-        last = groups[-1] if groups else None
-        if last is not None and last[0] == subrun and last[1] == segment.run_id and last[2] == whole:
-            last[3].append(segment)
-        else:
-            groups.append((subrun, segment.run_id, whole, [segment]))
+def _segment_groups(project, superrun: str) -> list[tuple[str, str, bool, np.ndarray, np.ndarray]]:
+    """``(subrun, leaf, whole, starts, ends)``: the superrun's sourced segments in time order
+    (:meth:`superruns.project.Project.superrun_sources`, as arrays), consecutive ones of one
+    subrun and leaf together."""
+    flat = project.definitions.flat(superrun)
+    whole_subruns = set(project.definitions.get(superrun).runs)
+    key = flat.sub_index * max(1, len(flat.run_ids)) + flat.run_index
+    bounds = [0, *(np.flatnonzero(np.diff(key)) + 1).tolist(), len(flat)]
+    groups = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        subrun = flat.subruns[int(flat.sub_index[a])]
+        groups.append((subrun, flat.run_ids[int(flat.run_index[a])], subrun in whole_subruns,
+                       flat.starts[a:b], flat.ends[a:b]))
     return groups
 
 
@@ -282,14 +285,12 @@ def project_blocks(project, superrun: str, data_type: str, files: dict[Path, Dat
     first_seen: dict[str, int] = {}
     for i in range(len(groups) - 1, -1, -1):
         next_start[i] = first_seen.get(groups[i][1])
-        first_seen[groups[i][1]] = groups[i][3][0].start
+        first_seen[groups[i][1]] = int(groups[i][3][0])
     blocks, previous_end, paths = [], {}, {}
-    for (subrun, leaf, whole, segments), before in zip(groups, next_start):
+    for (subrun, leaf, whole, starts, ends), before in zip(groups, next_start):
         path = paths.get(subrun) or paths.setdefault(subrun, project.path(subrun, data_type))
         if path not in files:
             files[path] = DataFile(path)
-        starts = np.fromiter((seg.start for seg in segments), dtype=np.int64, count=len(segments))
-        ends = np.fromiter((seg.end for seg in segments), dtype=np.int64, count=len(segments))
         if whole:
             starts, ends = whole_spans(superrun, files[path], leaf, starts, ends, previous_end.get(leaf), before)
         blocks.append(Block(subrun, path, leaf, whole, starts, ends, previous_end.get(leaf)))

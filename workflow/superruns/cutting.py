@@ -19,6 +19,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import kernels
+from .intervals import merge_span_arrays as merge_arrays
 from .storage import DataFile, Frame, FrameRecord
 
 __all__ = ["Block", "BuildSettings", "Carried", "FrameCache", "Piece", "Source", "block_pieces",
@@ -127,20 +128,6 @@ class BuildSettings:
     row_bytes: int            # per-kind row size that turns the byte target into rows
     carry_over_min_bytes: int
     touching: bool = False    # selection rule for ranges: overlap instead of containment
-
-
-def merge_arrays(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Spans sorted by start, overlapping or touching ones merged (as ``merge_spans``)."""
-    if not len(starts):
-        return starts, ends
-    order = np.argsort(starts, kind="stable")
-    starts, ends = starts[order], ends[order]
-    reach = np.maximum.accumulate(ends)
-    new = np.ones(len(starts), dtype=bool)
-    new[1:] = starts[1:] > reach[:-1]
-    first = np.flatnonzero(new)
-    last = np.append(first[1:], len(starts)) - 1
-    return starts[first], reach[last]
 
 
 class FrameCache:

@@ -160,9 +160,12 @@ class Definitions:
         return flat_sub_run_spec(self.flat(name), self.runs)
 
     def run_metadata(self, name: str) -> dict[str, Any]:
-        """The superrun's run document (times int ns, livetime float s of what it holds)."""
-        d = self.get(name)
-        return run_metadata(d, self.flat(name), self.runs)
+        """The superrun's run document (times int ns, livetime float s of what it holds);
+        computed once (a copy each time: the specs inside are shared, do not change them)."""
+        cache = self.__dict__.setdefault("_run_metadata", {})
+        if name not in cache:
+            cache[name] = run_metadata(self.get(name), self.flat(name), self.runs)
+        return dict(cache[name])
 
     def dependents(self, name: str) -> list[str]:
         """Superruns that hold ``name`` (a run or a superrun), directly or through others; sorted.

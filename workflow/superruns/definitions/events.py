@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import check_regular
-from ..intervals import merge_spans
+from ..intervals import merge_span_arrays
 from ..names import is_superrun_id
 from ..runs import Run, RunRegistry
 from ..times import INT64_MAX, format_ns
@@ -182,7 +182,8 @@ def _run_windows(run: Run, rows: np.ndarray, time: np.ndarray, end: np.ndarray, 
     if len(empty):
         raise ValueError(f"{where}: row {rows[empty[0]]} has zero duration and pad_ns is 0, so "
                          f"its window holds nothing; set pad_ns > 0")
-    return [(start, stop) for start, stop in merge_spans(zip(s.tolist(), e.tolist()))]
+    s, e = merge_span_arrays(s, e)
+    return list(zip(s.tolist(), e.tolist()))
 
 
 # --------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..hashing import deterministic_hash
 from ..runs import Run, RunRegistry
 from .graph import Flat
@@ -30,7 +32,7 @@ def sub_run_spec(d: Superrun, flat: Flat) -> dict[str, Any]:
         if sub in d.ranges:
             spec[sub] = [[s, e] for s, e in d.ranges[sub]]
         elif sub in flat.windows:
-            spec[sub] = [[s, e] for s, e in flat.windows[sub]]
+            spec[sub] = list(map(list, flat.windows[sub]))
         else:
             spec[sub] = "all"
     return spec
@@ -38,14 +40,16 @@ def sub_run_spec(d: Superrun, flat: Flat) -> dict[str, Any]:
 
 def flat_sub_run_spec(flat: Flat, runs: RunRegistry) -> dict[str, Any]:
     """``{leaf_run: "all" | [[s, e], ...]}`` in time order; "all" for a run held whole."""
-    per_run: dict[str, list[list[int]]] = {}
-    for seg in flat.segments:
-        per_run.setdefault(seg.run_id, []).append([seg.start, seg.end])
     out: dict[str, Any] = {}
-    for run_id, pieces in per_run.items():
-        run = runs[run_id]
-        whole = len(pieces) == 1 and pieces[0] == [run.start, run.end]
-        out[run_id] = "all" if whole else pieces
+    order = np.argsort(flat.run_index, kind="stable")     # each run's segments, in time order
+    bounds = np.searchsorted(flat.run_index[order], np.arange(len(flat.run_ids) + 1))
+    first = {r: int(order[bounds[r]]) for r in range(len(flat.run_ids)) if bounds[r] < bounds[r + 1]}
+    for r in sorted(first, key=first.get):                # runs in order of their first segment
+        rows = order[bounds[r]:bounds[r + 1]]
+        run = runs[flat.run_ids[r]]
+        starts, ends = flat.starts[rows], flat.ends[rows]
+        whole = len(rows) == 1 and int(starts[0]) == run.start and int(ends[0]) == run.end
+        out[run.run_id] = "all" if whole else np.stack([starts, ends], axis=1).tolist()
     return out
 
 
@@ -61,14 +65,13 @@ def _sorted_values(leaf: list[Run], attr: str) -> list[str]:
 
 def run_metadata(d: Superrun, flat: Flat, runs: RunRegistry) -> dict[str, Any]:
     """The superrun's run document (times int ns, livetime float s of what it holds)."""
-    segs = flat.segments
-    leaf = [runs[r] for r in dict.fromkeys(s.run_id for s in segs)]
     flat_spec = flat_sub_run_spec(flat, runs)
+    leaf = [runs[r] for r in flat_spec]
     return {
         "name": d.name,
-        "start": segs[0].start,
-        "end": max(s.end for s in segs),
-        "livetime": sum(s.end - s.start for s in segs) / 1e9,
+        "start": int(flat.starts[0]),
+        "end": int(flat.ends.max()),
+        "livetime": int((flat.ends - flat.starts).sum()) / 1e9,
         "mode": _sorted_values(leaf, "mode"),
         "source": _sorted_values(leaf, "source"),
         "tags": _sorted_values(leaf, "tags"),
@@ -77,8 +80,14 @@ def run_metadata(d: Superrun, flat: Flat, runs: RunRegistry) -> dict[str, Any]:
         "n_leaf_runs": len(leaf),
         "sub_run_spec": sub_run_spec(d, flat),
         "sub_run_spec_flat": flat_spec,
-        "sub_run_spec_hash": deterministic_hash((flat_spec, d.selection)),
+        "sub_run_spec_hash": deterministic_hash((hash_form(flat_spec), d.selection)),
     }
+
+
+def hash_form(spec: dict[str, Any]) -> dict[str, Any]:
+    """``spec`` with its range lists as tuples: the same :func:`deterministic_hash` (tuples and
+    lists hash alike), but hashable, so the hash does not walk a million ranges in Python."""
+    return {sub: value if value == "all" else tuple(map(tuple, value)) for sub, value in spec.items()}
 
 
 def _n_ranges(spec: dict[str, Any]) -> int:
@@ -107,5 +116,5 @@ def file_spec_fields(md: dict[str, Any]) -> dict[str, Any]:
         fields.update(sub_run_spec=summarised_spec(md["sub_run_spec"]),
                       sub_run_spec_flat=summarised_spec(md["sub_run_spec_flat"]),
                       sub_run_spec_summarised=True,
-                      sub_run_spec_strax_hash=deterministic_hash((md["sub_run_spec"], False)))
+                      sub_run_spec_strax_hash=deterministic_hash((hash_form(md["sub_run_spec"]), False)))
     return fields
