@@ -16,8 +16,9 @@ children: on a shared machine the steadier figure), the peak RSS of the largest 
 
 With ``--baseline DIR`` (a code directory laid out like the repository, e.g. ``git archive``
 of an earlier commit unpacked), each case runs that code too, alternating with this one, in
-the same workspace (its ``workflow`` first on PYTHONPATH, its Snakefile), ``--baseline-repeat``
-times.
+the same workspace, ``--baseline-repeat`` times. Each code runs with its own ``workflow``
+first on PYTHONPATH and its own Snakefile (so a snapshot of this one can be measured while
+the worktree changes).
 
     .venv/bin/python benchmarks/scale_bench.py                     # both cases and the floor
     .venv/bin/python benchmarks/scale_bench.py --ranges 1000 --events 10000 --repeat 1
@@ -70,9 +71,8 @@ def snakemake(root: Path, target: str, *extra: str, code: Path = REPO) -> None:
 def code_env(code: Path) -> dict:
     """The environment that makes snakemake and its jobs import the package of ``code``."""
     env = dict(os.environ)
-    if Path(code).resolve() != REPO:
-        env["PYTHONPATH"] = os.pathsep.join([str(Path(code).resolve() / "workflow"),
-                                             *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(code).resolve() / "workflow"),
+                                         *filter(None, [env.get("PYTHONPATH")])])
     return env
 
 
