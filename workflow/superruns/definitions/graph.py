@@ -22,7 +22,7 @@ from .records import MAX_NESTING_DEPTH, Segment, Superrun, entry_of
 
 __all__ = ["Flat", "check_references", "flatten", "inner_superruns", "topological_order"]
 
-Windows = dict[str, list[tuple[int, int]]]
+Windows = dict[str, np.ndarray]   # event windows per run: (n, 2) int64 arrays, time order
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,7 +40,7 @@ class Flat:
     ends: np.ndarray
     direct: tuple[str, ...]                   # direct subruns, time order
     cuts: bool                                # some segment is not a whole run
-    windows: Mapping[str, list[tuple[int, int]]]  # event windows per run (events only)
+    windows: Mapping[str, np.ndarray]         # event windows per run, (n, 2) (events only)
 
     @cached_property
     def sourced(self) -> tuple[tuple[str, Segment], ...]:
@@ -167,7 +167,7 @@ def flatten(d: Superrun, defs: Mapping[str, Superrun], runs: RunRegistry,
         windows = event_windows(d)
         _check_event_runs(d, windows)
         for run_id, wins in windows.items():
-            pairs = np.array(wins, dtype=np.int64).reshape(-1, 2)
+            pairs = np.asarray(wins, dtype=np.int64).reshape(-1, 2)
             parts.add(run_id, run_id, pairs[:, 0], pairs[:, 1])
     flat = parts.flat(windows)
     _check_no_overlap(d, flat)

@@ -25,17 +25,28 @@ __all__ = ["MAX_LISTED_RANGES", "file_spec_fields", "flat_sub_run_spec", "run_me
 MAX_LISTED_RANGES = 1000
 
 
-def sub_run_spec(d: Superrun, flat: Flat) -> dict[str, Any]:
-    """``{subrun: "all" | [[s, e], ...]}`` as defined, keys in time order."""
+def sub_run_spec(d: Superrun, flat: Flat, flat_spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``{subrun: "all" | [[s, e], ...]}`` as defined, keys in time order. An events run's
+    windows that are exactly its entry of ``flat_spec`` share that list (a million windows
+    are then one list in the run document, not two)."""
     spec: dict[str, Any] = {}
     for sub in flat.direct:
         if sub in d.ranges:
             spec[sub] = [[s, e] for s, e in d.ranges[sub]]
         elif sub in flat.windows:
-            spec[sub] = list(map(list, flat.windows[sub]))
+            windows = np.asarray(flat.windows[sub], dtype=np.int64).reshape(-1, 2)
+            same = flat_spec is not None and isinstance(flat_spec.get(sub), list) and \
+                len(flat_spec[sub]) == len(windows) and np.array_equal(_spans_of(flat, sub), windows)
+            spec[sub] = flat_spec[sub] if same else windows.tolist()
         else:
             spec[sub] = "all"
     return spec
+
+
+def _spans_of(flat: Flat, run_id: str) -> np.ndarray:
+    """The ``(n, 2)`` segments of one leaf run, in time order."""
+    rows = flat.run_index == flat.run_ids.index(run_id)
+    return np.stack([flat.starts[rows], flat.ends[rows]], axis=1)
 
 
 def flat_sub_run_spec(flat: Flat, runs: RunRegistry) -> dict[str, Any]:
@@ -78,7 +89,7 @@ def run_metadata(d: Superrun, flat: Flat, runs: RunRegistry) -> dict[str, Any]:
         "description": d.description,
         "selection": d.selection,
         "n_leaf_runs": len(leaf),
-        "sub_run_spec": sub_run_spec(d, flat),
+        "sub_run_spec": sub_run_spec(d, flat, flat_spec),
         "sub_run_spec_flat": flat_spec,
         "sub_run_spec_hash": deterministic_hash((hash_form(flat_spec), d.selection)),
     }
