@@ -88,3 +88,24 @@ def test_chunk_and_file_metadata_summarise_many_ranges(built):
     assert (built.data / "_odd" / "peaks").stat().st_size < 200_000     # not mostly metadata
     small = DataFile(built.data / "_even" / "peaks").metadata
     assert "sub_run_spec_summarised" not in small and small["sub_run_spec"]["000001"] == EVEN
+
+
+def test_report_and_time_range_loads_of_summarised_chunks(built):
+    from superruns.report import render_html, summary
+
+    s = summary(built.data / "_odd" / "peaks")
+    entry = s["subruns"]["000001"]
+    assert entry["n_ranges"] == N
+    assert entry["livetime_s"] == pytest.approx(sum(e - s_ for s_, e in ODD) / 1e9)
+    assert str(N) in render_html(s)
+    # A time range cuts a chunk that summarises its ranges: the summary is not kept for it.
+    start, end = ODD[10][0], ODD[20][1]
+    rows = superruns.load("_odd", "peaks", time_range=(start, end), project=built.project())
+    run = rows_of(built, "000001")
+    expected = run[kernels.select_in_ranges(run, [r for r in ODD if start <= r[0] and r[1] <= end])]
+    assert rows.tobytes() == expected.tobytes()
+    whole = DataFile(built.data / "_odd" / "peaks")
+    assert "n_ranges" in whole.chunks[0].subruns["000001"]
+    for chunk in whole.iter_chunks(time_range=(start, end)):
+        assert "n_ranges" not in chunk.subruns["000001"]
+        assert (chunk.subruns["000001"]["start"], chunk.subruns["000001"]["end"]) == (start, end)
