@@ -1,9 +1,10 @@
 """Build a superrun's file from its subruns' files, streaming, in start-time order.
 
 The subruns' rows are never all in memory: the build walks the leaf segments in time order
-(:meth:`superruns.project.Project.superrun_sources`), takes the part of each source chunk that
-falls in the segment (a :class:`Piece`), and groups consecutive pieces into output chunks of
-about ``chunk_target_size_mb``. Compressed frames that lie wholly inside a segment are copied
+(:meth:`superruns.project.Project.superrun_sources`, as arrays), in blocks of consecutive
+segments of one leaf run held by one subrun; takes the part of each source chunk that falls
+in a block's segments (a :class:`Piece`, see :mod:`superruns.cutting`), and groups
+consecutive pieces into output chunks of about ``chunk_target_size_mb``. Compressed frames that lie wholly inside a segment are copied
 as they are; only frames that a range cuts, and frames too small to keep on their own, are
 decompressed and recompressed.
 
@@ -21,9 +22,9 @@ import numpy as np
 from . import kernels
 from .cutting import (Block, BuildSettings, Carried, FrameCache, Piece, Source, block_pieces,
                       blocks_of, merge_arrays)
-from .errors import SuperrunsError
 from .definitions.metadata import file_spec_fields
 from .definitions.records import Segment
+from .errors import SuperrunsError
 from .metadata import output_metadata
 from .storage import DataFile, DataWriter
 
