@@ -38,6 +38,8 @@ def hashablize(obj: Any) -> Any:
     ``PYTHONHASHSEED``, so strax's hash of such a set differs between processes; anything else
     is a ``TypeError``.
     """
+    if type(obj) is list and _int_pairs(obj):
+        return tuple(map(tuple, obj))   # what the general path makes of it, ~30x faster
     if isinstance(obj, Mapping):
         obj = dict(obj)
     try:
@@ -54,6 +56,11 @@ def hashablize(obj: Any) -> Any:
     if hasattr(obj, "__iter__"):
         return tuple(hashablize(item) for item in obj)
     raise TypeError(f"Can't hashablize object of type {type(obj)!r}")
+
+
+def _int_pairs(items: list) -> bool:
+    """Whether ``items`` is a list of ``[int, int]`` lists (time ranges), Python ints only."""
+    return all(type(x) is list and len(x) == 2 and type(x[0]) is int and type(x[1]) is int for x in items)
 
 
 # strax's order: numpy integers, floats, then (0-d) arrays.

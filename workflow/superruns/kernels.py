@@ -48,6 +48,38 @@ def _select_in_ranges(time, end, starts, stops, touching):
     return keep
 
 
+@numba.njit(cache=True, nogil=True)
+def _assign_to_ranges(time, end, starts, stops, touching):
+    """The range each row belongs to (as :func:`_select_in_ranges` decides), else -1."""
+    which = np.full(time.size, -1, dtype=np.int64)
+    j = 0
+    n_ranges = starts.size
+    for i in range(time.size):
+        t = time[i]
+        while j < n_ranges and stops[j] <= t:
+            j += 1
+        if j == n_ranges:
+            break
+        if touching:
+            keep = starts[j] < end[i] or (starts[j] <= t and end[i] == t)
+        else:
+            keep = starts[j] <= t and end[i] <= stops[j]
+        if keep:
+            which[i] = j
+    return which
+
+
+def assign_to_ranges(time: np.ndarray, end: np.ndarray, starts: np.ndarray, stops: np.ndarray, *,
+                     touching: bool = False) -> np.ndarray:
+    """For rows sorted by time (``time``, exclusive ``end``) and sorted, disjoint ranges
+    ``[starts, stops)``: the index of the range each row belongs to, or -1 (the rule of
+    :func:`select_in_ranges`; a row overlapping several ranges belongs to the first). One pass,
+    O(rows + ranges), so all the ranges of one frame cost one call."""
+    return _assign_to_ranges(np.ascontiguousarray(time, dtype=np.int64), np.ascontiguousarray(end, dtype=np.int64),
+                             np.ascontiguousarray(starts, dtype=np.int64),
+                             np.ascontiguousarray(stops, dtype=np.int64), touching)
+
+
 def select_in_ranges(rows: np.ndarray, ranges, *, touching: bool = False) -> np.ndarray:
     """Boolean mask of the rows that belong to any of the sorted, disjoint ``ranges``.
 

@@ -45,6 +45,13 @@ def _subruns(data: DataFile) -> dict[str, dict]:
         ranges = merge_spans(r for span in parts for r in span.get("ranges") or [[span["start"], span["end"]]])
         subruns[leaf] = {"start": min(span["start"] for span in parts), "end": max(span["end"] for span in parts),
                          "ranges": ranges, "livetime_s": sum(e - s for s, e in ranges) / 1e9}
+        summarised = [span for span in parts if "n_ranges" in span]   # chunks of many ranges
+        if summarised:
+            listed = merge_spans(r for span in parts if "n_ranges" not in span
+                                 for r in span.get("ranges") or [[span["start"], span["end"]]])
+            subruns[leaf].update(
+                n_ranges=len(listed) + sum(span["n_ranges"] for span in summarised),
+                livetime_s=(sum(e - s for s, e in listed) + sum(span["livetime_ns"] for span in summarised)) / 1e9)
     return subruns
 
 
@@ -146,7 +153,7 @@ def render_html(s: dict) -> str:
                   ["code", f"superruns {code.get('superruns')}, git {str(code.get('git_commit'))[:12]}"
                            f"{' (modified)' if code.get('git_dirty') else ''}"],
                   ["built", f"{provenance.get('time')} on {provenance.get('host')}"]]
-    subruns = [[leaf, _iso(e["start"]), _iso(e["end"]), f"{e['livetime_s']:.3f}", len(e["ranges"])]
+    subruns = [[leaf, _iso(e["start"]), _iso(e["end"]), f"{e['livetime_s']:.3f}", e.get("n_ranges", len(e["ranges"]))]
                for leaf, e in s["subruns"].items()]
     chunks = [[c["chunk_i"], _iso(c["start"]), _iso(c["end"]), c["n"], _size(c["nbytes"]),
                _size(c["csize"]), ",".join(c["subruns"])] for c in s["chunks"]]

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.events import (AliasEvent, MappingEndEvent, MappingStartEvent, ScalarEvent,
+                         SequenceEndEvent, SequenceStartEvent, StreamEndEvent)
 
 from .errors import SuperrunsError
 from .files import FileAccessError, NotARegularFile, read_regular
@@ -127,8 +129,6 @@ class _EventBuilder:
         self.aliased = 0        # of which repeated by aliases
 
     def document(self) -> Any:
-        from yaml.events import StreamEndEvent
-
         self.next_event()  # stream start
         if type(self.next_event()) is StreamEndEvent:
             return None
@@ -139,8 +139,6 @@ class _EventBuilder:
         return result
 
     def build(self, event) -> Any:
-        from yaml.events import AliasEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent
-
         if event.__dict__.get("tag") not in (None, "!"):
             raise _Fallback
         kind = type(event)
@@ -199,8 +197,6 @@ class _EventBuilder:
         return value
 
     def mapping(self, out: dict) -> dict:
-        from yaml.events import MappingEndEvent, ScalarEvent
-
         while True:
             key_event = self.next_event()
             if type(key_event) is MappingEndEvent:
@@ -216,12 +212,18 @@ class _EventBuilder:
             out[key] = self.build(self.next_event())
 
     def sequence(self, out: list) -> list:
-        from yaml.events import SequenceEndEvent
-
+        next_event = self.next_event
         while True:
-            item = self.next_event()
-            if type(item) is SequenceEndEvent:
+            item = next_event()
+            kind = type(item)
+            if kind is SequenceEndEvent:
                 return out
+            if kind is ScalarEvent and item.anchor is None and item.tag is None and item.implicit[0]:
+                text = item.value   # a plain decimal int (time ranges: most of a big file)
+                if text.isdigit() and text.isascii() and (text[0] != "0" or text == "0"):
+                    self.nodes += 1
+                    out.append(int(text))
+                    continue
             out.append(self.build(item))
 
 

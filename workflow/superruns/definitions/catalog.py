@@ -10,7 +10,7 @@ from typing import Any
 from ..names import is_superrun_id
 from ..runs import RunRegistry
 from .errors import UnknownSuperrunError, definition_error as _error
-from .events import events_to_windows, read_events
+from .events import events_to_window_arrays, read_events
 from .graph import Flat, Windows, check_depth, check_references, flatten, topological_order
 from .metadata import flat_sub_run_spec, run_metadata, sub_run_spec
 from .parsing import definition_files, read_definitions
@@ -86,8 +86,8 @@ class Definitions:
             raise _error(d.source_file, d.name, "events", f"{path} is not a regular file",
                          "name a .npy or .csv file")
         try:
-            return events_to_windows(read_events(path), self.runs, from_run=d.from_run,
-                                     pad_ns=d.pad_ns, where=str(path))
+            return events_to_window_arrays(read_events(path), self.runs, from_run=d.from_run,
+                                           pad_ns=d.pad_ns, where=str(path))
         except (ValueError, OSError) as exc:
             raise _error(d.source_file, d.name, "events", str(exc),
                          "fix the events file (columns time, endtime or length+dt, run_id as "
@@ -160,9 +160,12 @@ class Definitions:
         return flat_sub_run_spec(self.flat(name), self.runs)
 
     def run_metadata(self, name: str) -> dict[str, Any]:
-        """The superrun's run document (times int ns, livetime float s of what it holds)."""
-        d = self.get(name)
-        return run_metadata(d, self.flat(name), self.runs)
+        """The superrun's run document (times int ns, livetime float s of what it holds);
+        computed once (a copy each time: the specs inside are shared, do not change them)."""
+        cache = self.__dict__.setdefault("_run_metadata", {})
+        if name not in cache:
+            cache[name] = run_metadata(self.get(name), self.flat(name), self.runs)
+        return dict(cache[name])
 
     def dependents(self, name: str) -> list[str]:
         """Superruns that hold ``name`` (a run or a superrun), directly or through others; sorted.

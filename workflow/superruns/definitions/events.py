@@ -14,19 +14,26 @@ from pathlib import Path
 import numpy as np
 
 from ..files import check_regular
-from ..intervals import merge_spans
+from ..intervals import merge_span_arrays
 from ..names import is_superrun_id
 from ..runs import Run, RunRegistry
 from ..times import INT64_MAX, format_ns
 
-__all__ = ["events_to_windows", "read_events"]
+__all__ = ["events_to_window_arrays", "events_to_windows", "read_events"]
 
 _INT_COLUMNS = ("time", "endtime", "length", "dt")
 
 
 def events_to_windows(events: np.ndarray, runs: RunRegistry, *, from_run: str | None = None,
                       pad_ns: int = 0, where: str = "events") -> dict[str, list[tuple[int, int]]]:
-    """Merged, padded event windows per run: ``{run_id: [(start, end), ...]}``, time order.
+    """:func:`events_to_window_arrays` with each run's windows as a list of ``(start, end)``."""
+    arrays = events_to_window_arrays(events, runs, from_run=from_run, pad_ns=pad_ns, where=where)
+    return {run_id: list(map(tuple, windows.tolist())) for run_id, windows in arrays.items()}
+
+
+def events_to_window_arrays(events: np.ndarray, runs: RunRegistry, *, from_run: str | None = None,
+                            pad_ns: int = 0, where: str = "events") -> dict[str, np.ndarray]:
+    """Merged, padded event windows per run: ``{run_id: (n, 2) int64 array}``, time order.
 
     ``events`` is a record array with ``time`` and ``endtime`` (or ``length`` and ``dt``) and
     ``run_id`` (unless ``from_run``). Each event must lie inside its run; its window
@@ -42,7 +49,7 @@ def events_to_windows(events: np.ndarray, runs: RunRegistry, *, from_run: str | 
     bad = np.flatnonzero(end < time)
     if len(bad):
         raise ValueError(f"{where}: row {bad[0]} ends ({end[bad[0]]}) before it starts ({time[bad[0]]})")
-    out: dict[str, list[tuple[int, int]]] = {}
+    out: dict[str, np.ndarray] = {}
     uniq, inverse = np.unique(run_ids.astype(str), return_inverse=True)
     order = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
@@ -50,7 +57,7 @@ def events_to_windows(events: np.ndarray, runs: RunRegistry, *, from_run: str | 
         rows = order[bounds[k]:bounds[k + 1]]
         run = _run_of_rows(run_id, rows, runs, where)
         out[run_id] = _run_windows(run, rows, time, end, pad_ns, where)
-    return dict(sorted(out.items(), key=lambda kv: kv[1][0][0]))
+    return dict(sorted(out.items(), key=lambda kv: int(kv[1][0, 0])))
 
 
 def _int_column(arr: np.ndarray, name: str, where: str) -> np.ndarray:
@@ -166,7 +173,7 @@ def _run_of_rows(run_id: str, rows: np.ndarray, runs: RunRegistry, where: str) -
 
 
 def _run_windows(run: Run, rows: np.ndarray, time: np.ndarray, end: np.ndarray, pad_ns: int,
-                 where: str) -> list[tuple[int, int]]:
+                 where: str) -> np.ndarray:
     """The merged windows of one run's events (``rows``), each inside the run."""
     t, e = time[rows], end[rows]
     outside = np.flatnonzero((t < run.start) | (e > run.end))
@@ -182,7 +189,7 @@ def _run_windows(run: Run, rows: np.ndarray, time: np.ndarray, end: np.ndarray, 
     if len(empty):
         raise ValueError(f"{where}: row {rows[empty[0]]} has zero duration and pad_ns is 0, so "
                          f"its window holds nothing; set pad_ns > 0")
-    return [(start, stop) for start, stop in merge_spans(zip(s.tolist(), e.tolist()))]
+    return np.stack(merge_span_arrays(s, e), axis=1)
 
 
 # --------------------------------------------------------------------------------------

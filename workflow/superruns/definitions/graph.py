@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
 
 from ..names import is_superrun_id
 from ..runs import RunRegistry
@@ -19,18 +22,39 @@ from .records import MAX_NESTING_DEPTH, Segment, Superrun, entry_of
 
 __all__ = ["Flat", "check_references", "flatten", "inner_superruns", "topological_order"]
 
-Windows = dict[str, list[tuple[int, int]]]
+Windows = dict[str, np.ndarray]   # event windows per run: (n, 2) int64 arrays, time order
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Flat:
-    """One superrun flattened."""
+    """One superrun flattened: its leaf segments in time order, as arrays (segment ``i`` is
+    ``[starts[i], ends[i])`` of run ``run_ids[run_index[i]]``, held by the file of direct
+    subrun ``subruns[sub_index[i]]``). The segments as objects are made on first use only,
+    so a superrun of a million event windows costs arrays, not a million objects."""
 
-    sourced: tuple[tuple[str, Segment], ...]  # (direct subrun, leaf segment), time order
-    segments: tuple[Segment, ...]
+    subruns: tuple[str, ...]
+    sub_index: np.ndarray
+    run_ids: tuple[str, ...]
+    run_index: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
     direct: tuple[str, ...]                   # direct subruns, time order
     cuts: bool                                # some segment is not a whole run
-    windows: Mapping[str, list[tuple[int, int]]]  # event windows per run (events only)
+    windows: Mapping[str, np.ndarray]         # event windows per run, (n, 2) (events only)
+
+    @cached_property
+    def sourced(self) -> tuple[tuple[str, Segment], ...]:
+        """``(direct subrun, leaf segment)`` in time order."""
+        subs, runs = self.subruns, self.run_ids
+        return tuple((subs[k], Segment(runs[r], s, e)) for k, r, s, e in zip(
+            self.sub_index.tolist(), self.run_index.tolist(), self.starts.tolist(), self.ends.tolist()))
+
+    @cached_property
+    def segments(self) -> tuple[Segment, ...]:
+        return tuple(seg for _, seg in self.sourced)
+
+    def __len__(self) -> int:
+        return len(self.starts)
 
 
 # --------------------------------------------------------------------------------------
@@ -125,66 +149,103 @@ def flatten(d: Superrun, defs: Mapping[str, Superrun], runs: RunRegistry,
             flat_of: Callable[[str], Flat], event_windows: Callable[[Superrun], Windows]) -> Flat:
     """``d`` as leaf segments; ``flat_of`` flattens an inner superrun, ``event_windows``
     reads ``d``'s events file (called only when ``d`` has one)."""
-    parts: list[tuple[str, list[Segment]]] = []
+    parts = _Parts()
     for sub in d.runs:
         if is_superrun_id(sub):
-            parts.append((sub, _inner_segments(d, sub, None, defs[sub], flat_of(sub))))
+            parts.add_flat(sub, _inner_segments(d, sub, None, defs[sub], flat_of(sub)))
         else:
             run = runs[sub]
-            parts.append((sub, [Segment(sub, run.start, run.end)]))
+            parts.add(sub, sub, [run.start], [run.end])
     for sub, ranges in d.ranges.items():
         if is_superrun_id(sub):
-            parts.append((sub, _inner_segments(d, sub, ranges, defs[sub], flat_of(sub))))
+            parts.add_flat(sub, _inner_segments(d, sub, ranges, defs[sub], flat_of(sub)))
         else:
-            parts.append((sub, [Segment(sub, s, e) for s, e in ranges]))
+            pairs = np.array(ranges, dtype=np.int64).reshape(-1, 2)
+            parts.add(sub, sub, pairs[:, 0], pairs[:, 1])
     windows: Windows = {}
     if d.events is not None:
         windows = event_windows(d)
-        parts.extend(_event_parts(d, windows))
-    sourced = [(sub, seg) for sub, segs in parts for seg in segs]
-    sourced.sort(key=lambda item: (item[1].start, item[1].end))
-    _check_no_overlap(d, sourced)
-    first_start: dict[str, int] = {}
-    for sub, seg in sourced:
-        first_start.setdefault(sub, seg.start)
-    direct = tuple(sorted(first_start, key=lambda s: (first_start[s], s)))
-    segments = tuple(seg for _, seg in sourced)
-    cuts = any(seg.start != runs[seg.run_id].start or seg.end != runs[seg.run_id].end
-               for seg in segments)
-    return Flat(tuple(sourced), segments, direct, cuts, windows)
+        _check_event_runs(d, windows)
+        for run_id, wins in windows.items():
+            pairs = np.asarray(wins, dtype=np.int64).reshape(-1, 2)
+            parts.add(run_id, run_id, pairs[:, 0], pairs[:, 1])
+    flat = parts.flat(windows)
+    _check_no_overlap(d, flat)
+    run_start = np.array([runs[r].start for r in flat.run_ids], dtype=np.int64)
+    run_end = np.array([runs[r].end for r in flat.run_ids], dtype=np.int64)
+    cuts = bool(np.any((flat.starts != run_start[flat.run_index]) | (flat.ends != run_end[flat.run_index])))
+    return Flat(flat.subruns, flat.sub_index, flat.run_ids, flat.run_index, flat.starts, flat.ends,
+                flat.direct, cuts, windows)
 
 
-def _event_parts(d: Superrun, windows: Windows) -> list[tuple[str, list[Segment]]]:
-    parts = []
-    for run_id, wins in windows.items():
+class _Parts:
+    """The segments of a superrun as they are gathered, subrun by subrun (arrays)."""
+
+    def __init__(self):
+        self.subruns: dict[str, int] = {}
+        self.run_ids: dict[str, int] = {}
+        self.columns: list[tuple[np.ndarray, ...]] = []
+
+    def add(self, sub: str, run_id: str, starts, ends) -> None:
+        starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+        k = self.subruns.setdefault(sub, len(self.subruns))
+        r = self.run_ids.setdefault(run_id, len(self.run_ids))
+        self.columns.append((np.full(len(starts), k), np.full(len(starts), r), starts, ends))
+
+    def add_flat(self, sub: str, inner: Flat) -> None:
+        """Segments of an inner superrun (all held by ``sub``'s file)."""
+        k = self.subruns.setdefault(sub, len(self.subruns))
+        runs = np.array([self.run_ids.setdefault(r, len(self.run_ids)) for r in inner.run_ids] or [0])
+        self.columns.append((np.full(len(inner), k), runs[inner.run_index], inner.starts, inner.ends))
+
+    def flat(self, windows: Windows) -> Flat:
+        sub_index, run_index, starts, ends = (np.concatenate([c[i] for c in self.columns]).astype(np.int64)
+                                              for i in range(4))
+        order = np.lexsort((ends, starts))      # by start, then end; stable
+        sub_index, run_index, starts, ends = sub_index[order], run_index[order], starts[order], ends[order]
+        subruns = tuple(self.subruns)
+        held, first = np.unique(sub_index, return_index=True)   # time order: first = earliest
+        first_start = {subruns[k]: int(starts[f]) for k, f in zip(held.tolist(), first.tolist())}
+        direct = tuple(sorted(first_start, key=lambda s: (first_start[s], s)))
+        return Flat(subruns, sub_index, tuple(self.run_ids), run_index, starts, ends, direct, False, windows)
+
+
+def _check_event_runs(d: Superrun, windows: Windows) -> None:
+    for run_id in windows:
         if run_id in d.runs or run_id in d.ranges:
             raise _error(d.source_file, d.name, "events", f"events of run {run_id!r}, which is "
                          f"also in {'runs:' if run_id in d.runs else 'ranges:'}",
                          "hold each run in one place")
-        parts.append((run_id, [Segment(run_id, s, e) for s, e in wins]))
-    return parts
 
 
-def _check_no_overlap(d: Superrun, sourced: list[tuple[str, Segment]]) -> None:
+def _check_no_overlap(d: Superrun, flat: Flat) -> None:
     """Time-ordered segments hold each stretch of time once."""
-    prev_sub, prev_seg = None, None
-    for sub, seg in sourced:
-        if prev_seg is not None and seg.start < prev_seg.end:
-            a = f"run {prev_seg.run_id!r} [{prev_seg.start}, {prev_seg.end})" + (
-                f" via {prev_sub!r}" if prev_sub != prev_seg.run_id else "")
-            b = f"run {seg.run_id!r} [{seg.start}, {seg.end})" + (
-                f" via {sub!r}" if sub != seg.run_id else "")
-            what = ("holds the same data twice" if seg.run_id == prev_seg.run_id
-                    else "holds overlapping runs")
-            raise _error(d.source_file, d.name, f"subruns {prev_sub!r} and {sub!r}",
-                         f"{what}: {a} overlaps {b}",
-                         "hold each stretch of time once (remove one subrun or cut it with ranges:)")
-        if prev_seg is None or seg.end > prev_seg.end:
-            prev_sub, prev_seg = sub, seg
+    if len(flat) < 2:
+        return
+    reach = np.maximum.accumulate(flat.ends)
+    bad = np.flatnonzero(flat.starts[1:] < reach[:-1])
+    if not len(bad):
+        return
+    i = int(bad[0]) + 1
+    p = int(np.argmax(flat.ends[:i] == reach[i - 1]))   # the first segment reaching that far
+    (prev_sub, prev_seg), (sub, seg) = (_sourced_at(flat, p), _sourced_at(flat, i))
+    a = f"run {prev_seg.run_id!r} [{prev_seg.start}, {prev_seg.end})" + (
+        f" via {prev_sub!r}" if prev_sub != prev_seg.run_id else "")
+    b = f"run {seg.run_id!r} [{seg.start}, {seg.end})" + (
+        f" via {sub!r}" if sub != seg.run_id else "")
+    what = ("holds the same data twice" if seg.run_id == prev_seg.run_id
+            else "holds overlapping runs")
+    raise _error(d.source_file, d.name, f"subruns {prev_sub!r} and {sub!r}",
+                 f"{what}: {a} overlaps {b}",
+                 "hold each stretch of time once (remove one subrun or cut it with ranges:)")
 
 
-def _inner_segments(d: Superrun, sub: str, ranges, inner_def: Superrun, inner: Flat
-                    ) -> list[Segment]:
+def _sourced_at(flat: Flat, i: int) -> tuple[str, Segment]:
+    return flat.subruns[int(flat.sub_index[i])], Segment(
+        flat.run_ids[int(flat.run_index[i])], int(flat.starts[i]), int(flat.ends[i]))
+
+
+def _inner_segments(d: Superrun, sub: str, ranges, inner_def: Superrun, inner: Flat) -> Flat:
     """The segments ``d`` takes from inner superrun ``sub``: all, or those cut by ``ranges``."""
     entry = entry_of(d, sub)
     if inner_def.selection != d.selection and (inner.cuts or ranges is not None):
@@ -194,8 +255,14 @@ def _inner_segments(d: Superrun, sub: str, ranges, inner_def: Superrun, inner: F
                      f"whether it is built from {sub!r} or from the leaf runs",
                      "give both the same selection:")
     if ranges is None:
-        return list(inner.segments)
-    return _cut_segments(d, sub, entry, inner.segments, ranges)
+        return inner
+    cut = _cut_segments(d, sub, entry, inner.segments, ranges)
+    run_ids = tuple(dict.fromkeys(seg.run_id for seg in cut))
+    index = {r: i for i, r in enumerate(run_ids)}
+    return Flat((sub,), np.zeros(len(cut), np.int64), run_ids,
+                np.array([index[seg.run_id] for seg in cut], dtype=np.int64),
+                np.array([seg.start for seg in cut], dtype=np.int64),
+                np.array([seg.end for seg in cut], dtype=np.int64), (sub,), True, {})
 
 
 def _cut_segments(d: Superrun, sub: str, entry: str, segs: tuple[Segment, ...], ranges

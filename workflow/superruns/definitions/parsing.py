@@ -166,8 +166,8 @@ def _witness_body(body: Any) -> Any:
         body["runs"] = witness_list(body["runs"])
     if isinstance(body.get("ranges"), Mapping):
         body["ranges"] = witness_map({
-            k: (witness_list(v) if isinstance(v, list) and v and all(isinstance(x, list) for x in v)
-                else v)
+            k: (v[:1] if _int_pairs(v) else witness_list(v)
+                if isinstance(v, list) and v and all(isinstance(x, list) for x in v) else v)
             for k, v in body["ranges"].items()})
     return body
 
@@ -290,9 +290,28 @@ def _parse_events(name: str, body: Mapping, file) -> tuple[Path | None, str | No
     return events, from_run, pad_ns
 
 
+def _int_pairs(value: Any) -> bool:
+    """A non-empty list of ``[int, int]`` lists of Python ints: one shape for the schema."""
+    return type(value) is list and bool(value) and all(
+        type(x) is list and len(x) == 2 and type(x[0]) is int and type(x[1]) is int for x in value)
+
+
+def _valid_pairs(value: list) -> bool:
+    """Whether int pairs (see :func:`_int_pairs`) are ranges in order: checked as arrays."""
+    try:
+        pairs = np.array(value, dtype=np.int64)
+    except OverflowError:
+        return False
+    s, e = pairs[:, 0], pairs[:, 1]
+    return bool((s >= 0).all() and (s < e).all() and (s[1:] >= e[:-1]).all())
+
+
 def normalise_ranges(value: Any, file, name: str, sub: str, *, sort: bool = False
                      ) -> tuple[tuple[int, int], ...]:
-    """``[s, e]`` or ``[[s, e], ...]`` → tuple of ``(s, e)``, checked."""
+    """``[s, e]`` or ``[[s, e], ...]`` → tuple of ``(s, e)``, checked (as arrays when they are
+    all plain int pairs in order; range by range, to name the first bad one, otherwise)."""
+    if not sort and _int_pairs(value) and _valid_pairs(value):
+        return tuple(map(tuple, value))
     entry = f"ranges[{sub!r}]"
     if isinstance(value, np.ndarray):
         value = value.tolist()

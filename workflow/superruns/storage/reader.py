@@ -325,6 +325,8 @@ def _clip_subruns(subruns, start: int, end: int):
         if s >= e:
             continue
         clipped = {**spec, "start": s, "end": e}
+        if "n_ranges" in spec and (s, e) != (spec["start"], spec["end"]):
+            del clipped["n_ranges"], clipped["livetime_ns"]   # a summary of the unclipped chunk
         if isinstance(spec.get("ranges"), list):
             clipped["ranges"] = [[max(a, start), min(b, end)] for a, b in spec["ranges"]
                                  if max(a, start) < min(b, end)]

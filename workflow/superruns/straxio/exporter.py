@@ -31,6 +31,10 @@ def export_file(path, strax_dir, *, compressor: str = "blosc", sub_run_spec: Map
     if deterministic_hash(md["lineage"]) != lineage_hash:
         raise StraxFormatError(f"{path}: its lineage does not hash to its lineage hash; rebuild it")
     if run_id.startswith("_") and sub_run_spec is None:
+        if md.get("sub_run_spec_summarised"):
+            raise StraxFormatError(f"{path}: the file summarises its sub_run_spec (too many ranges "
+                                   "to list); export the superrun with export_run, which takes the "
+                                   "spec from the project, or pass sub_run_spec=")
         sub_run_spec = md.get("sub_run_spec")
     strax_dir = Path(strax_dir)
     final = strax_dir / folder_name(run_id, data_type, lineage_hash, sub_run_spec)

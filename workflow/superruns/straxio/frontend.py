@@ -154,7 +154,10 @@ class SuperrunsFrontend(strax.StorageFrontend):
             if key.combining:
                 raise strax.DataNotAvailable("combining-mode data are never stored (strax combines the subruns)")
             spec = md.get("sub_run_spec")
-            if spec is None or superrun_suffix(spec) != deterministic_hash((key.subruns, False)):
+            # A file of many ranges summarises its spec and keeps strax's hash of the full one.
+            suffix = md.get("sub_run_spec_strax_hash") if md.get("sub_run_spec_summarised") else (
+                spec is not None and superrun_suffix(spec))
+            if not suffix or suffix != deterministic_hash((key.subruns, False)):
                 raise strax.DataNotAvailable(f"{path} holds another definition of {key.run_id} than the "
                                              f"Context's run document ({key._run_id})")
         return self.backends[0].__class__.__name__, path
