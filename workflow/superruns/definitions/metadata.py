@@ -11,6 +11,8 @@ from typing import Any
 
 from ..hashing import deterministic_hash
 from ..runs import Run, RunRegistry
+from .derive import Resolution
+from .exposure import exposure
 from .graph import Flat
 from .records import Superrun
 
@@ -53,11 +55,24 @@ def _sorted_values(leaf: list[Run], attr: str) -> list[str]:
     return sorted(found)
 
 
-def run_metadata(d: Superrun, flat: Flat, runs: RunRegistry) -> dict[str, Any]:
-    """The superrun's run document (times int ns, livetime float s of what it holds)."""
+def run_metadata(d: Superrun, flat: Flat, runs: RunRegistry,
+                 resolution: Resolution | None = None) -> dict[str, Any]:
+    """The superrun's run document (times int ns, livetime float s of what it holds, after
+    vetoes; ``exposure``). A derived superrun's sub-run specs are those of the plain
+    definition it resolves to; one using a DQ version adds the version and its file's hash
+    to the spec hash (editing the file rebuilds exactly what uses it)."""
     segs = flat.segments
     leaf = [runs[r] for r in dict.fromkeys(s.run_id for s in segs)]
     flat_spec = flat_sub_run_spec(flat, runs)
+    plain = d if resolution is None else resolution.plain
+    dq = resolution.dq if resolution is not None else None
+    hashed = (flat_spec, d.selection) if dq is None else (
+        flat_spec, d.selection, {"dq": [dq.version, dq.hash]})
+    extra: dict[str, Any] = {}
+    if dq is not None:
+        extra["dq"] = {"version": dq.version, "require": d.query["dq"]["require"], "hash": dq.hash}
+    if d.query is not None:
+        extra["query"] = dict(d.query)
     return {
         "name": d.name,
         "start": segs[0].start,
@@ -69,7 +84,8 @@ def run_metadata(d: Superrun, flat: Flat, runs: RunRegistry) -> dict[str, Any]:
         "description": d.description,
         "selection": d.selection,
         "n_leaf_runs": len(leaf),
-        "sub_run_spec": sub_run_spec(d, flat),
+        "sub_run_spec": sub_run_spec(plain, flat),
         "sub_run_spec_flat": flat_spec,
-        "sub_run_spec_hash": deterministic_hash((flat_spec, d.selection)),
-    }
+        "sub_run_spec_hash": deterministic_hash(hashed),
+        "exposure": exposure(flat, resolution),
+    } | extra
