@@ -43,6 +43,7 @@ class Definitions:
         #: The files and directories the definitions were read from (None: not from files).
         self.paths = None if paths is None else tuple(Path(p) for p in paths)
         self._flat: dict[str, Flat] = {}
+        self._ready = False
         self.dq_dir = Path(dq_dir) if dq_dir is not None else self.base_dir / DEFAULT_DQ_DIR
         self.lock = None if lock is None else Lock.load(lock, strict=lock_mode == "check")
         self.lock_mode = lock_mode
@@ -62,6 +63,9 @@ class Definitions:
                 needs_events.get(sub, False) for sub in d.named_subruns())
             if not needs_events[name]:
                 self.flat(name)
+        self._ready = True
+        if self.lock is not None:
+            self.lock.flush()
 
     @classmethod
     def load(cls, paths: Iterable[str | Path] | str | Path, runs: RunRegistry, *,
@@ -97,6 +101,8 @@ class Definitions:
                 d = resolution.plain
             flat = flatten(d, self._defs, self.runs, self.flat, self._event_windows)
             self._flat[name] = flat
+            if self._ready and self.lock is not None:
+                self.lock.flush()
         return flat
 
     # -- derived superruns (docs/datasets.md) --------------------------------------------

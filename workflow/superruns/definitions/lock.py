@@ -104,6 +104,8 @@ class Lock:
         self.entries: dict[str, dict] = dict(entries or {})
         #: Entries whose hash did not match (only when loaded with ``strict=False``).
         self.edited: set[str] = set()
+        #: Superruns locked on first use, not written yet (see :meth:`flush`).
+        self.pending: list[str] = []
 
     @classmethod
     def load(cls, path: str | Path, *, strict: bool = True) -> "Lock":
@@ -161,9 +163,7 @@ class Lock:
         """The runs ``d`` resolves to under the lock (locked on first use, saying so)."""
         if d.name not in self.entries:
             self.entries[d.name] = self.make_entry(d, ids, runs)
-            self.write()
-            print(f"superruns: locked {d.name} to {len(ids)} run(s) in {self.path} (first use); "
-                  f"commit it with the definitions", file=sys.stderr)
+            self.pending.append(d.name)
             return ids
         diff = self.differences(d, ids, runs)
         if diff:
@@ -174,6 +174,17 @@ class Lock:
                             f"`superruns lock --update {d.name}`, or restore the registry or "
                             f"definition")
         return list(self.entries[d.name]["runs"])
+
+    def flush(self) -> None:
+        """Write the entries locked on first use (once everything resolved without error, so
+        a definition error leaves the file as it was), saying so on stderr."""
+        if not self.pending:
+            return
+        self.write()
+        for name in self.pending:
+            print(f"superruns: locked {name} to {len(self.entries[name]['runs'])} run(s) in "
+                  f"{self.path} (first use); commit it with the definitions", file=sys.stderr)
+        self.pending.clear()
 
     def write(self) -> None:
         doc = {"lock_version": LOCK_VERSION,
