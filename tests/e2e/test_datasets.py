@@ -94,6 +94,10 @@ def test_query_locked_grown_registry_stops_update_rebuilds(tmp_path):
     lock = yaml.safe_load((tmp_path / "config" / "superruns.lock.yaml").read_text())
     assert lock["superruns"]["_q"]["runs"] == ["1", "2"]
     check_built(flow, "_q", ["1", "2"])
+    from superruns.report import render_html, summary
+
+    page = render_html(summary(flow.data / "_q" / "raw_records"))
+    assert "vetoed 10.000 s" in page and "vetoed [s]" in page   # 7 s veto + 3 s DQ defect
 
     # The registry grows: a new good run tagged q. The parse stops, naming it and the fix.
     runs = dict(RUNS, **{"5": run_entry(160, 30, tags=["q"])})
