@@ -68,23 +68,26 @@ def query_case(n: int, repeat: int, tmp: Path) -> list[tuple]:
     dq = {"subsystems": ["tpc"], "runs": {f"{i:06d}": {"tpc": "good" if i % 7 else "bad"}
                                           for i in range(n)},
           "defects": {"tpc": [[T0 + i * 200 * S + S, T0 + i * 200 * S + 2 * S] for i in range(0, n, 50)]}}
-    (tmp / "dq" / "v1.yaml").write_text(yaml.safe_dump(dq))
-    doc = {"_q": {"query": {"mode": "background", "tags": ["sr1"], "exclude_tags": ["low_rate"],
-                            "start": T0, "end": T0 + n * 200 * S,
-                            "dq": {"version": "v1", "require": ["tpc"]}}}}
-    records = parse_document(doc, FILE)
+    (tmp / "dq" / "v1.yaml").write_text(yaml.dump(dq, Dumper=yaml.CSafeDumper))
+    query = {"mode": "background", "tags": ["sr1"], "exclude_tags": ["low_rate"],
+             "start": T0, "end": T0 + n * 200 * S}
     lock = tmp / "superruns.lock.yaml"
+    rows = []
+    for label, q in (("mode, tags, exclude_tags, start, end", query),
+                     ("the same + dq (reading the DQ file of all runs included)",
+                      dict(query, dq={"version": "v1", "require": ["tpc"]}))):
+        records = parse_document({"_q": {"query": q}}, FILE)
 
-    def resolve():
-        lock.unlink(missing_ok=True)
-        defs = Definitions(records, runs, dq_dir=tmp / "dq", lock=lock)
-        return defs.run_metadata("_q")
+        def resolve():
+            lock.unlink(missing_ok=True)
+            defs = Definitions(records, runs, dq_dir=tmp / "dq", lock=lock)
+            return defs.run_metadata("_q")
 
-    md = resolve()
-    rows = [(f"query over {n:,} runs (resolve + DQ + lock written)", *timed(resolve, repeat),
-             f"{md['n_leaf_runs']:,} runs")]
+        md = resolve()
+        rows.append((f"query over {n:,} runs: {label}; resolved and locked (lock file written)",
+                     *timed(resolve, repeat), f"{md['n_leaf_runs']:,} runs selected"))
     path = tmp / "runs.yaml"
-    path.write_text(yaml.safe_dump({"runs": {r.run_id: {"start": r.start, "end": r.end, "mode": r.mode,
+    path.write_text(yaml.dump(Dumper=yaml.CSafeDumper, data={"runs": {r.run_id: {"start": r.start, "end": r.end, "mode": r.mode,
                                                          "source": r.source, "tags": list(r.tags)}
                                              for r in runs.values()}}))
     rows.append((f"for context: reading the {n:,}-run registry file", *timed(lambda: RunRegistry.load(path), 1), ""))

@@ -20,6 +20,7 @@ superrun using it, so editing the file rebuilds exactly those.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,8 @@ class DataQuality:
     flags: Mapping[str, Mapping[str, str]] = field(hash=False)
     defects: Mapping[str, list[list[int]]] = field(hash=False)
     hash: str = ""
+    _merged: dict = field(default_factory=dict, hash=False, compare=False, repr=False)
+    _ends: dict = field(default_factory=dict, hash=False, compare=False, repr=False)
 
     def check_require(self, require: Iterable[str]) -> str | None:
         """The first required subsystem this version does not know, or None."""
@@ -62,9 +65,19 @@ class DataQuality:
 
     def defect_spans(self, require: Iterable[str], run_id: str, start: int, end: int
                      ) -> list[list[int]]:
-        """Defect ranges of the required subsystems inside ``[start, end)`` (merged)."""
-        pieces = [span for s in require for span in self.defects.get(s, ())]
-        return intersect_spans(merge_spans(pieces), [[start, end]]) if pieces else []
+        """Defect ranges of the required subsystems inside ``[start, end)`` (merged);
+        logarithmic in the number of defects (merged once per ``require``)."""
+        key = tuple(sorted(require))
+        merged = self._merged.get(key)
+        if merged is None:
+            merged = merge_spans(span for s in key for span in self.defects.get(s, ()))
+            self._merged[key] = merged
+            self._ends[key] = [e for _, e in merged]
+        i = bisect.bisect_right(self._ends[key], start)
+        j = i
+        while j < len(merged) and merged[j][0] < end:
+            j += 1
+        return intersect_spans(merged[i:j], [[start, end]])
 
 
 def load_dq(directory: str | Path, version: str) -> DataQuality:

@@ -189,7 +189,9 @@ class Lock:
     def write(self) -> None:
         doc = {"lock_version": LOCK_VERSION,
                "superruns": {n: self.entries[n] for n in sorted(self.entries)}}
-        text = yaml.safe_dump(to_jsonable(doc), sort_keys=False, default_flow_style=None, width=100)
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)   # libyaml: 100x faster
+        text = yaml.dump(to_jsonable(doc), Dumper=dumper, sort_keys=False,
+                         default_flow_style=None, width=100)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(self.path, _HEADER + text)
 
