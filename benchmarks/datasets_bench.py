@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,9 +102,12 @@ def algebra_case(n: int, r: int, repeat: int) -> list[tuple]:
     a = {f"{i:06d}": [[T0 + i * 200 * S + 2 * k * step, T0 + i * 200 * S + (2 * k + 1) * step]
                       for k in range(r)] for i in range(n)}
     b = {run: [[s + step // 2, e + step // 2] for s, e in spans] for run, spans in a.items()}
+    # as the operations pass run spans to each other: int64 arrays per run
+    a_arr = {run: np.array(spans, np.int64) for run, spans in a.items()}
+    b_arr = {run: np.array(spans, np.int64) for run, spans in b.items()}
 
     def ops():
-        union([a, b]), intersection([a, b]), difference(a, [b])
+        union([a_arr, b_arr]), intersection([a_arr, b_arr]), difference(a_arr, [b_arr])
 
     doc = {"_a": {"ranges": a}, "_b": {"ranges": b}, "_u": {"union": ["_a", "_b"]},
            "_i": {"intersection": ["_a", "_b"]}, "_d": {"difference": ["_a", "_b"]}}
@@ -111,7 +115,7 @@ def algebra_case(n: int, r: int, repeat: int) -> list[tuple]:
     return [(f"union + intersection + difference, {n:,} runs x {r} ranges (span operations)",
              *timed(ops, repeat), f"{n * r:,} ranges per operand"),
             (f"the same as definitions: 5 superruns flattened ({n:,} runs x {r} ranges)",
-             *timed(lambda: Definitions(records, runs), max(1, repeat // 2)), "incl. the two plain ones")]
+             *timed(lambda: Definitions(records, runs), 1), "incl. the two plain ones; 1 repeat")]
 
 
 def demo_case(repeat: int, tmp: Path) -> list[tuple]:
@@ -134,11 +138,14 @@ def main() -> None:
     p.add_argument("--algebra-runs", type=int, default=10_000)
     p.add_argument("--ranges", type=int, default=100)
     p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("cases", nargs="*", default=["query", "algebra", "demo"],
+                   help="query, algebra, demo (default: all)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        rows = (query_case(args.runs, args.repeat, Path(tmp))
-                + algebra_case(args.algebra_runs, args.ranges, args.repeat)
-                + demo_case(args.repeat, Path(tmp)))
+        rows = ((query_case(args.runs, args.repeat, Path(tmp)) if "query" in args.cases else [])
+                + (algebra_case(args.algebra_runs, args.ranges, args.repeat)
+                   if "algebra" in args.cases else [])
+                + (demo_case(args.repeat, Path(tmp)) if "demo" in args.cases else []))
     print("| case | median s | min s | max s | note |\n|---|---|---|---|---|")
     for name, med, lo, hi, note in rows:
         print(f"| {name} | {med:.3f} | {lo:.3f} | {hi:.3f} | {note} |")

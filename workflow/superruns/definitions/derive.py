@@ -21,7 +21,7 @@ from .errors import definition_error as _error
 from .events import events_to_windows, read_events
 from .query import emptied_by, resolve_query
 from .records import Segment, Superrun
-from .setalgebra import (RunSpans, difference, intersection, sample_runs, spans_measure, union,
+from .setalgebra import (RunSpans, as_array, difference, intersection, sample_runs, spans_measure, union,
                          veto_spans)
 
 __all__ = ["Resolution", "resolve", "spans_of_segments"]
@@ -161,10 +161,11 @@ def _plain(d: Superrun, spans: RunSpans, runs: RunRegistry) -> Superrun:
     whole, ranges = [], {}
     for run_id, s in spans.items():
         run = runs[run_id]
-        if len(s) == 1 and s[0][0] == run.start and s[0][1] == run.end:
+        s = as_array(s)
+        if len(s) == 1 and s[0, 0] == run.start and s[0, 1] == run.end:
             whole.append(run_id)
         else:
-            ranges[run_id] = tuple((a, b) for a, b in s)
+            ranges[run_id] = tuple(map(tuple, s.tolist()))
     return Superrun(name=d.name, description=d.description, runs=tuple(whole), ranges=ranges,
                     selection=d.selection, source_file=d.source_file)
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Mapping
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import brief
-from ..intervals import intersect_spans, measure, merge_spans, subtract_spans
+from ..intervals import merge_spans
 from ..names import subrun_problem
 from ..times import INT64_MAX
 from .errors import definition_error as _error
@@ -28,8 +31,10 @@ from .records import EVENTS_SUFFIXES, SET_OPERATIONS
 __all__ = ["RunSpans", "difference", "intersection", "parse_dataset_keys", "sample_runs",
            "spans_measure", "union", "veto_spans"]
 
-#: ``{leaf run id: [[start, end], ...]}``: sorted, merged, never empty lists.
-RunSpans = dict[str, list[list[int]]]
+#: ``{leaf run id: spans}``: sorted, merged, never empty; spans are ``[[start, end], ...]``
+#: lists or int64 arrays of shape (n, 2) (what the operations return: no Python object per
+#: span, so a million spans cost milliseconds, not seconds of garbage collection).
+RunSpans = dict[str, Any]
 
 
 # --------------------------------------------------------------------------------------
@@ -138,36 +143,84 @@ def _parse_sample(name: str, value: Any, file) -> Mapping:
 
 def union(sets: Iterable[RunSpans]) -> RunSpans:
     """Every run's spans of every set, merged."""
-    pieces: dict[str, list] = {}
-    for spans in sets:
-        for run_id, runs in spans.items():
-            pieces.setdefault(run_id, []).extend(runs)
-    return {run_id: merge_spans(p) if len(p) > 1 else [list(x) for x in p]
-            for run_id, p in pieces.items()}
+    sets = [x for x in sets if x]
+    if len(sets) == 1:
+        return {r: np.array(merge_spans(v), np.int64).reshape(-1, 2) for r, v in sets[0].items()}
+    return _combine(sets, "union")
 
 
 def intersection(sets: list[RunSpans]) -> RunSpans:
     """The time every set holds."""
-    out = dict(sets[0])
-    for other in sets[1:]:
-        out = {run_id: spans for run_id in out if run_id in other
-               for spans in [intersect_spans(out[run_id], other[run_id])] if spans}
-    return out
+    return _combine(list(sets), "intersection")
 
 
 def difference(first: RunSpans, others: Iterable[RunSpans]) -> RunSpans:
     """``first`` minus the time any of ``others`` holds."""
-    out = dict(first)
-    for other in others:
-        out = {run_id: spans for run_id, spans in out.items()
-               for spans in [subtract_spans(spans, other[run_id]) if run_id in other else spans]
-               if spans}
-    return out
+    others = [o for o in others if o]
+    if not others:
+        return dict(first)
+    return _combine([first, union(others) if len(others) > 1 else others[0]], "difference")
+
+
+def as_array(spans) -> np.ndarray:
+    """Spans as an int64 array of shape (n, 2)."""
+    return np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+
+
+def _arrays(sets: list[RunSpans], code: dict[str, int]):
+    """Boundaries of all sets as arrays: run code, time, +1/-1, +1/-1 of the first set."""
+    runs, times, delta, first = [], [], [], []
+    for k, spans in enumerate(sets):
+        flat = np.concatenate([as_array(v) for v in spans.values()])
+        n = len(flat)
+        run = np.repeat(np.fromiter((code[r] for r in spans), np.int64, len(spans)),
+                        np.fromiter((len(v) for v in spans.values()), np.int64, len(spans)))
+        runs += [run, run]
+        times += [flat[:, 0], flat[:, 1]]
+        ones = np.ones(n, np.int64)
+        delta += [ones, -ones]
+        first += [ones * (k == 0), -ones * (k == 0)]
+    return (np.concatenate(runs), np.concatenate(times), np.concatenate(delta),
+            np.concatenate(first))
+
+
+def _combine(sets: list[RunSpans], mode: str) -> RunSpans:
+    """Union, intersection or difference (first minus second) of merged run spans, for all
+    runs at once: a sweep over the sorted boundaries with coverage counts (numpy)."""
+    names = list(dict.fromkeys(r for spans in sets for r in spans))
+    if not names:
+        return {}
+    run, time, delta, first = _arrays(sets, {r: i for i, r in enumerate(names)})
+    order = np.lexsort((time, run))
+    run, time = run[order], time[order]
+    total, in_first = np.cumsum(delta[order]), np.cumsum(first[order])
+    # elementary piece i: [time[i], time[i+1]) of run[i], covered as the counts after event i
+    valid = (run[:-1] == run[1:]) & (time[:-1] < time[1:])
+    if mode == "union":
+        keep = total[:-1] > 0
+    elif mode == "intersection":
+        keep = total[:-1] == len(sets)
+    else:
+        keep = (in_first[:-1] == 1) & (total[:-1] == 1)
+    idx = np.flatnonzero(valid & keep)
+    if not len(idx):
+        return {}
+    starts, ends, codes = time[idx], time[idx + 1], run[idx]
+    # merge pieces that touch within a run
+    new = np.ones(len(idx), bool)
+    new[1:] = (codes[1:] != codes[:-1]) | (starts[1:] != ends[:-1])
+    heads = np.flatnonzero(new)
+    last = np.append(heads[1:], len(idx)) - 1
+    starts, ends, codes = starts[heads], ends[last], codes[heads]
+    pairs = np.stack([starts, ends], axis=1)
+    bounds = np.flatnonzero(np.diff(codes)) + 1
+    cuts = [0, *bounds.tolist(), len(codes)]
+    return {names[int(codes[a])]: pairs[a:b] for a, b in zip(cuts[:-1], cuts[1:])}
 
 
 def veto_spans(spans: RunSpans, veto: Mapping[str, Iterable]) -> RunSpans:
     """``spans`` minus the vetoed ranges (merged span lists per run)."""
-    return difference(spans, [{r: [list(x) for x in v] for r, v in veto.items()}])
+    return difference(spans, [dict(veto)])
 
 
 def sample_key(run_id: str, seed: int) -> float:
@@ -183,4 +236,4 @@ def sample_runs(spans: RunSpans, fraction: float, seed: int) -> RunSpans:
 
 def spans_measure(spans: RunSpans) -> int:
     """Total ns held."""
-    return sum(measure(s) for s in spans.values())
+    return sum(int((a[:, 1] - a[:, 0]).sum()) for a in map(as_array, spans.values()))
