@@ -110,10 +110,17 @@ class Definitions:
     def _context(self) -> Context:
         return Context(
             runs=self.runs,
-            spans_of=lambda op: operand_spans(op, self.runs, lambda n: self.flat(n).segments),
+            spans_of=self._operand_spans,
             plain_spans=lambda d: spans_of_segments(flatten(
                 d, self._defs, self.runs, self.flat, self._event_windows).segments),
             dq_of=self._dq_of, locked=self._locked, base_dir=self.base_dir)
+
+    def _operand_spans(self, name: str):
+        """The run spans of a set operand (a run or a superrun), computed once."""
+        cache = self.__dict__.setdefault("_spans", {})
+        if name not in cache:
+            cache[name] = operand_spans(name, self.runs, lambda n: self.flat(n).segments)
+        return cache[name]
 
     def _dq_of(self, d: Superrun) -> DataQuality | None:
         if d.query is None or "dq" not in d.query:

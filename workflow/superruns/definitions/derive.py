@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..names import is_superrun_id
 from ..runs import RunRegistry
 from ..times import format_ns
@@ -21,7 +23,7 @@ from .errors import definition_error as _error
 from .events import events_to_windows, read_events
 from .query import emptied_by, resolve_query
 from .records import Segment, Superrun
-from .setalgebra import (RunSpans, as_array, difference, intersection, sample_runs, spans_measure, union,
+from .setalgebra import (RunSpans, as_array, difference, spans_from_arrays, intersection, sample_runs, spans_measure, union,
                          veto_spans)
 
 __all__ = ["Resolution", "resolve", "spans_of_segments"]
@@ -52,15 +54,15 @@ class Context:
 
 
 def spans_of_segments(segments) -> RunSpans:
-    """Segments grouped per run (they are disjoint and time ordered: merged as they come)."""
-    out: RunSpans = {}
-    for seg in segments:
-        spans = out.setdefault(seg.run_id, [])
-        if spans and spans[-1][1] >= seg.start:
-            spans[-1][1] = max(spans[-1][1], seg.end)
-        else:
-            spans.append([seg.start, seg.end])
-    return out
+    """Segments grouped per run, touching ones merged (int64 arrays; no object per span)."""
+    segments = list(segments)
+    n = len(segments)
+    names = list(dict.fromkeys(seg.run_id for seg in segments))
+    code = {r: i for i, r in enumerate(names)}
+    codes = np.fromiter((code[seg.run_id] for seg in segments), np.int64, n)
+    starts = np.fromiter((seg.start for seg in segments), np.int64, n)
+    ends = np.fromiter((seg.end for seg in segments), np.int64, n)
+    return spans_from_arrays(names, codes, starts, ends)
 
 
 def resolve(d: Superrun, ctx: Context) -> Resolution:

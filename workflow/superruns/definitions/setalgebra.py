@@ -29,7 +29,7 @@ from .query import parse_query
 from .records import EVENTS_SUFFIXES, SET_OPERATIONS
 
 __all__ = ["RunSpans", "difference", "intersection", "parse_dataset_keys", "sample_runs",
-           "spans_measure", "union", "veto_spans"]
+           "spans_from_arrays", "spans_measure", "union", "veto_spans"]
 
 #: ``{leaf run id: spans}``: sorted, merged, never empty; spans are ``[[start, end], ...]``
 #: lists or int64 arrays of shape (n, 2) (what the operations return: no Python object per
@@ -205,12 +205,21 @@ def _combine(sets: list[RunSpans], mode: str) -> RunSpans:
     idx = np.flatnonzero(valid & keep)
     if not len(idx):
         return {}
-    starts, ends, codes = time[idx], time[idx + 1], run[idx]
-    # merge pieces that touch within a run
-    new = np.ones(len(idx), bool)
+    return spans_from_arrays(names, run[idx], time[idx], time[idx + 1])
+
+
+def spans_from_arrays(names: list[str], codes: np.ndarray, starts: np.ndarray, ends: np.ndarray
+                      ) -> RunSpans:
+    """Disjoint spans (run code into ``names``, start, end) as run spans: grouped per run in
+    time order, touching ones merged."""
+    if not len(codes):
+        return {}
+    order = np.lexsort((starts, codes))
+    codes, starts, ends = codes[order], starts[order], ends[order]
+    new = np.ones(len(codes), bool)
     new[1:] = (codes[1:] != codes[:-1]) | (starts[1:] != ends[:-1])
     heads = np.flatnonzero(new)
-    last = np.append(heads[1:], len(idx)) - 1
+    last = np.append(heads[1:], len(codes)) - 1
     starts, ends, codes = starts[heads], ends[last], codes[heads]
     pairs = np.stack([starts, ends], axis=1)
     bounds = np.flatnonzero(np.diff(codes)) + 1
