@@ -91,6 +91,10 @@ def query_case(n: int, repeat: int, tmp: Path) -> list[tuple]:
     path.write_text(yaml.dump(Dumper=yaml.CSafeDumper, data={"runs": {r.run_id: {"start": r.start, "end": r.end, "mode": r.mode,
                                                          "source": r.source, "tags": list(r.tags)}
                                              for r in runs.values()}}))
+    from superruns.definitions.dq import load_dq
+
+    rows.append((f"for context: reading the DQ file of {n:,} runs (config/dq/v1.yaml)",
+                 *timed(lambda: load_dq(tmp / "dq", "v1"), 1), ""))
     rows.append((f"for context: reading the {n:,}-run registry file", *timed(lambda: RunRegistry.load(path), 1), ""))
     return rows
 
