@@ -318,3 +318,33 @@ def test_events_superruns_in_set_operations(tmp_path):
     np.save(root / "ev.npy", ev)
     defs = load(root)
     assert spans(defs, "_u") == {rid(1): [[start(1) + S, start(1) + 2 * S]], rid(2): [[start(2), end(2)]]}
+
+
+def test_dependents_follow_operands_and_resolved_runs(tmp_path):
+    root = setup(tmp_path, {"_q": {"query": {"tags": ["odd"]}}, "_a": {"runs": [rid(2)]},
+                            "_u": {"union": ["_q", "_a"]}}, n_runs=4)
+    defs = load(root, lock=False)
+    assert defs.dependents(rid(1)) == ["_q", "_u"]
+    assert defs.dependents("_a") == ["_u"]
+    assert defs.resolved("_u").runs == (rid(1), rid(2), rid(3))
+
+
+def test_lock_command_reports_updates_and_prunes(tmp_path):
+    from superruns.definitions.lock import diff_report, lock_report
+
+    root = setup(tmp_path, {"_q": {"query": {"tags": ["odd"]}}, "_old": {"query": {"tags": ["sr1"]}}},
+                 n_runs=4)
+    load(root)                                   # both locked on first use
+    (root / "config" / "superruns.yaml").write_text(yaml.safe_dump({"_q": {"query": {"tags": ["odd"]}}}))
+    add_run(root, 5)
+    live = load(root, mode="live")
+    live_runs = live.locked_superruns()
+    differs, lines = diff_report(live.lock, live_runs["_q"][0], live_runs["_q"][1], live.runs)
+    assert differs and "runs added: 000005" in lines[0]
+    report = lock_report(live.lock, live_runs, live.runs)
+    assert any("_q: DIFFERS" in line for line in report)
+    assert any("_old: kept" in line for line in report)
+    report = lock_report(live.lock, live_runs, live.runs, update=["_q"], prune=True)
+    assert "_q: updated: 3 run(s)" in report and "_old: removed (no longer a query or sample superrun)" in report
+    assert load(root).leaf_runs("_q") == [rid(1), rid(3), rid(5)]
+    assert "_old" not in yaml.safe_load((root / "config" / "superruns.lock.yaml").read_text())["superruns"]
