@@ -161,9 +161,9 @@ def _veto_file(d: Superrun, ctx: Context) -> RunSpans:
 
 def _plain(d: Superrun, spans: RunSpans, runs: RunRegistry) -> Superrun:
     whole, ranges = [], {}
-    for run_id, s in spans.items():
-        run = runs[run_id]
-        s = as_array(s)
+    arrays = {run_id: as_array(s) for run_id, s in spans.items()}
+    for run_id in sorted(arrays, key=lambda r: (int(arrays[r][0, 0]), r)):   # time order
+        run, s = runs[run_id], arrays[run_id]
         if len(s) == 1 and s[0, 0] == run.start and s[0, 1] == run.end:
             whole.append(run_id)
         else:
