@@ -348,3 +348,16 @@ def test_lock_command_reports_updates_and_prunes(tmp_path):
     assert "_q: updated: 3 run(s)" in report and "_old: removed (no longer a query or sample superrun)" in report
     assert load(root).leaf_runs("_q") == [rid(1), rid(3), rid(5)]
     assert "_old" not in yaml.safe_load((root / "config" / "superruns.lock.yaml").read_text())["superruns"]
+
+
+def test_the_parse_stop_lists_every_superrun_that_differs(tmp_path):
+    root = setup(tmp_path, {"_odd": {"query": {"tags": ["odd"]}}, "_all": {"query": {"tags": ["sr1"]}},
+                            "_kr": {"query": {"mode": "kr83m"}}}, n_runs=4)
+    load(root)
+    add_run(root, 5)     # odd, sr1, background: _odd and _all differ, _kr does not
+    with pytest.raises(LockError) as info:
+        load(root)
+    text = str(info.value)
+    assert "'_all' is locked to 4 run(s)" in text and "'_odd' is locked to 2 run(s)" in text
+    assert "_kr" not in text
+    assert "superruns lock --update _all _odd" in text

@@ -100,9 +100,9 @@ class Definitions:
                 self._resolutions[name] = resolution
                 d = resolution.plain
             flat = flatten(d, self._defs, self.runs, self.flat, self._event_windows)
-            self._flat[name] = flat
             if self._ready and self.lock is not None:
-                self.lock.flush()
+                self.lock.flush()   # a difference from the lock raises here, before caching
+            self._flat[name] = flat
         return flat
 
     # -- derived superruns (docs/datasets.md) --------------------------------------------

@@ -106,6 +106,9 @@ class Lock:
         self.edited: set[str] = set()
         #: Superruns locked on first use, not written yet (see :meth:`flush`).
         self.pending: list[str] = []
+        #: Differences found by :meth:`check`, raised together by :meth:`raise_problems`.
+        self.problems: list[str] = []
+        self.stale: list[str] = []
 
     @classmethod
     def load(cls, path: str | Path, *, strict: bool = True) -> "Lock":
@@ -167,17 +170,29 @@ class Lock:
             return ids
         diff = self.differences(d, ids, runs)
         if diff:
-            raise LockError(f"{self.path}: superrun {d.name!r} is locked to "
-                            f"{len(self.entries[d.name]['runs'])} run(s), but resolving it now "
-                            f"(registry {runs.source}) gives {len(ids)}: {'; '.join(diff)}. The "
-                            f"lock keeps the selection reproducible; fix: accept it with "
-                            f"`superruns lock --update {d.name}`, or restore the registry or "
-                            f"definition")
+            self.problems.append(
+                f"superrun {d.name!r} is locked to {len(self.entries[d.name]['runs'])} run(s), "
+                f"but resolving it now (registry {runs.source}) gives {len(ids)}: "
+                f"{'; '.join(diff)}")
+            self.stale.append(d.name)
+            return ids    # resolution goes on, so one message can list every difference
         return list(self.entries[d.name]["runs"])
+
+    def raise_problems(self) -> None:
+        """Stop with every difference found (see :meth:`check`), naming the command."""
+        if not self.problems:
+            return
+        problems, names = list(self.problems), " ".join(self.stale)
+        self.problems.clear()
+        self.stale.clear()
+        raise LockError(f"{self.path}: {' | '.join(problems)}. The lock keeps the selection "
+                        f"reproducible; fix: accept it with `superruns lock --update {names}`, "
+                        "or restore the registry or definition")
 
     def flush(self) -> None:
         """Write the entries locked on first use (once everything resolved without error, so
         a definition error leaves the file as it was), saying so on stderr."""
+        self.raise_problems()
         if not self.pending:
             return
         self.write()
