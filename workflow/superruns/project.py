@@ -311,4 +311,5 @@ class Project:
                 needed.append(produced[events.resolve()])
             stack.extend(definition.runs)
             stack.extend(definition.ranges)
+            stack.extend(definition.operands)   # union/intersection/difference
         return needed
