@@ -361,3 +361,15 @@ def test_the_parse_stop_lists_every_superrun_that_differs(tmp_path):
     assert "'_all' is locked to 4 run(s)" in text and "'_odd' is locked to 2 run(s)" in text
     assert "_kr" not in text
     assert "superruns lock --update _all _odd" in text
+
+
+def test_a_sampled_query_locks_the_sampled_runs(tmp_path):
+    sr = {"_s": {"query": {"tags": ["sr1"]}, "sample": {"fraction": 0.5, "seed": 3}}}
+    root = setup(tmp_path, sr, n_runs=20)
+    held = load(root).leaf_runs("_s")
+    lock = yaml.safe_load((root / "config" / "superruns.lock.yaml").read_text())
+    assert lock["superruns"]["_s"]["runs"] == held and 0 < len(held) < 20
+    new = next(i for i in range(21, 200) if sample_key(rid(i), 3) < 0.5)
+    add_run(root, new)
+    with pytest.raises(LockError, match=f"runs added: {rid(new)}"):
+        load(root)

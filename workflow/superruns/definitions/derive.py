@@ -73,7 +73,7 @@ def resolve(d: Superrun, ctx: Context) -> Resolution:
             raise _error(d.source_file, d.name, "sample", f"sampling a fraction "
                          f"{d.sample['fraction']} (seed {d.sample['seed']}) of its runs kept none",
                          "raise the fraction or change the seed")
-    if d.sample is not None and d.query is None:
+    if d.sample is not None:   # the lock holds the sampled runs
         resolved = ctx.locked(d, sorted(base, key=lambda r: ctx.runs[r].start))
         base = {r: base[r] for r in resolved if r in base}
     dq = ctx.dq_of(d)
