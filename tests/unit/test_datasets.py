@@ -373,3 +373,18 @@ def test_a_sampled_query_locks_the_sampled_runs(tmp_path):
     add_run(root, new)
     with pytest.raises(LockError, match=f"runs added: {rid(new)}"):
         load(root)
+
+
+def test_the_demo_datasets_match_their_lock_and_the_readme():
+    repo = Path(__file__).resolve().parents[2]
+    runs = RunRegistry.load(repo / "config" / "runs.yaml")
+    lock = repo / "config" / "superruns.lock.yaml"
+    before = lock.read_text()
+    defs = Definitions.load([repo / "config" / "superruns.yaml", repo / "config" / "superruns.d"],
+                            runs, base_dir=repo, lock=lock)
+    assert lock.read_text() == before                      # locked, nothing to add
+    md = defs.run_metadata("_sr1_clean")
+    assert md["livetime"] == 1240.0 and md["exposure"]["vetoed"] == 50.0
+    assert defs.leaf_runs("_sr1_clean") == ["000001", "000002", "000003", "000007", "000009", "000011"]
+    assert defs.run_metadata("_sr1_without_kr")["sub_run_spec_flat"] == md["sub_run_spec_flat"]
+    assert defs.run_metadata("_sr1_all")["livetime"] == 1780.0
