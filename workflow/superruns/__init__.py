@@ -11,7 +11,7 @@ Imports are lazy so that ``import superruns`` (done by the Snakefile) stays chea
 
 from .version import __version__
 
-__all__ = ["load", "iter_chunks", "run_metadata", "define_run", "Project"]
+__all__ = ["load", "iter_chunks", "run_metadata", "define_run", "select_runs", "Project"]
 
 
 def _project(project):
@@ -42,6 +42,23 @@ def iter_chunks(run_id, data_types, time_range=None, *, lineage="current", proje
 def run_metadata(run_id, *, project=None):
     """The run document of a run or superrun; needs no data to be built."""
     return _project(project).run_metadata(run_id)
+
+
+def select_runs(*, project=None, **query):
+    """The registry's runs matching ``query`` (the keys of a definition's ``query:``: mode,
+    source, tags, exclude_tags, start, end, dq), in time order, each a dict with name, start,
+    end, mode, source, tags and livetime, as strax's ``select_runs`` (a list, not a DataFrame).
+
+        superruns.select_runs(mode="background", tags=["sr1"], dq={"version": "v1", "require": ["tpc"]})
+    """
+    from .definitions.dq import load_dq
+    from .definitions.query import select_runs as select
+
+    project = _project(project)
+    dq = query.get("dq")
+    version = dq.get("version") if isinstance(dq, dict) else None
+    return select(project.runs, load_dq(project.config["dq_dir"], version) if version else None,
+                  **query)
 
 
 def define_run(name, data, *, from_run=None, pad_ns=0, description=None, overwrite=False, project=None):

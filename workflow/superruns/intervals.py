@@ -1,12 +1,14 @@
-"""Half-open ``[start, end)`` intervals of int ns: the one span merger of the package."""
+"""Half-open ``[start, end)`` intervals of int ns: the one span merger of the package, and the
+set operations on merged span lists (sorted, disjoint, non-touching) that superrun set algebra,
+vetoes and data quality use."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["merge_span_arrays", "merge_spans"]
+__all__ = ["intersect_spans", "measure", "merge_span_arrays", "merge_spans", "subtract_spans"]
 
 
 def merge_spans(spans: Iterable) -> list[list[int]]:
@@ -34,3 +36,44 @@ def merge_span_arrays(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray,
     first = np.flatnonzero(new)
     last = np.append(first[1:], len(starts)) - 1
     return starts[first], reach[last]
+
+
+def intersect_spans(a: Sequence, b: Sequence) -> list[list[int]]:
+    """The time both merged span lists hold (a merged span list); linear in their lengths."""
+    out: list[list[int]] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        (s1, e1), (s2, e2) = a[i], b[j]
+        s, e = max(s1, s2), min(e1, e2)
+        if s < e:
+            out.append([s, e])
+        if e1 <= e2:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def subtract_spans(a: Sequence, b: Sequence) -> list[list[int]]:
+    """The time merged span list ``a`` holds and ``b`` does not; linear in their lengths."""
+    out: list[list[int]] = []
+    j = 0
+    for s, e in a:
+        while j < len(b) and b[j][1] <= s:
+            j += 1
+        k = j
+        while k < len(b) and b[k][0] < e:
+            if b[k][0] > s:
+                out.append([s, b[k][0]])
+            s = max(s, b[k][1])
+            if s >= e:
+                break
+            k += 1
+        if s < e:
+            out.append([s, e])
+    return out
+
+
+def measure(spans: Iterable) -> int:
+    """Total length (ns) of disjoint spans."""
+    return sum(int(e) - int(s) for s, e in spans)

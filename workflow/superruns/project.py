@@ -18,7 +18,7 @@ from .schemas import first_error, load_schema, schema_validator
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 DEFAULT_CONFIG = Path("config") / "config.yaml"
-PATH_KEYS = ("data_dir", "runs")
+PATH_KEYS = ("data_dir", "runs", "dq_dir", "lock")
 # Where the config of a Snakemake run comes from, for error messages.
 SNAKEMAKE_CONFIG = f"{DEFAULT_CONFIG} (with any --configfile/--config given to snakemake)"
 MODULE_CONFIG = "the config: given to the host workflow's `module` statement for superruns"
@@ -204,7 +204,17 @@ class Project:
         from .definitions import Definitions
 
         # Definitions.load checks its files and folders itself (FIFOs, subfolders, symlinks).
-        return Definitions.load(self.config["superruns"], self.runs, base_dir=self.base_dir)
+        return Definitions.load(self.config["superruns"], self.runs, base_dir=self.base_dir,
+                                dq_dir=self.config["dq_dir"], lock=self.config["lock"])
+
+    def live_definitions(self):
+        """The definitions with query and sample superruns resolved from the registry as it
+        is now, the lock only read (what ``superruns lock`` and ``diff`` compare)."""
+        from .definitions import Definitions
+
+        return Definitions.load(self.config["superruns"], self.runs, base_dir=self.base_dir,
+                                dq_dir=self.config["dq_dir"], lock=self.config["lock"],
+                                lock_mode="live")
 
     @property
     def options(self) -> dict:
@@ -277,7 +287,7 @@ class Project:
         true when that subrun is named whole in ``runs:``: then every row of the segment is
         taken as stored; otherwise the superrun's selection rule applies.
         """
-        whole_subruns = set(self.definitions.get(superrun).runs)
+        whole_subruns = set(self.definitions.resolved(superrun).runs)
         return [(subrun, segment, subrun in whole_subruns)
                 for subrun, segment in self.definitions.sourced_segments(superrun)]
 
@@ -299,4 +309,5 @@ class Project:
                 needed.append(produced[events.resolve()])
             stack.extend(definition.runs)
             stack.extend(definition.ranges)
+            stack.extend(definition.operands)   # union/intersection/difference
         return needed

@@ -90,8 +90,9 @@ def portable_config(project) -> dict:
             return str(path)
 
     config = {key: value for key, value in project.config.items() if key != "base_dir"}
-    for key in ("data_dir", "runs"):
-        config[key] = relative(config[key])
+    for key in ("data_dir", "runs", "dq_dir", "lock"):   # project.PATH_KEYS
+        if key in config:
+            config[key] = relative(config[key])
     config["superruns"] = [relative(p) for p in config["superruns"]]
     return config
 

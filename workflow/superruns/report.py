@@ -69,6 +69,7 @@ def summary(path) -> dict:
         "start": md.get("start"), "end": md.get("end"),
         "livetime_s": run_md.get("livetime"), "selection": md.get("selection"),
         "description": run_md.get("description"), "sub_run_spec": md.get("sub_run_spec"),
+        "exposure": run_md.get("exposure"),
         "subruns": subruns, "rows": data.n_rows, "nbytes": data.nbytes, "csize": csize,
         "file_size": os.path.getsize(path), "content_hash": content_hash(data),
         "chunks": [{"chunk_i": c.chunk_i, "start": c.start, "end": c.end, "n": c.n,
@@ -101,10 +102,13 @@ def _timeline(s: dict, width: int = 900) -> str:
         return left + span * (t - t0) / (t1 - t0)
 
     parts, y = [], 8
+    per_subrun = (s.get("exposure") or {}).get("per_subrun") or {}
     for n, (leaf, entry) in enumerate(subruns.items()):
         colour = _COLOURS[n % len(_COLOURS)]
+        vetoed = (per_subrun.get(leaf) or {}).get("vetoed")
+        label = f"{leaf}" + (f" ({vetoed:.0f} s vetoed)" if vetoed else "")
         parts.append(f"<text x='{left - 6}' y='{y + 11}' text-anchor='end' font-size='11'>"
-                     f"{html.escape(leaf)}</text>")
+                     f"<title>{html.escape(label)}</title>{html.escape(leaf)}</text>")
         for a, b in entry["ranges"]:
             title = html.escape(f"{leaf}: {_iso(a)} - {_iso(b)} ({(b - a) / 1e9:.3f} s)")
             parts.append(f"<rect x='{x(a):.1f}' y='{y}' width='{max(x(b) - x(a), 1.0):.1f}' "
@@ -132,12 +136,23 @@ def _table(rows: list[list], header: list[str], left: int = 1) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _exposure_text(exposure) -> str:
+    """Livetime of the span, and what vetoes (veto:, DQ defects) removed."""
+    if not exposure:
+        return "-"
+    span = exposure["span"]
+    share = f" ({100 * exposure['livetime'] / span:.1f} % of the span)" if span else ""
+    return (f"livetime {exposure['livetime']:.3f} s of a {span:.3f} s span{share}; "
+            f"vetoed {exposure['vetoed']:.3f} s")
+
+
 def render_html(s: dict) -> str:
     ratio = f"{s['nbytes'] / s['csize']:.2f}x" if s["csize"] else "-"
     facts = [
         ["data type", f"{s['data_type']} ({s['data_kind']})"],
         ["span", f"{_iso(s['start'])} - {_iso(s['end'])}"],
         ["livetime", f"{s['livetime_s']:.3f} s" if s["livetime_s"] is not None else "-"],
+        ["exposure", _exposure_text(s.get("exposure"))],
         ["subruns", len(s["subruns"])],
         ["rows", s["rows"]],
         ["size", f"{_size(s['file_size'])} on disk, {_size(s['nbytes'])} uncompressed ({ratio})"],
@@ -153,7 +168,9 @@ def render_html(s: dict) -> str:
                   ["code", f"superruns {code.get('superruns')}, git {str(code.get('git_commit'))[:12]}"
                            f"{' (modified)' if code.get('git_dirty') else ''}"],
                   ["built", f"{provenance.get('time')} on {provenance.get('host')}"]]
-    subruns = [[leaf, _iso(e["start"]), _iso(e["end"]), f"{e['livetime_s']:.3f}", e.get("n_ranges", len(e["ranges"]))]
+    per_subrun = (s.get("exposure") or {}).get("per_subrun") or {}
+    subruns = [[leaf, _iso(e["start"]), _iso(e["end"]), f"{e['livetime_s']:.3f}",
+                f"{(per_subrun.get(leaf) or {}).get('vetoed', 0.0):.3f}", e.get("n_ranges", len(e["ranges"]))]
                for leaf, e in s["subruns"].items()]
     chunks = [[c["chunk_i"], _iso(c["start"]), _iso(c["end"]), c["n"], _size(c["nbytes"]),
                _size(c["csize"]), ",".join(c["subruns"])] for c in s["chunks"]]
@@ -166,7 +183,8 @@ def render_html(s: dict) -> str:
         + (f"<p>{html.escape(s['description'])}</p>" if s.get("description") else "")
         + _table(facts, ["", ""])
         + "<h2>Subruns on a time line</h2>" + _timeline(s)
-        + "<h2>Subruns</h2>" + _table(subruns, ["run", "start", "end", "livetime [s]", "ranges"])
+        + "<h2>Subruns</h2>" + _table(subruns, ["run", "start", "end", "livetime [s]", "vetoed [s]",
+                                                     "ranges"])
         + "<h2>Chunks</h2>" + _table(chunks, ["chunk", "start", "end", "rows", "bytes", "compressed",
                                               "subruns"], left=1)
         + ("<h2>Inputs</h2>" + _table(inputs, ["file", "content hash", "lineage hash", "rows"])

@@ -10,11 +10,18 @@ from typing import Any
 from ..names import is_superrun_id
 from ..runs import RunRegistry
 from .errors import UnknownSuperrunError, definition_error as _error
-from .events import events_to_window_arrays, read_events
+from .derive import Context, Resolution, operand_spans, resolve, spans_of_segments
+from .dq import DataQuality, DQError, load_dq
+from .events import events_to_window_arrays, events_to_windows, read_events
 from .graph import Flat, Windows, check_depth, check_references, flatten, topological_order
+from .lock import Lock
 from .metadata import flat_sub_run_spec, run_metadata, sub_run_spec
 from .parsing import definition_files, read_definitions
 from .records import Segment, Superrun
+
+#: Where data-quality versions and the lock live, relative to ``base_dir``, by default.
+DEFAULT_DQ_DIR = Path("config") / "dq"
+DEFAULT_LOCK = Path("config") / "superruns.lock.yaml"
 
 __all__ = ["Definitions"]
 
@@ -24,7 +31,11 @@ class Definitions:
 
     def __init__(self, superruns: Mapping[str, Superrun], runs: RunRegistry, *,
                  base_dir: str | Path = Path("."), files: Iterable[Path] = (),
-                 paths: Iterable[Path] | None = None):
+                 paths: Iterable[Path] | None = None, dq_dir: str | Path | None = None,
+                 lock: str | Path | None = None, lock_mode: str = "check"):
+        """``lock``: the lock file (None: query superruns resolve live, nothing is locked);
+        ``lock_mode``: ``check`` (the workflow: locked runs, refuse differences, lock on
+        first use) or ``live`` (resolve from the registry; :attr:`live_runs` says what)."""
         self._defs: dict[str, Superrun] = dict(superruns)
         self.runs = runs
         self.base_dir = Path(base_dir)
@@ -32,6 +43,14 @@ class Definitions:
         #: The files and directories the definitions were read from (None: not from files).
         self.paths = None if paths is None else tuple(Path(p) for p in paths)
         self._flat: dict[str, Flat] = {}
+        self._ready = False
+        self.dq_dir = Path(dq_dir) if dq_dir is not None else self.base_dir / DEFAULT_DQ_DIR
+        self.lock = None if lock is None else Lock.load(lock, strict=lock_mode == "check")
+        self.lock_mode = lock_mode
+        self._resolutions: dict[str, Resolution] = {}
+        self._dq: dict[str, DataQuality] = {}
+        #: What each query/sample superrun resolves to in the live registry (as resolved).
+        self.live_runs: dict[str, list[str]] = {}
         check_references(self._defs, runs, self._files_text())
         self._order = topological_order(self._defs)
         check_depth(self._defs, self._order)
@@ -44,10 +63,13 @@ class Definitions:
                 needs_events.get(sub, False) for sub in d.named_subruns())
             if not needs_events[name]:
                 self.flat(name)
+        self._ready = True
+        if self.lock is not None:
+            self.lock.flush()
 
     @classmethod
     def load(cls, paths: Iterable[str | Path] | str | Path, runs: RunRegistry, *,
-             base_dir: str | Path = Path(".")) -> "Definitions":
+             base_dir: str | Path = Path("."), **options) -> "Definitions":
         """Read definition files and directories (a directory contributes its ``*.yaml`` and
         ``*.yml``).
 
@@ -57,7 +79,8 @@ class Definitions:
         """
         paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
         files = definition_files(paths)
-        return cls(read_definitions(files), runs, base_dir=base_dir, files=files, paths=paths)
+        return cls(read_definitions(files), runs, base_dir=base_dir, files=files, paths=paths,
+                   **options)
 
     def _files_text(self) -> str:
         return ", ".join(str(f) for f in self.files) or "the loaded definitions"
@@ -71,10 +94,78 @@ class Definitions:
         """The flattened form of superrun ``name`` (computed once)."""
         flat = self._flat.get(name)
         if flat is None:
-            flat = flatten(self.get(name), self._defs, self.runs, self.flat,
-                           self._event_windows)
+            d = self.get(name)
+            if d.derived:
+                resolution = resolve(d, self._context())
+                self._resolutions[name] = resolution
+                d = resolution.plain
+            flat = flatten(d, self._defs, self.runs, self.flat, self._event_windows)
+            if self._ready and self.lock is not None:
+                self.lock.flush()   # a difference from the lock raises here, before caching
             self._flat[name] = flat
         return flat
+
+    # -- derived superruns (docs/datasets.md) --------------------------------------------
+
+    def _context(self) -> Context:
+        return Context(
+            runs=self.runs,
+            spans_of=self._operand_spans,
+            plain_spans=lambda d: spans_of_segments(flatten(
+                d, self._defs, self.runs, self.flat, self._event_windows).segments),
+            dq_of=self._dq_of, locked=self._locked, base_dir=self.base_dir)
+
+    def _operand_spans(self, name: str):
+        """The run spans of a set operand (a run or a superrun), computed once."""
+        cache = self.__dict__.setdefault("_spans", {})
+        if name not in cache:
+            cache[name] = operand_spans(name, self.runs, lambda n: self.flat(n).segments)
+        return cache[name]
+
+    def _dq_of(self, d: Superrun) -> DataQuality | None:
+        if d.query is None or "dq" not in d.query:
+            return None
+        version, require = d.query["dq"]["version"], d.query["dq"]["require"]
+        if version not in self._dq:
+            try:
+                self._dq[version] = load_dq(self.dq_dir, version)
+            except DQError as exc:
+                raise _error(d.source_file, d.name, "query.dq", str(exc), "fix the DQ version "
+                             f"or its file in {self.dq_dir}") from None
+        dq = self._dq[version]
+        unknown = dq.check_require(require)
+        if unknown:
+            raise _error(d.source_file, d.name, "query.dq.require", f"DQ version {version!r} "
+                         f"({dq.path}) has no subsystem {unknown!r} (it has: "
+                         f"{', '.join(dq.subsystems)})", "require subsystems the version judges")
+        return dq
+
+    def _locked(self, d: Superrun, ids: list[str]) -> list[str]:
+        self.live_runs[d.name] = list(ids)
+        if self.lock is None or self.lock_mode != "check":
+            return ids
+        return self.lock.check(d, ids, self.runs)
+
+    def locked_superruns(self) -> dict[str, tuple[Superrun, list[str]]]:
+        """Every query or sample superrun and the runs it resolves to now (resolving each)."""
+        out = {}
+        for name in self.names:
+            d = self._defs[name]
+            if d.query is not None or d.sample is not None:
+                self.flat(name)
+                out[name] = (d, self.live_runs[name])
+        return out
+
+    def resolution(self, name: str) -> Resolution | None:
+        """How derived superrun ``name`` was resolved (None for a plain one)."""
+        self.flat(name)
+        return self._resolutions.get(name)
+
+    def resolved(self, name: str) -> Superrun:
+        """The plain definition ``name`` stands for: itself, or a derived one resolved to
+        leaf runs (whole in ``runs``, cut in ``ranges``)."""
+        resolution = self.resolution(name)
+        return self.get(name) if resolution is None else resolution.plain
 
     def _event_windows(self, d: Superrun) -> Windows:
         path = self.events_file(d.name)
@@ -152,8 +243,7 @@ class Definitions:
 
     def sub_run_spec(self, name: str) -> dict[str, Any]:
         """``{subrun: "all" | [[s, e], ...]}`` as defined, keys in time order."""
-        d = self.get(name)
-        return sub_run_spec(d, self.flat(name))
+        return sub_run_spec(self.resolved(name), self.flat(name))
 
     def flat_sub_run_spec(self, name: str) -> dict[str, Any]:
         """``{leaf_run: "all" | [[s, e], ...]}`` in time order; "all" for a run held whole."""
@@ -164,7 +254,7 @@ class Definitions:
         computed once (a copy each time: the specs inside are shared, do not change them)."""
         cache = self.__dict__.setdefault("_run_metadata", {})
         if name not in cache:
-            cache[name] = run_metadata(self.get(name), self.flat(name), self.runs)
+            cache[name] = run_metadata(self.get(name), self.flat(name), self.runs, self.resolution(name))
         return dict(cache[name])
 
     def dependents(self, name: str) -> list[str]:
@@ -178,6 +268,8 @@ class Definitions:
             subs = set(d.named_subruns())
             if d.events is not None and d.from_run is None and not is_superrun_id(name):
                 subs.update(self.flat(sr).windows)
+            if d.derived and not is_superrun_id(name):
+                subs.update(self.flat(sr).direct)
             for sub in subs:
                 holders.setdefault(sub, set()).add(sr)
         out: set[str] = set()

@@ -15,6 +15,8 @@ import numpy as np
 
 from ..hashing import deterministic_hash
 from ..runs import Run, RunRegistry
+from .derive import Resolution
+from .exposure import exposure
 from .graph import Flat
 from .records import Superrun
 
@@ -90,15 +92,28 @@ def _collector_paused():
             gc.enable()
 
 
-def run_metadata(d: Superrun, flat: Flat, runs: RunRegistry) -> dict[str, Any]:
-    """The superrun's run document (times int ns, livetime float s of what it holds)."""
+def run_metadata(d: Superrun, flat: Flat, runs: RunRegistry,
+                 resolution: Resolution | None = None) -> dict[str, Any]:
+    """The superrun's run document (times int ns, livetime float s of what it holds, after
+    vetoes; ``exposure``). A derived superrun's sub-run specs are those of the plain
+    definition it resolves to; one using a DQ version adds the version and its file's hash
+    to the spec hash (editing the file rebuilds exactly what uses it)."""
     with _collector_paused():
-        return _run_metadata(d, flat, runs)
+        return _run_metadata(d, flat, runs, resolution)
 
 
-def _run_metadata(d: Superrun, flat: Flat, runs: RunRegistry) -> dict[str, Any]:
+def _run_metadata(d: Superrun, flat: Flat, runs: RunRegistry, resolution: Resolution | None) -> dict[str, Any]:
     flat_spec = flat_sub_run_spec(flat, runs)
     leaf = [runs[r] for r in flat_spec]
+    plain = d if resolution is None else resolution.plain
+    dq = resolution.dq if resolution is not None else None
+    hashed = (hash_form(flat_spec), d.selection) if dq is None else (
+        hash_form(flat_spec), d.selection, {"dq": [dq.version, dq.hash]})
+    extra: dict[str, Any] = {}
+    if dq is not None:
+        extra["dq"] = {"version": dq.version, "require": d.query["dq"]["require"], "hash": dq.hash}
+    if d.query is not None:
+        extra["query"] = dict(d.query)
     return {
         "name": d.name,
         "start": int(flat.starts[0]),
@@ -110,10 +125,11 @@ def _run_metadata(d: Superrun, flat: Flat, runs: RunRegistry) -> dict[str, Any]:
         "description": d.description,
         "selection": d.selection,
         "n_leaf_runs": len(leaf),
-        "sub_run_spec": sub_run_spec(d, flat, flat_spec),
+        "sub_run_spec": sub_run_spec(plain, flat, flat_spec),
         "sub_run_spec_flat": flat_spec,
-        "sub_run_spec_hash": deterministic_hash((hash_form(flat_spec), d.selection)),
-    }
+        "sub_run_spec_hash": deterministic_hash(hashed),
+        "exposure": exposure(flat, resolution),
+    } | extra
 
 
 def hash_form(spec: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from ..yamlio import yaml_load
 from .errors import DefinitionError, definition_error as _error
 from .records import (DEFAULT_SELECTION, DEFINITION_SUFFIXES, EVENTS_SUFFIXES, KEYS, SELECTIONS,
                       Superrun)
+from .setalgebra import parse_dataset_keys
 
 __all__ = ["definition_files", "is_int", "parse_definition", "parse_document",
            "read_definitions"]
@@ -30,7 +31,8 @@ __all__ = ["definition_files", "is_int", "parse_definition", "parse_document",
 #: Notes a definitions directory may hold beside its definitions (skipped, e.g. a README).
 NOTE_SUFFIXES = (".md", ".txt", ".rst")
 _QUOTE_IT = 'quote the run id, e.g. "000001"'
-_HOLDS_NOTHING = ("holds no subruns", "add runs: [...], ranges: {...} or events: <file>")
+_HOLDS_NOTHING = ("holds no subruns", "add runs: [...], ranges: {...}, events: <file>, query: "
+                  "{...} or union:/intersection:/difference: [...]")
 
 
 def is_int(x: Any) -> bool:
@@ -215,11 +217,13 @@ def parse_definition(name: str, body: Mapping, file: Path | None, *, sort_ranges
         description = ""
     if not isinstance(description, str):
         raise _error(file, name, "description", f"{brief(description)} is not a string", "quote it")
-    if not runs and not ranges and events is None:
+    dataset = parse_dataset_keys(name, body, file, plain=bool(runs or ranges or events))
+    if not runs and not ranges and events is None and not dataset.get("base"):
         raise _error(file, name, None, *_HOLDS_NOTHING)
+    dataset.pop("base", None)
     return Superrun(name=name, description=description, runs=tuple(runs), ranges=ranges,
                     events=events, from_run=from_run, pad_ns=int(pad_ns), selection=selection,
-                    source_file=file)
+                    source_file=file, **dataset)
 
 
 def _check_subrun(name: str, sub: Any, file, id_entry: str, entry: str, key: str) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["DEFAULT_SELECTION", "DEFINE_RUN_MARKER", "DEFINITION_SUFFIXES", "EVENTS_SUFFIXES",
-           "KEYS", "MAX_NESTING_DEPTH", "SELECTIONS", "Segment", "Superrun", "entry_of"]
+           "KEYS", "MAX_NESTING_DEPTH", "SELECTIONS", "SET_OPERATIONS", "Segment", "Superrun", "entry_of"]
 
 SELECTIONS = ("contained", "touching")
 DEFAULT_SELECTION = "contained"
@@ -21,7 +21,10 @@ MAX_NESTING_DEPTH = 100
 #: to overwrite a file (it was written or taken over by hand).
 DEFINE_RUN_MARKER = "# written by superruns define_run"
 #: The keys a definition may hold.
-KEYS = ("description", "runs", "ranges", "events", "from_run", "pad_ns", "selection")
+KEYS = ("description", "runs", "ranges", "events", "from_run", "pad_ns", "selection",
+        "query", "union", "intersection", "difference", "veto", "sample")
+#: Set operations over runs and superruns (docs/datasets.md).
+SET_OPERATIONS = ("union", "intersection", "difference")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +53,29 @@ class Superrun:
     pad_ns: int = 0
     selection: str = DEFAULT_SELECTION
     source_file: Path | None = None
+    #: ``query:`` as parsed (definitions.query), or None.
+    query: Mapping | None = field(default=None, hash=False)
+    #: ``union``, ``intersection`` or ``difference``, and its operands (runs and superruns).
+    set_operation: str | None = None
+    operands: tuple[str, ...] = ()
+    #: ``veto:``: ``{run_id: ((start, end), ...)}`` or the path of a veto file.
+    veto: Mapping | Path | None = field(default=None, hash=False)
+    #: ``sample:``: ``{"fraction": float, "seed": int}``.
+    sample: Mapping | None = field(default=None, hash=False)
+
+    @property
+    def derived(self) -> bool:
+        """Defined by a query, a set operation, a veto or a sample (resolved to leaf runs)."""
+        return (self.query is not None or self.set_operation is not None
+                or self.veto is not None or self.sample is not None)
 
     def named_subruns(self) -> list[str]:
-        """Subruns named in the definition itself (runs, range keys, from_run), file order."""
+        """Subruns named in the definition itself (runs, range keys, from_run, set operands),
+        file order."""
         out = list(self.runs) + [k for k in self.ranges if k not in self.runs]
         if self.from_run is not None and self.from_run not in out:
             out.append(self.from_run)
+        out.extend(k for k in self.operands if k not in out)
         return out
 
 
@@ -65,4 +85,6 @@ def entry_of(d: Superrun, sub: str) -> str:
         return f"ranges[{sub!r}]"
     if sub in d.runs:
         return f"runs[{d.runs.index(sub)}] {sub!r}"
+    if sub in d.operands:
+        return f"{d.set_operation}[{d.operands.index(sub)}] {sub!r}"
     return "from_run"
