@@ -94,7 +94,7 @@ WRONG = [
 def make_wrong(flow, case: Wrong) -> tuple[str, str]:
     """Damage the copy; return (the run asked for, what the wrong file says it holds)."""
     if case.make is None:       # a superrun's file replaced by one of its subruns' files
-        target = flow.data / "_a" / case.data_type
+        target = flow.file("_a", case.data_type)
         target.unlink()
         target.symlink_to(Path("..") / "8" / case.data_type)
         return "_a", f"8/{case.data_type}"
@@ -121,7 +121,7 @@ def test_load_and_iter_chunks_refuse_a_file_that_is_not_what_was_asked(flow, cas
 @pytest.mark.parametrize("case", WRONG, ids=lambda c: c.id)
 def test_verify_and_info_refuse_a_file_that_is_not_what_its_place_says(flow, case, monkeypatch):
     run, says = make_wrong(flow, case)
-    path = flow.data / run / case.data_type
+    path = flow.file(run, case.data_type)
     before = snapshot(flow.data)
     monkeypatch.chdir(flow.root)
     for args in (["verify", "data"], ["verify", str(path)], ["--config", "config/config.yaml", "verify", "data"]):
@@ -154,7 +154,7 @@ LINEAGE_CHANGES = [
 
 @pytest.mark.parametrize("name, change, data_type", LINEAGE_CHANGES, ids=[c[0] for c in LINEAGE_CHANGES])
 def test_data_of_another_lineage_is_refused_unless_asked_for(flow, monkeypatch, name, change, data_type):
-    old = DataFile(flow.data / "8" / data_type).metadata["lineage_hash"]
+    old = DataFile(flow.file("8", data_type)).metadata["lineage_hash"]
     flow.write(RUNS, SUPERRUNS, {**OPTIONS, **change}, storage=STORAGE)
     project = flow.project()
     new = project.lineage_hash("8", data_type)
@@ -167,7 +167,7 @@ def test_data_of_another_lineage_is_refused_unless_asked_for(flow, monkeypatch, 
     assert f"lineage={old!r}" in message and "lineage='any'" in message
     # on purpose: by its hash, or any
     rows = superruns.load("8", data_type, lineage=old, project=project)
-    assert len(rows) == DataFile(flow.data / "8" / data_type).n_rows
+    assert len(rows) == DataFile(flow.file("8", data_type)).n_rows
     assert len(superruns.load("8", data_type, lineage="any", project=project)) == len(rows)
     with pytest.raises(IdentityError, match="lineage hash"):
         superruns.load("8", data_type, lineage=new, project=project)

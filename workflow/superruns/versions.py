@@ -1,0 +1,117 @@
+"""Processing versions kept side by side: which are stored, and removing old ones.
+
+Every data file is ``{data_dir}/{run}/{data_type}-{lineage_hash}`` (:mod:`superruns.layout`):
+building with other options or plugin versions writes new files beside the old ones, and a
+configuration switched back finds its files again (as strax keeps one folder per lineage).
+Nothing removes a version but the user: ``superruns clean`` (:func:`clean`), which lists what
+it would remove with ``--dry-run``. It removes only files of runs and superruns the
+configuration defines, never a file of the configuration's current lineage, and with each
+file its job logs (``logs/{rule}/{run}/{file name}.log``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import SuperrunsError
+from .layout import LINEAGE_PATTERN, stored_in_run
+
+__all__ = ["CleanError", "StoredFile", "clean", "stored_files"]
+
+
+class CleanError(SuperrunsError, ValueError):
+    """``superruns clean`` was asked for something it does not do; the message says what does."""
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One stored data file: its run, data type, lineage (None: a file of the layout before
+    versions, ``{run}/{data_type}``), size, and whether it is the configuration's version."""
+
+    run_id: str
+    data_type: str
+    lineage_hash: str | None
+    path: Path
+    size: int
+    current: bool
+
+    def as_dict(self) -> dict:
+        return dict(asdict(self), path=str(self.path))
+
+
+def _current(project, run_id: str, data_type: str) -> str | None:
+    if data_type not in project.registry:
+        return None                      # a data type no plugin provides any more
+    try:
+        return project.lineage_hash(run_id, data_type)
+    except SuperrunsError:
+        return None
+
+
+def _unversioned(project, run_id: str) -> dict[str, Path]:
+    """Files ``{run}/{data_type}`` of the layout before versions (a registry data type's name)."""
+    directory = project.data_dir / run_id
+    return {dt: directory / dt for dt in project.registry if (directory / dt).is_file()}
+
+
+def stored_files(project, run_ids=None) -> list[StoredFile]:
+    """Every data file of ``run_ids`` (default: every run and superrun the configuration
+    defines), each marked current or not; from file names and sizes only."""
+    if run_ids is None:
+        run_ids = list(project.runs) + list(project.definitions.names)
+    found = []
+    for run_id in run_ids:
+        for (data_type, lineage), path in sorted(stored_in_run(project.data_dir, run_id).items()):
+            found.append(StoredFile(run_id, data_type, lineage, path, _size(path),
+                                    lineage == _current(project, run_id, data_type)))
+        for data_type, path in sorted(_unversioned(project, run_id).items()):
+            found.append(StoredFile(run_id, data_type, None, path, _size(path), False))
+    return found
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def to_remove(project, *, keep_current: bool = False, lineage: str | None = None,
+              run_ids=None) -> list[StoredFile]:
+    """The files :func:`clean` removes: with ``keep_current``, every version but the
+    configuration's; with ``lineage``, the files of that lineage hash (never a current one)."""
+    import re
+
+    if keep_current == (lineage is not None):
+        raise CleanError("say what to remove: --keep-current (every version but the configuration's) "
+                         "or --lineage HASH (one version); --dry-run lists the files first")
+    if lineage is not None and not re.fullmatch(LINEAGE_PATTERN, lineage):
+        raise CleanError(f"--lineage {lineage!r} is not a lineage hash (lowercase letters and digits, "
+                         "such as fq5vyd3ii5: `superruns list` and file names show them)")
+    files = [f for f in stored_files(project, run_ids) if not f.current]
+    return files if keep_current else [f for f in files if f.lineage_hash == lineage]
+
+
+def clean(project, *, keep_current: bool = False, lineage: str | None = None, run_ids=None,
+          dry_run: bool = False) -> dict:
+    """Remove stored versions other than the configuration's (see :func:`to_remove`); with
+    ``dry_run``, only say which. ``{"removed" or "would_remove": [...], "bytes", "kept_current"}``."""
+    files = to_remove(project, keep_current=keep_current, lineage=lineage, run_ids=run_ids)
+    if not dry_run:
+        for stored in files:
+            stored.path.unlink(missing_ok=True)
+            for log in _logs_of(project, stored):
+                log.unlink(missing_ok=True)
+    key = "would_remove" if dry_run else "removed"
+    return {key: [f.as_dict() for f in files], "bytes": sum(f.size for f in files),
+            "dry_run": dry_run}
+
+
+def _logs_of(project, stored: StoredFile) -> list[Path]:
+    logs = project.data_dir / "logs"
+    if not logs.is_dir():
+        return []
+    name = f"{stored.path.name}.log"
+    return [rule / stored.run_id / name for rule in logs.iterdir()
+            if (rule / stored.run_id / name).is_file()]
