@@ -88,8 +88,7 @@ run_metadata = functools.partial(superruns.run_metadata, project=PROJECT)
 def data_file(run_id, data_type):
     """The path a host's rule names our file by: the current lineage's (superruns.layout),
     relative to Snakemake's working directory, this module's prefix: and data_dir included."""
-    data_dir = workflow.modifier.path_modifier.replace_prefix(DATA_DIR)
-    return os.path.normpath(os.path.join(data_dir, PROJECT.relative_path(run_id, data_type)))
+    return os.path.relpath(PROJECT.path(run_id, data_type))     # the Project knows the prefix
 
 
 if STANDALONE:

@@ -258,11 +258,16 @@ def test_subrun_with_another_dtype(flow):
 
 
 def test_subrun_with_another_lineage(flow):
+    """A file of another lineage renamed to the current one's name (versions live side by
+    side under their own names, so only a rename puts one there): the build refuses it."""
     flow.write(RUNS, SUPERRUNS, {**OPTIONS, "sim_seed": 1})
     project = flow.project()
-    path = project.path("9", "raw_records")
-    process_run(project, "9", "raw_records", {}, path)
+    other = project.path("9", "raw_records")
+    process_run(project, "9", "raw_records", {}, other)
     flow.write(RUNS, SUPERRUNS, OPTIONS)
+    path = flow.file("9", "raw_records")
+    assert path != other
+    other.replace(path)
     code, log, output = superrun_build(flow)
     assert code == 1
     assert str(path) in log and "subrun 9" in log and "sim_seed" in log and "--forcerun 9/raw_records" in log

@@ -50,6 +50,7 @@ class FakeDAGSettings:
     ("all", "all"),                                  # a rule name
     ("results/size.txt", "results/size.txt"),
     ("/abs/_sr/peaks", "/abs/_sr/peaks"),
+    ("/scratch/data/_sr/peaks", "/scratch/data/_sr/peaks"),    # data_dir is relative: not it
 ])
 def test_full_target(target, expected, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -61,6 +62,8 @@ def test_data_dir_here_or_elsewhere(tmp_path, monkeypatch):
     assert full_target("_sr/peaks", ".", FakeProject()) == "_sr/peaks-hsr"
     assert full_target("_sr/peaks", "/scratch/d", FakeProject()) == "/scratch/d/_sr/peaks-hsr"
     assert full_target("./_sr//peaks", "d", FakeProject()) == "d/_sr/peaks-hsr"
+    assert full_target("/scratch/d/_sr/peaks", "/scratch/d", FakeProject()) == "/scratch/d/_sr/peaks-hsr"
+    assert full_target(str(tmp_path / "d" / "_sr" / "peaks"), "d", FakeProject()) == "d/_sr/peaks-hsr"
 
 
 def test_existing_file_is_left_as_given(tmp_path, monkeypatch):

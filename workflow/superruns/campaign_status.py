@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from .errors import SuperrunsError
 from .layout import stored_in_run
+from .versions import current_lineages
 
 __all__ = ["DONE", "STALE", "MISSING", "STATES", "campaign_members", "status", "format_status"]
 
@@ -62,13 +63,13 @@ def _superrun_state(project, superrun: str, path, definition_hash: str | None) -
     return DONE if built_from == definition_hash else STALE
 
 
-def _states(project, run_id: str, data_types: list[str]):
+def _states(project, data_dir: str, run_id: str, data_types: list[str], lineage_of):
     """``(data_type, state)`` of one run or superrun."""
-    stored = stored_in_run(project.data_dir, run_id)
+    stored = stored_in_run(data_dir, run_id, as_paths=False)
     types_stored = {dt for dt, _ in stored}
     definition = _definition_hash(project, run_id) if project.is_superrun(run_id) and stored else None
     for data_type in data_types:
-        path = stored.get((data_type, project.lineage_hash(run_id, data_type)))
+        path = stored.get((data_type, lineage_of(run_id, data_type)))
         if path is not None:
             state = _superrun_state(project, run_id, path, definition) if project.is_superrun(run_id) else DONE
         else:
@@ -86,10 +87,12 @@ def status(project, name: str | None = None, data_types=None) -> dict:
                                  f"{', '.join(sorted(project.registry))}")
     runs, superruns = campaign_members(project, name)
     result = {"name": name, "data_types": data_types, "n_runs": len(runs), "n_superruns": len(superruns)}
+    lineage_of = current_lineages(project, runs, data_types)
+    data_dir = str(project.data_dir)
     for group, members in (("runs", runs), ("superruns", superruns)):
         counts = {dt: dict.fromkeys(STATES, 0) for dt in data_types}
         for run_id in members:
-            for data_type, state in _states(project, run_id, data_types):
+            for data_type, state in _states(project, data_dir, run_id, data_types, lineage_of):
                 counts[data_type][state] += 1
         result[group] = counts
     return result

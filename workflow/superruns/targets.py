@@ -50,16 +50,16 @@ def our_file(project, path: str) -> str | None:
 def full_target(target: str, data_dir: str, project) -> str:
     """``target`` under ``data_dir`` (as the rules' paths give it) when it names one of the
     project's files, short (relative to data_dir, not existing as given) or full (under
-    data_dir: ``data/_sr/peaks`` is the current lineage's file too); anything else (a rule
-    name, another path) as given."""
+    data_dir, relative or absolute: ``data/_sr/peaks`` is the current lineage's file too);
+    anything else (a rule name, another path) as given."""
     path = os.path.normpath(target)
-    if os.path.isabs(path):
-        return target
-    prefix = os.path.normpath(data_dir) + os.sep
-    if os.path.normpath(data_dir) != "." and path.startswith(prefix):
+    prefix = os.path.normpath(os.path.abspath(data_dir) if os.path.isabs(path) else data_dir) + os.sep
+    if path.startswith(prefix) and prefix != "." + os.sep:
         inside = our_file(project, path[len(prefix):])
-        return target if inside is None else os.path.normpath(os.path.join(data_dir, inside))
-    inside = None if os.path.exists(path) else our_file(project, path)
+    elif os.path.isabs(path) or os.path.exists(path):
+        return target
+    else:
+        inside = our_file(project, path)
     return target if inside is None else os.path.normpath(os.path.join(data_dir, inside))
 
 
