@@ -8,14 +8,15 @@ asked (one directory listing per run: 10,000 runs in about a second, benchmarks/
   :mod:`superruns.layout`); for a superrun, built from its current definition too (the
   file's ``sub_run_spec_hash`` is the definition's);
 - **stale**: not done, but a version of another lineage is stored (other options or plugin
-  versions), or a superrun file of an earlier definition: Snakemake would build it again;
+  versions; a file of the layout before versions, ``{run}/{data_type}``, counts as one), or
+  a superrun file of an earlier definition: Snakemake would build it again;
 - **missing**: nothing of that run's data type is stored.
 """
 
 from __future__ import annotations
 
 from .errors import SuperrunsError
-from .layout import stored_in_run
+from .layout import scan_run
 from .versions import current_lineages
 
 __all__ = ["DONE", "STALE", "MISSING", "STATES", "campaign_members", "status", "format_status"]
@@ -65,8 +66,8 @@ def _superrun_state(project, superrun: str, path, definition_hash: str | None) -
 
 def _states(project, data_dir: str, run_id: str, data_types: list[str], lineage_of):
     """``(data_type, state)`` of one run or superrun."""
-    stored = stored_in_run(data_dir, run_id, as_paths=False)
-    types_stored = {dt for dt, _ in stored}
+    stored, others = scan_run(data_dir, run_id, as_paths=False)
+    types_stored = {dt for dt, _ in stored} | others      # others: the layout before versions
     definition = _definition_hash(project, run_id) if project.is_superrun(run_id) and stored else None
     for data_type in data_types:
         path = stored.get((data_type, lineage_of(run_id, data_type)))

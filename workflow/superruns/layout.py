@@ -18,11 +18,11 @@ import re
 from pathlib import Path
 
 __all__ = ["LINEAGE_PATTERN", "data_file_name", "parse_data_file_name", "place_of", "relative_path",
-           "stored_versions", "stored_in_run"]
+           "scan_run", "stored_versions", "stored_in_run"]
 
 #: A lineage hash in a file name (strax's: base32, lowercase, 10 characters; any length here).
 LINEAGE_PATTERN = r"[a-z0-9]+"
-_NAME_RE = re.compile(rf"(?P<data_type>[^/\s-]+)-(?P<lineage>{LINEAGE_PATTERN})")
+_NAME_RE = re.compile(rf"(?P<data_type>[^./\s-][^/\s-]*)-(?P<lineage>{LINEAGE_PATTERN})")
 
 
 def data_file_name(data_type: str, lineage_hash: str) -> str:
@@ -54,17 +54,25 @@ def stored_in_run(data_dir: str | Path, run_id: str, *, as_paths: bool = True) -
     """``{(data_type, lineage_hash): path}`` of every data file in the run's folder (one
     directory listing; nothing is opened). ``as_paths=False`` gives the paths as strings
     (a third of the time for a campaign's status: a Path per file costs more than the listing)."""
-    found = {}
+    return scan_run(data_dir, run_id, as_paths=as_paths)[0]
+
+
+def scan_run(data_dir: str | Path, run_id: str, *, as_paths: bool = True) -> tuple[dict, set[str]]:
+    """:func:`stored_in_run`, and the other names in the run's folder (files of the layout
+    before versions are named by their data type alone)."""
+    found, others = {}, set()
     try:
         entries = os.scandir(os.path.join(data_dir, run_id))
     except (FileNotFoundError, NotADirectoryError):
-        return found
+        return found, others
     with entries:
         for entry in entries:
             match = _NAME_RE.fullmatch(entry.name)
             if match is not None:
                 found[match["data_type"], match["lineage"]] = Path(entry.path) if as_paths else entry.path
-    return found
+            else:
+                others.add(entry.name)
+    return found, others
 
 
 def stored_versions(data_dir: str | Path, run_id: str, data_type: str) -> dict[str, Path]:
