@@ -20,7 +20,10 @@ def built_data_types(project: Project, run_id: str) -> list[str]:
 
     built = []
     for (data_type, lineage), path in sorted(stored_in_run(project.data_dir, run_id).items()):
-        current = data_type in project.registry and lineage == project.lineage_hash(run_id, data_type)
+        try:
+            current = data_type in project.registry and lineage == project.lineage_hash(run_id, data_type)
+        except SuperrunsError:       # e.g. per-run defaults of a run id that is not a number
+            current = False
         built.append(data_type if current else path.name)
     return built
 
