@@ -11,11 +11,12 @@ file its job logs (``logs/{rule}/{run}/{file name}.log``).
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import SuperrunsError
-from .layout import LINEAGE_PATTERN, stored_in_run
+from .layout import LINEAGE_PATTERN, scan_run
 
 __all__ = ["CleanError", "StoredFile", "clean", "current_lineages", "stored_files"]
 
@@ -84,24 +85,23 @@ def current_lineages(project, run_ids: list[str], data_types: list[str]):
     return lineage_of
 
 
-def _unversioned(project, run_id: str) -> dict[str, Path]:
-    """Files ``{run}/{data_type}`` of the layout before versions (a registry data type's name)."""
-    directory = project.data_dir / run_id
-    return {dt: directory / dt for dt in project.registry if (directory / dt).is_file()}
-
-
 def stored_files(project, run_ids=None) -> list[StoredFile]:
     """Every data file of ``run_ids`` (default: every run and superrun the configuration
-    defines), each marked current or not; from file names and sizes only."""
+    defines), each marked current or not; from file names and sizes only. Files of the
+    layout before versions are those named by a registry data type alone."""
     if run_ids is None:
         run_ids = list(project.runs) + list(project.definitions.names)
     found, lineage_of = [], current_lineages(project, run_ids, list(project.registry))
+    data_dir = str(project.data_dir)
     for run_id in run_ids:
-        for (data_type, lineage), path in sorted(stored_in_run(project.data_dir, run_id).items()):
-            found.append(StoredFile(run_id, data_type, lineage, path, _size(path),
+        stored, others = scan_run(data_dir, run_id, as_paths=False)
+        for (data_type, lineage), path in sorted(stored.items()):
+            found.append(StoredFile(run_id, data_type, lineage, Path(path), _size(path),
                                     _is_current(lineage_of, run_id, data_type, lineage, project)))
-        for data_type, path in sorted(_unversioned(project, run_id).items()):
-            found.append(StoredFile(run_id, data_type, None, path, _size(path), False))
+        for data_type in sorted(others & set(project.registry)):
+            path = os.path.join(data_dir, run_id, data_type)
+            if os.path.isfile(path):
+                found.append(StoredFile(run_id, data_type, None, Path(path), _size(path), False))
     return found
 
 
@@ -117,9 +117,9 @@ def _is_current(lineage_of, run_id, data_type, lineage, project) -> bool:
 
 
 
-def _size(path: Path) -> int:
+def _size(path) -> int:
     try:
-        return path.lstat().st_size
+        return os.lstat(path).st_size
     except FileNotFoundError:
         return 0
 
