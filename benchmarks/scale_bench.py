@@ -48,6 +48,12 @@ def write_workflow(root: Path, superruns: dict) -> None:
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(config))
 
 
+def project_of(root: Path):
+    from superruns.project import Project
+
+    return Project.from_file(root / "config" / "config.yaml")
+
+
 def snakemake(root: Path, target: str, *extra: str) -> None:
     command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--cores", "1", "--quiet", "all",
                *extra, "--", target]
@@ -99,7 +105,7 @@ def run(args) -> list[dict]:
         for label, (target, _) in cases.items():
             snakemake(root, target)  # warm-up
             times = [measure(root, target) for _ in range(args.repeat)]
-            size = (root / "data" / target).stat().st_size
+            size = project_of(root).path(*target.split("/")).stat().st_size
             rows.append({"case": label, "median_s": statistics.median(t["s"] for t in times),
                          "min_s": min(t["s"] for t in times), "max_s": max(t["s"] for t in times),
                          "rss_mb": max(t["rss_mb"] for t in times), "file_kb": size / 1024})
