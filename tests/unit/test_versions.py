@@ -131,3 +131,31 @@ def test_runs_concatenated_with_run_id():
         with_run_ids([a, np.zeros(1, dtype=[("time", "i8")])], ["1", "2"])
     pytest.importorskip("pandas")
     assert as_data_frame(rows, ["x"])["run_id"].tolist() == ["10", "10", "9"]
+
+
+def test_migrate_names_old_files_by_their_lineage(project):
+    import superruns
+    from superruns.storage import DataWriter
+    from superruns.versions import migrate
+
+    def old_file(run_id, says_run, lineage):
+        path = project.data_dir / run_id / "raw_records"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        md = {"run_id": says_run, "data_type": "raw_records", "data_kind": "raw_records", "lineage_hash": lineage}
+        with DataWriter(path, np.dtype([("time", "i8"), ("endtime", "i8")]), md):
+            pass
+        return path
+
+    current = project.lineage_hash("5", "raw_records")
+    ok, other, moved_here = old_file("5", "5", current), old_file("6", "6", "oldlineage"), old_file("7", "5", current)
+    listed = migrate(project, dry_run=True)
+    assert {m["from"] for m in listed["would_move"]} == {str(ok), str(other)} and ok.exists()
+    assert [f["path"] for f in listed["left"]] == [str(moved_here)]
+    assert "not what its place says" in listed["left"][0]["reason"]
+    assert not superruns.is_stored("5", "raw_records", project=project)
+    result = migrate(project)
+    assert not ok.exists() and project.path("5", "raw_records").is_file()
+    assert project.path("6", "raw_records", "oldlineage").is_file() and moved_here.exists()
+    assert [m["current"] for m in sorted(result["moved"], key=lambda m: m["from"])] == [True, False]
+    assert superruns.is_stored("5", "raw_records", project=project)
+    assert migrate(project)["moved"] == []

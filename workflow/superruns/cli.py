@@ -153,7 +153,12 @@ def add_campaign_commands(commands) -> None:
     clean.add_argument("--dry-run", "-n", action="store_true", help="only list what would be removed")
     clean.add_argument("names", nargs="*", metavar="NAME",
                        help="only these runs and superruns (default: all the configuration defines)")
-    for command in (status, clean):
+    migrate = commands.add_parser(
+        "migrate", help="rename data files of the layout before versions ({run}/{data_type}) to "
+        "{run}/{data_type}-{lineage_hash}, the lineage their metadata say, so they are used again")
+    migrate.add_argument("--dry-run", "-n", action="store_true", help="only list what would be renamed")
+    migrate.add_argument("names", nargs="*", metavar="NAME", help="only these runs and superruns")
+    for command in (status, clean, migrate):
         command.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                              help="print JSON for scripts")
 
@@ -166,6 +171,11 @@ def campaign(args, out) -> int:
 
         result = status(project, args.name, args.data_types)
         lines = format_status(result)
+    elif args.command == "migrate":
+        from .versions import migrate
+
+        result = migrate(project, run_ids=args.names or None, dry_run=args.dry_run)
+        lines = migrate_lines(result)
     else:
         from .versions import clean
 
@@ -178,6 +188,16 @@ def campaign(args, out) -> int:
     else:
         print("\n".join(lines), file=out)
     return 0
+
+
+def migrate_lines(result: dict) -> list[str]:
+    moved = result.get("would_move", result.get("moved"))
+    verb = "would rename" if result["dry_run"] else "renamed"
+    lines = [f"{verb} {m['from']} -> {m['to']}" + ("" if m["current"] else "  (another lineage than "
+                                                    "the configuration's)") for m in moved]
+    lines += [f"left   {f['path']}: {f['reason']}" for f in result["left"]]
+    lines.append(f"{verb} {len(moved)} files, left {len(result['left'])}")
+    return lines
 
 
 def clean_lines(result: dict) -> list[str]:
@@ -302,7 +322,7 @@ def main(argv=None, out=None) -> int:
     try:
         if args.command == "verify":
             return verify(args, out)
-        if args.command in ("status", "clean"):
+        if args.command in ("status", "clean", "migrate"):
             return campaign(args, out)
         result = inspect(args)
     except EXPECTED_ERRORS as error:

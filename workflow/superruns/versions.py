@@ -4,7 +4,8 @@ Every data file is ``{data_dir}/{run}/{data_type}-{lineage_hash}`` (:mod:`superr
 building with other options or plugin versions writes new files beside the old ones, and a
 configuration switched back finds its files again (as strax keeps one folder per lineage).
 Nothing removes a version but the user: ``superruns clean`` (:func:`clean`), which lists what
-it would remove with ``--dry-run``. It removes only files of runs and superruns the
+it would remove with ``--dry-run``. ``superruns migrate`` (:func:`migrate`) gives files of the
+layout before versions (``{run}/{data_type}``) the name of their lineage. It removes only files of runs and superruns the
 configuration defines, never a file of the configuration's current lineage, and with each
 file its job logs (``logs/{rule}/{run}/{file name}.log``).
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 from .errors import SuperrunsError
 from .layout import LINEAGE_PATTERN, scan_run
 
-__all__ = ["CleanError", "StoredFile", "clean", "current_lineages", "stored_files"]
+__all__ = ["CleanError", "StoredFile", "clean", "current_lineages", "migrate", "stored_files"]
 
 
 class CleanError(SuperrunsError, ValueError):
@@ -162,3 +163,46 @@ def _logs_of(project, stored: StoredFile) -> list[Path]:
     name = f"{stored.path.name}.log"
     return [rule / stored.run_id / name for rule in logs.iterdir()
             if (rule / stored.run_id / name).is_file()]
+
+
+def migrate(project, run_ids=None, dry_run: bool = False) -> dict:
+    """Rename files of the layout before versions (``{run}/{data_type}``) to the name of the
+    lineage their metadata say (``{run}/{data_type}-{lineage_hash}``), so that they are used
+    again instead of rebuilt. A file is renamed only when it says it holds its place's run and
+    data type; one whose lineage's file exists already, or that cannot be read, is left as is
+    (listed with the reason). A rename in one directory is atomic."""
+    import re
+
+    from .storage import read_metadata
+
+    moved, left = [], []
+    for stored in stored_files(project, run_ids):
+        if stored.lineage_hash is not None:
+            continue
+        try:
+            md = read_metadata(stored.path)
+        except (SuperrunsError, OSError) as error:
+            left.append({"path": str(stored.path), "reason": f"cannot be read: {error}"})
+            continue
+        lineage = md.get("lineage_hash")
+        if (md.get("run_id"), md.get("data_type")) != (stored.run_id, stored.data_type) or \
+                not isinstance(lineage, str) or not re.fullmatch(LINEAGE_PATTERN, lineage):
+            left.append({"path": str(stored.path), "reason": f"it says it holds {md.get('run_id')}/"
+                         f"{md.get('data_type')} of lineage {lineage}, not what its place says"})
+            continue
+        target = project.path(stored.run_id, stored.data_type, lineage)
+        if target.exists():
+            left.append({"path": str(stored.path), "reason": f"{target} exists already"})
+            continue
+        if not dry_run:
+            os.rename(stored.path, target)
+        moved.append({"from": str(stored.path), "to": str(target), "current": lineage == _current_or_none(
+            project, stored.run_id, stored.data_type)})
+    return {"moved" if not dry_run else "would_move": moved, "left": left, "dry_run": dry_run}
+
+
+def _current_or_none(project, run_id: str, data_type: str) -> str | None:
+    try:
+        return project.lineage_hash(run_id, data_type)
+    except SuperrunsError:
+        return None
