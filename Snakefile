@@ -85,6 +85,12 @@ iter_chunks = functools.partial(superruns.iter_chunks, project=PROJECT)
 run_metadata = functools.partial(superruns.run_metadata, project=PROJECT)
 
 
+def data_file(run_id, data_type):
+    """The path a host's rule names our file by: the current lineage's (superruns.layout),
+    relative to Snakemake's working directory, this module's prefix: and data_dir included."""
+    return os.path.relpath(PROJECT.path(run_id, data_type))     # the Project knows the prefix
+
+
 if STANDALONE:
     # Standalone, targets may name our files relative to data_dir, as they always have
     # (`snakemake _sr1_v0.2/event_info`). Snakemake has no alias for targets and sets them only

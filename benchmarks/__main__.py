@@ -97,8 +97,8 @@ class Bench:
         root = workspace.build_workspace(self.args.quick)
         layout = workspace.layout_of(root)
         mb = layout.total_bytes / 1e6
-        subrun_files = " ".join(f"data/{r}/peaks" for r in layout.run_ids)
-        compressed = sum(os.path.getsize(root / "data" / r / "peaks") for r in layout.run_ids)
+        subrun_files = " ".join(f"data/{r}/peaks-*" for r in layout.run_ids)
+        compressed = sum(os.path.getsize(p) for r in layout.run_ids for p in (root / "data" / r).glob("peaks-*"))
         self.notes.append(f"build: {layout.n_runs} subruns x {layout.chunks_per_run} chunks x "
                           f"{layout.rows_per_chunk} rows of {layout.dtype.itemsize} B = {mb:.0f} MB uncompressed, "
                           f"{compressed / 1e6:.0f} MB compressed in our subrun files")
@@ -109,11 +109,11 @@ class Bench:
                 ("build" + tag, "superruns build_superrun (package)", {"case": "build_pkg", "root": str(root), "data_type": "peaks"}),
                 ("build" + tag, "strax st.make (write_superruns)", {"case": "build_strax", "root": str(root), "data_type": "peaks"}),
                 ("build" + tag, "superruns via snakemake --cores 2", {
-                    "case": "command", "root": str(root), "remove": ["data/_bench/peaks"],
+                    "case": "command", "root": str(root), "remove": ["data/_bench/peaks-*"],
                     "command": [SMK, "-s", SNAKEFILE, "--cores", "2", "_bench/peaks"]}),
                 ("build" + tag, f"cp of our {compressed / 1e6:.0f} MB of subrun files + sync", {
                     "case": "command", "root": str(root), "remove": ["cp_out"], "mkdir": ["cp_out"],
-                    "command": f"cp --parents {subrun_files} cp_out/ && sync cp_out/data/*/peaks"}),
+                    "command": f"cp --parents {subrun_files} cp_out/ && sync cp_out/data/*/peaks-*"}),
             ], mb=mb, cold=cold)
 
     def case_load(self):
@@ -153,7 +153,7 @@ class Bench:
             ], cold=cold, note=f"[{t0}, {t1}): 1 % of the superrun's span")
 
     def _ensure_superrun(self, root: Path) -> None:
-        if not (root / "data" / "_bench" / "peaks").exists():
+        if not workspace.project(root).path("_bench", "peaks").exists():
             subprocess.run([SMK, "-s", SNAKEFILE, "--cores", "2", "_bench/peaks", "--quiet", "all"], cwd=root,
                            env=workspace.env(), check=True, stdout=subprocess.DEVNULL)
         if not any(d.startswith("_bench_") for d in os.listdir(root / "strax")):
@@ -165,7 +165,7 @@ class Bench:
         for n in sizes:
             root = workspace.many_workspace(n, with_strax=n <= strax_max)
             r = str(root)
-            out = "data/_bench/event_info"
+            out = "data/_bench/event_info-*"
             mb = data.small_layout(n).total_bytes / 1e6
             repeat = self.args.repeat if n < 10000 else min(self.args.repeat, 2)
             workspace.log(f"many {n}")
@@ -204,7 +204,7 @@ class Bench:
         runs = [data.run_id(i) for i in range(n_runs)]
         targets = [f"{x}/peaks" for x in runs]
         self.compare([(f"campaign: {n_runs} runs -> peaks ({n_runs} jobs)", "snakemake --cores 2", {
-            "case": "command", "root": r, "remove": [f"data/{t}" for t in targets],
+            "case": "command", "root": r, "remove": [f"data/{t}-*" for t in targets],
             "command": [SMK, "-s", SNAKEFILE, "--cores", "2", *targets]})], repeat=1, warmup=False,
             note=f"{n_runs} jobs")
 

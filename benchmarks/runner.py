@@ -68,9 +68,12 @@ def case_build_pkg(spec):
     data_type = spec["data_type"]
     out = root / "pkg_out" / data_type
     sources = []
+    from benchmarks import workspace
+
+    proj = workspace.project(root)
     for i, run in enumerate(layout.run_ids):
         start, end = layout.run_span(i)
-        sources.append(Source(run, root / "data" / run / data_type, run, start, end, True))
+        sources.append(Source(run, proj.path(run, data_type), run, start, end, True))
 
     def prepare():
         out.parent.mkdir(exist_ok=True)
@@ -132,18 +135,19 @@ def case_build_strax(spec):
 
 
 def case_command(spec):
-    """A command (snakemake, cp ...) run in the workspace; ``remove`` lists paths deleted first."""
+    """A command (snakemake, cp ...) run in the workspace; ``remove`` lists paths deleted first
+    (glob patterns allowed: data files are ``data/{run}/{data_type}-{lineage_hash}``)."""
     from benchmarks import workspace
 
     root = _ws(spec)
 
     def prepare():
         for rel in spec.get("remove", []):
-            p = root / rel
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
+            for p in (root.glob(rel) if any(c in rel for c in "*?[") else [root / rel]):
+                if p.is_dir():
+                    shutil.rmtree(p)
+                elif p.exists():
+                    p.unlink()
         for rel in spec.get("mkdir", []):
             (root / rel).mkdir(parents=True, exist_ok=True)
 
@@ -163,7 +167,9 @@ def case_command(spec):
 def case_load_datafile(spec):
     from superruns.storage import DataFile
 
-    path = _ws(spec) / "data" / "_bench" / spec["data_type"]
+    from benchmarks import workspace
+
+    path = workspace.project(_ws(spec)).path("_bench", spec["data_type"])
     time_range = spec.get("time_range")
 
     def timed():

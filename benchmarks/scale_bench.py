@@ -60,6 +60,14 @@ def write_workflow(root: Path, superruns: dict) -> None:
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(config))
 
 
+def output_size(root: Path, target: str) -> int:
+    """Size of the file the last build wrote for ``target``: ``{target}`` in the layout before
+    processing versions, ``{target}-{lineage_hash}`` since (the newest one)."""
+    run, data_type = target.split("/")
+    files = [f for f in (root / "data" / run).glob(f"{data_type}*") if f.name.split("-")[0] == data_type]
+    return max(files, key=lambda f: f.stat().st_mtime_ns).stat().st_size
+
+
 def snakemake(root: Path, target: str, *extra: str, code: Path = REPO) -> None:
     command = [str(SNAKEMAKE), "-s", str(Path(code) / "Snakefile"), "--cores", "1", "--quiet", "all",
                *extra, "--", target]
@@ -142,7 +150,7 @@ def run(args) -> list[dict]:
                 for name, code, n in codes:
                     if i < n:
                         times[name].append(measure(root, target, code))
-                        sizes[name] = (root / "data" / target).stat().st_size
+                        sizes[name] = output_size(root, target)
             for name, _, _ in codes:
                 rows.append(summary(label, name, times[name], sizes[name]))
                 print(json.dumps(rows[-1]), flush=True)

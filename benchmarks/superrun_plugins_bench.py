@@ -166,9 +166,12 @@ def main(argv=None) -> None:
             print(f"{name}: {sample[0]:.2f} s, {sample[1]:.0f} MB", flush=True)
     from superruns.storage import DataFile
 
-    ours_rows = DataFile(root / "data" / "_bench" / "accidental_events").load()
+    from superruns.project import Project
+
+    project = Project.from_file(root / "config" / "config.yaml")
+    ours_rows = DataFile(project.path("_bench", "accidental_events")).load()
     same = np.load(strax_out / "rows.npy").tobytes() == ours_rows.tobytes()
-    size = sum(c.nbytes for c in DataFile(root / "data" / "_bench" / "peak_basics").chunks) / 1e9
+    size = sum(c.nbytes for c in DataFile(project.path("_bench", "peak_basics")).chunks) / 1e9
     lines = [f"accidental_events of a superrun of {args.runs} subruns, {size:.2f} GB of peak_basics rows "
              f"({len(ours_rows)} events; rows bitwise equal: {same}); {args.repeat} measured runs each, warm cache.",
              "", "| implementation | median s | min s | max s | peak RSS MB (median) | time ratio to ours |",

@@ -109,6 +109,10 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+# Where data files are (superruns.layout): a workspace made for another layout is made again.
+FILE_LAYOUT = "{run}/{data_type}-{lineage_hash}"
+
+
 def _ready(root: Path, description: dict) -> bool:
     marker = root / "workspace.json"
     return marker.exists() and json.loads(marker.read_text()) == description
@@ -169,7 +173,7 @@ def _strax_subruns(root: Path, layout: data.Layout, data_type: str) -> None:
 def _setup(root: Path, layout: data.Layout, data_type: str, strax_type: str | None, extra: dict,
            fsync: bool = True) -> Path:
     description = {"layout": layout.as_dict(), "data_type": data_type, "strax": strax_type,
-                   "code": str(code_dir()), **extra}
+                   "code": str(code_dir()), "files": FILE_LAYOUT, **extra}
     if _ready(root, description):
         return root
     log(f"setting up {root.name}: {layout.n_runs} subruns x {layout.run_bytes / 1e6:.2f} MB ...")
@@ -204,11 +208,12 @@ def many_workspace(n: int, with_strax: bool) -> Path:
     """``n`` subruns of ~100 KB of event_info-like rows (strax's only if ``with_strax``)."""
     root = WORK / f"many-{n}"
     if with_strax and _ready(root, {"layout": data.small_layout(n).as_dict(), "data_type": "event_info",
-                                     "strax": None, "code": str(code_dir())}):
+                                     "strax": None, "code": str(code_dir()), "files": FILE_LAYOUT}):
         shutil.rmtree(root)        # made without strax before: make it again with strax
     if not with_strax and (root / "workspace.json").exists() and \
             json.loads((root / "workspace.json").read_text()).get("strax") and \
-            json.loads((root / "workspace.json").read_text()).get("code") == str(code_dir()):
+            json.loads((root / "workspace.json").read_text()).get("code") == str(code_dir()) and \
+            json.loads((root / "workspace.json").read_text()).get("files") == FILE_LAYOUT:
         return root                # has strax's subruns too: fine for ours
     return _setup(root, data.small_layout(n), "event_info", "small_records" if with_strax else None, {},
                   fsync=False)
@@ -223,7 +228,7 @@ def jobs_workspace(n_runs: int) -> Path:
     """``n_runs`` short runs (2 s) of the shipped detector; run 000000 processed up to
     event_basics' inputs (events, peak_basics); raw_records of every run written in-process."""
     root = WORK / f"jobs-{n_runs}"
-    description = {"n_runs": n_runs, "duration_s": 2, "version": 1, "code": str(code_dir())}
+    description = {"n_runs": n_runs, "duration_s": 2, "version": 1, "code": str(code_dir()), "files": FILE_LAYOUT}
     if _ready(root, description):
         return root
     log(f"setting up {root.name} ...")

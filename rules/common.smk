@@ -2,6 +2,7 @@
 # give are relative to data_dir (the Snakefile includes these rules with it as prefix:).
 import re
 
+from superruns.layout import LINEAGE_PATTERN
 from superruns.project import Project
 
 # The Snakefile's Project, made this process's default just before it included these rules
@@ -24,17 +25,30 @@ wildcard_constraints:
     superrun=alternatives(PROJECT.definitions.names),
     data_type=alternatives(PROJECT.registry),
     selection=alternatives(config["selections"]),
+    # Data files are {run}/{data_type}-{lineage} (superruns.layout): one per processing version.
+    lineage=LINEAGE_PATTERN,
+
+
+def data_file(run_id, data_type):
+    """The file of the current lineage of ``run_id``'s ``data_type``, relative to data_dir."""
+    return PROJECT.relative_path(run_id, data_type)
+
+
+def current_lineage(run_id, data_type, wildcards):
+    """The output's lineage hash: the configuration's (no rule builds another version)."""
+    return PROJECT.current_lineage_hash(run_id, data_type, wildcards.lineage)
 
 
 def run_inputs(wildcards):
     """The same run's files of every data type this one is computed from."""
     PROJECT.check_known(wildcards.run)
     plugin = PROJECT.registry[wildcards.data_type]
-    return {dep: f"{wildcards.run}/{dep}" for dep in plugin.depends_on}
+    current_lineage(wildcards.run, wildcards.data_type, wildcards)
+    return {dep: data_file(wildcards.run, dep) for dep in plugin.depends_on}
 
 
 def run_lineage_hash(wildcards):
-    return PROJECT.lineage_hash(wildcards.run, wildcards.data_type)
+    return current_lineage(wildcards.run, wildcards.data_type, wildcards)
 
 
 def wait_for_selections(superrun):
@@ -48,11 +62,12 @@ def subrun_files(wildcards):
     """The same data type of each subrun named in the superrun's definition."""
     wait_for_selections(wildcards.superrun)
     subruns = PROJECT.definitions.direct_subruns(wildcards.superrun)
-    return [f"{subrun}/{wildcards.data_type}" for subrun in subruns]
+    current_lineage(wildcards.superrun, wildcards.data_type, wildcards)
+    return [data_file(subrun, wildcards.data_type) for subrun in subruns]
 
 
 def superrun_lineage_hash(wildcards):
-    return PROJECT.lineage_hash(wildcards.superrun, wildcards.data_type)
+    return current_lineage(wildcards.superrun, wildcards.data_type, wildcards)
 
 
 def superrun_spec_hash(wildcards):
@@ -62,4 +77,8 @@ def superrun_spec_hash(wildcards):
 
 def selection_input(wildcards):
     selection = config["selections"][wildcards.selection]
-    return f"{selection['source']}/{selection.get('data_type', 'event_info')}"
+    return data_file(selection["source"], selection.get("data_type", "event_info"))
+
+
+def summary_input(wildcards):
+    return data_file(wildcards.superrun, wildcards.data_type)

@@ -6,7 +6,7 @@
 rule superrun_summary:
     """HTML summary of one superrun file (read from its metadata only)."""
     input:
-        "{superrun}/{data_type}",
+        summary_input,
     output:
         report(
             "summary/{superrun}/{data_type}.html",

@@ -3,9 +3,9 @@ rule process:
     input:
         unpack(run_inputs),
     output:
-        "{run}/{data_type}",
+        "{run}/{data_type}-{lineage}",
     log:
-        "logs/process/{run}/{data_type}.log",
+        "logs/process/{run}/{data_type}-{lineage}.log",
     conda:
         "../environment.yml"
     params:

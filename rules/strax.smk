@@ -9,9 +9,9 @@ rule strax_produce:
     input:
         unpack(run_inputs),
     output:
-        "{run}/{data_type}",
+        "{run}/{data_type}-{lineage}",
     log:
-        "logs/strax_produce/{run}/{data_type}.log",
+        "logs/strax_produce/{run}/{data_type}-{lineage}.log",
     wildcard_constraints:
         data_type=alternatives(produced_data_types(PROJECT)),
     conda:

@@ -12,7 +12,8 @@ def superrun_level_inputs(wildcards):
     """The same (super)run's files of every data type the plugin depends on."""
     PROJECT.check_known(wildcards.target)
     plugin = PROJECT.registry[wildcards.data_type]
-    return {dep: f"{wildcards.target}/{dep}" for dep in plugin.depends_on}
+    current_lineage(wildcards.target, wildcards.data_type, wildcards)
+    return {dep: data_file(wildcards.target, dep) for dep in plugin.depends_on}
 
 
 def superrun_level_params(wildcards):
@@ -24,7 +25,7 @@ def superrun_level_params(wildcards):
         wait_for_selections(target)
         spec = PROJECT.definitions.run_metadata(target)["sub_run_spec_hash"]
     return {
-        "lineage_hash": PROJECT.lineage_hash(target, wildcards.data_type),
+        "lineage_hash": current_lineage(target, wildcards.data_type, wildcards),
         "sub_run_spec_hash": spec,
     }
 
@@ -43,9 +44,9 @@ rule superrun_level:
     input:
         unpack(superrun_level_inputs),
     output:
-        "{target}/{data_type}",
+        "{target}/{data_type}-{lineage}",
     log:
-        "logs/superrun_level/{target}/{data_type}.log",
+        "logs/superrun_level/{target}/{data_type}-{lineage}.log",
     wildcard_constraints:
         target=r"[^/]+",
         data_type=alternatives(_superrun_plugins.superrun_level_types(PROJECT.registry)),

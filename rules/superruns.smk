@@ -3,9 +3,9 @@ rule superrun:
     input:
         subrun_files,
     output:
-        "{superrun}/{data_type}",
+        "{superrun}/{data_type}-{lineage}",
     log:
-        "logs/superrun/{superrun}/{data_type}.log",
+        "logs/superrun/{superrun}/{data_type}-{lineage}.log",
     conda:
         "../environment.yml"
     params:

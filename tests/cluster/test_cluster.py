@@ -197,7 +197,7 @@ def test_htcondor_submission_runs_through_the_wrapper(workflow, tmp_path):
     # the wrapper activated the environment of the interpreter Snakemake runs with
     assert "job_wrapper: " in job.stderr and f"{sys.prefix}/bin/python" in job.stderr
     for data_type in ("raw_records", "peaks", "event_info"):
-        assert (workflow.data / "000001" / data_type).is_file()
+        assert (workflow.file("000001", data_type)).is_file()
 
 
 def test_job_wrapper_activates_the_environment(tmp_path):
@@ -304,7 +304,7 @@ def assert_same_data(a: Workflow, b: Workflow, names: list[str]) -> None:
     from superruns.storage import DataFile
 
     for name in names:
-        fa, fb = DataFile(a.data / name), DataFile(b.data / name)
+        fa, fb = DataFile(a.file(name)), DataFile(b.file(name))
         ma, mb = stable_metadata(fa.metadata), stable_metadata(fb.metadata)
         assert ma["lineage_hash"] == mb["lineage_hash"], name
         differ = sorted(k for k in set(ma) | set(mb) if ma.get(k) != mb.get(k))
@@ -356,12 +356,12 @@ def flip_bit_in_first_frame(path: Path) -> None:
 def test_failing_job_on_slurm_is_reported_with_its_logs(slurm, workflow):
     workflow.write({"000001": run_entry(0, 10)}, {"_one": {"runs": ["000001"]}})
     workflow.snakemake("000001/peaks")
-    flip_bit_in_first_frame(workflow.data / "000001" / "peaks")
+    flip_bit_in_first_frame(workflow.file("000001", "peaks"))
 
     # --retries 0: the profile's one retry would only fail again, 20 s later.
     code, output = snakemake_on_slurm(workflow, "--retries", "0", "000001/peak_basics")
     assert code != 0
-    assert not (workflow.data / "000001" / "peak_basics").exists()
+    assert not (workflow.file("000001", "peak_basics")).exists()
     # Snakemake names the rule's log and SLURM's log of the job, which is kept (the logs of
     # successful jobs are deleted), and prints it (show-failed-logs): the job's error is there.
     assert "logs/process/000001/peak_basics.log" in output

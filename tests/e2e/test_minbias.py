@@ -100,12 +100,12 @@ def test_minbias_from_selected_events(built):
     metadata = superruns.run_metadata("_minbias", project=project)
     livetime = sum(e - s for spans in windows.values() for s, e in spans) / 1e9
     assert metadata["livetime"] == pytest.approx(livetime)
-    assert (built.data / "_minbias" / "raw_records").stat().st_size < sum(
-        (built.data / run / "raw_records").stat().st_size for run in RUNS) / 4
+    assert (built.file("_minbias", "raw_records")).stat().st_size < sum(
+        (built.file(run, "raw_records")).stat().st_size for run in RUNS) / 4
 
 
 def test_chunk_subruns_record_exactly_the_ranges_held(built):
-    data = DataFile(built.data / "_nested" / "peaks")
+    data = DataFile(built.file("_nested", "peaks"))
     held = {}
     for chunk in data.chunks:
         for run, part in chunk.subruns.items():
@@ -115,7 +115,7 @@ def test_chunk_subruns_record_exactly_the_ranges_held(built):
 
 
 def test_time_range_load_reads_only_overlapping_frames(built):
-    path = built.data / "_all" / "peaks"
+    path = built.file("_all", "peaks")
     whole = DataFile(path).load()
     t0, t1 = T["000002"] + 5 * SECOND, T["000002"] + 6 * SECOND
     data = DataFile(path)

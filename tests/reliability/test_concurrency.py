@@ -82,7 +82,7 @@ def test_second_snakemake_refuses_while_the_first_builds(tmp_path, tmp_path_fact
         # Disjoint targets: no shared file, so it runs alongside.
         disjoint = subprocess.run(snakemake_command("10/raw_records"), cwd=flow.root, capture_output=True,
                                   text=True, timeout=300)
-        assert files_under(flow.data / "_a") == [] and not (flow.data / "8" / "peaks").exists()
+        assert files_under(flow.data / "_a") == [] and not (flow.file("8", "peaks")).exists()
     finally:
         gate.touch()
         output = first.communicate(timeout=300)[0]

@@ -70,7 +70,7 @@ def verify_command(*args) -> tuple[int, str]:
 @pytest.mark.parametrize("kind", DAMAGE)
 def test_damaged_file_on_load_and_verify(flow, kind):
     damage, words = DAMAGE[kind]
-    path = flow.data / "9" / "raw_records"
+    path = flow.file("9", "raw_records")
     assert len(DataFile(path).chunks) >= 2
     damage(path)
     project = flow.project()
@@ -82,7 +82,7 @@ def test_damaged_file_on_load_and_verify(flow, kind):
     report = verify_file(path)
     assert not report["ok"] and any(all(w in p for w in [str(path), *words]) for p in report["problems"])
     # the command: exit status 1, the bad file listed, the good ones not; --json too
-    good = flow.data / "8" / "raw_records"
+    good = flow.file("8", "raw_records")
     code, out = verify_command(str(good), str(path))
     assert code == 1
     assert f"BAD  {path}" in out and f"ok   {good}" in out and words[0] in out
@@ -93,7 +93,7 @@ def test_damaged_file_on_load_and_verify(flow, kind):
 
 
 def test_verify_lists_every_damaged_frame_and_checks_rows_deeply(flow):
-    path = flow.data / "_b" / "raw_records"
+    path = flow.file("_b", "raw_records")
     data = DataFile(path)
     assert len(data.chunks) >= 3
     flip_bit_in_frame(path, 0)
@@ -101,7 +101,7 @@ def test_verify_lists_every_damaged_frame_and_checks_rows_deeply(flow):
     report = verify_file(path)
     assert len(report["problems"]) == 2 and "chunk 0" in report["problems"][0] and "chunk 2" in report["problems"][1]
     # --deep decompresses each frame and checks the rows against the records
-    intact = flow.data / "_a" / "raw_records"
+    intact = flow.file("_a", "raw_records")
     assert verify_file(intact, deep=True)["ok"]
     code, out = verify_command("--deep", str(intact))
     assert code == 0 and "all intact" in out
@@ -109,7 +109,7 @@ def test_verify_lists_every_damaged_frame_and_checks_rows_deeply(flow):
 
 def test_verify_reads_frame_by_frame(flow, monkeypatch):
     """verify never loads a whole file: it reads one frame at a time, and never all rows."""
-    path = flow.data / "_b" / "raw_records"
+    path = flow.file("_b", "raw_records")
     monkeypatch.setattr(DataFile, "load", lambda *a, **k: pytest.fail("verify loaded the whole file"))
     monkeypatch.setattr(DataFile, "read_chunk", lambda *a, **k: pytest.fail("verify read a whole chunk"))
     sizes = []
@@ -131,20 +131,20 @@ def test_damaged_inputs_fail_the_superrun_build(tmp_path, built):
     commands, flows = [], {}
     for kind, (damage, words) in DAMAGE.items():
         flow = copy_workflow(built, tmp_path / kind)
-        damage(flow.data / "9" / "raw_records")
-        (flow.data / "_a" / "raw_records").unlink()
+        damage(flow.file("9", "raw_records"))
+        (flow.file("_a", "raw_records")).unlink()
         flows[kind] = flow
         commands.append((flow.root, ["_a/raw_records"]))
     results = snakemake_many(commands, tmp_path)
     for (kind, (damage, words)), (code, output) in zip(DAMAGE.items(), results):
         flow = flows[kind]
         assert code == 1, output
-        log = (flow.data / "logs" / "superrun" / "_a" / "raw_records.log").read_text()
-        path = flow.data / "9" / "raw_records"
+        log = (flow.data / "logs" / "superrun" / "_a" / f"{flow.file('_a', 'raw_records').name}.log").read_text()
+        path = flow.file("9", "raw_records")
         for word in [str(path), *words]:
             assert word in log, (kind, log)
         assert "Traceback" not in log
-        assert not (flow.data / "_a" / "raw_records").exists()
+        assert not (flow.file("_a", "raw_records")).exists()
         assert [p.name for p in (flow.data / "_a").iterdir() if p.name.startswith(".raw_records")] == []
 
 
@@ -154,17 +154,17 @@ def test_damaged_input_to_a_per_run_job(flow):
 
     from support.reliability import process_job, run_job
 
-    path = flow.data / "8" / "raw_records"
+    path = flow.file("8", "raw_records")
     chunk, k = flip_bit_in_frame(path)
-    (flow.data / "8" / "peaks").unlink()
+    (flow.file("8", "peaks")).unlink()
     code, log = run_job(jobs.process_job, process_job(flow.project(), "8", "peaks"))
     assert code == 1 and f"{path}: chunk {chunk}, frame {k}: CRC32 mismatch" in log
-    assert not (flow.data / "8" / "peaks").exists()
+    assert not (flow.file("8", "peaks")).exists()
 
 
 def test_metadata_checksum_is_what_it_says(flow):
     """The checksum protects the metadata as stored (so a damaged copy is told from a good one)."""
-    path = flow.data / "8" / "event_info"
+    path = flow.file("8", "event_info")
     schunk = blosc2.open(str(path), mode="r")
     assert schunk.vlmeta["superruns_crc32"] == zlib.crc32(schunk.vlmeta[METADATA_KEY].encode())
     del schunk

@@ -127,7 +127,7 @@ def flow(tmp_path_factory):
         reference = flow.root / "reference"
         for name in ("_a/raw_records", "10/raw_records"):
             (reference / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(flow.data / name, reference / name)
+            shutil.copy(flow.file(name), reference / name)
         yield flow
 
 
@@ -230,5 +230,5 @@ def test_killed_snakemake_then_rerun_incomplete(tmp_path, tmp_path_factory):
         found = data_hashes(flow.data)
         assert len(found) == 6 and all(found[name] == reference[name] for name in found)
         for name in KILL_TARGETS:
-            assert_same_file(flow.data / name, reference_flow.data / name)
+            assert_same_file(flow.file(name), reference_flow.file(name))
         assert verify_paths([flow.data])["ok"]

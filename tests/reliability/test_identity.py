@@ -22,6 +22,7 @@ import pytest
 import superruns
 from superruns import cli
 from superruns.identity import IdentityError
+from superruns.loading import LoadError
 from superruns.storage import DataFile
 
 from support.reliability import OPTIONS, RUNS, STORAGE, SUPERRUNS, data_hashes, snakemake_run
@@ -44,23 +45,23 @@ def snapshot(data: Path) -> dict:
 # -- the wrong files ------------------------------------------------------------------------------------
 
 
-def symlink_other_run(data: Path, data_type: str) -> tuple[str, str]:
-    (data / "9" / data_type).unlink()
-    (data / "9" / data_type).symlink_to(Path("..") / "8" / data_type)
+def symlink_other_run(flow, data_type: str) -> tuple[str, str]:
+    flow.file("9", data_type).unlink()
+    flow.file("9", data_type).symlink_to(Path("..") / "8" / flow.file("8", data_type).name)
     return "9", "8"
 
 
-def swap_runs(data: Path, data_type: str) -> tuple[str, str]:
-    a, b, tmp = data / "8" / data_type, data / "9" / data_type, data / "9" / "swap"
+def swap_runs(flow, data_type: str) -> tuple[str, str]:
+    a, b, tmp = flow.file("8", data_type), flow.file("9", data_type), flow.data / "9" / "swap"
     os.rename(a, tmp)
     os.rename(b, a)
     os.rename(tmp, b)
     return "9", "8"
 
 
-def copy_other_type(data: Path, data_type: str) -> tuple[str, str]:
+def copy_other_type(flow, data_type: str) -> tuple[str, str]:
     other = "peaks" if data_type != "peaks" else "raw_records"
-    shutil.copy2(data / "9" / other, data / "9" / data_type)
+    shutil.copy2(flow.file("9", other), flow.file("9", data_type))
     return "9", other
 
 
@@ -83,11 +84,11 @@ WRONG = [
 def make_wrong(flow, case: Wrong) -> tuple[str, str]:
     """Damage the copy; return (the run asked for, what the wrong file says it holds)."""
     if case.make is None:       # a superrun's file replaced by one of its subruns' files
-        target = flow.data / "_a" / case.data_type
+        target = flow.file("_a", case.data_type)
         target.unlink()
-        target.symlink_to(Path("..") / "8" / case.data_type)
+        target.symlink_to(Path("..") / "8" / flow.file("8", case.data_type).name)
         return "_a", f"8/{case.data_type}"
-    run, other = case.make(flow.data, case.data_type)
+    run, other = case.make(flow, case.data_type)
     return run, case.says(run, other)
 
 
@@ -110,7 +111,7 @@ def test_load_and_iter_chunks_refuse_a_file_that_is_not_what_was_asked(flow, cas
 @pytest.mark.parametrize("case", WRONG, ids=lambda c: c.id)
 def test_verify_and_info_refuse_a_file_that_is_not_what_its_place_says(flow, case, monkeypatch):
     run, says = make_wrong(flow, case)
-    path = flow.data / run / case.data_type
+    path = flow.file(run, case.data_type)
     before = snapshot(flow.data)
     monkeypatch.chdir(flow.root)
     for args in (["verify", "data"], ["verify", str(path)], ["--config", "config/config.yaml", "verify", "data"]):
@@ -125,9 +126,9 @@ def test_verify_and_info_refuse_a_file_that_is_not_what_its_place_says(flow, cas
 
 
 def test_info_shows_both_identities_in_one_line(flow, monkeypatch, capsys):
-    symlink_other_run(flow.data, "event_info")
+    symlink_other_run(flow, "event_info")
     monkeypatch.chdir(flow.root)
-    assert cli.main(["info", "data/9/event_info"]) == 1
+    assert cli.main(["info", str(flow.file("9", "event_info").relative_to(flow.root))]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "holds 8/event_info" in err[0] and "not 9/event_info" in err[0]
 
@@ -143,33 +144,42 @@ LINEAGE_CHANGES = [
 
 @pytest.mark.parametrize("name, change, data_type", LINEAGE_CHANGES, ids=[c[0] for c in LINEAGE_CHANGES])
 def test_data_of_another_lineage_is_refused_unless_asked_for(flow, monkeypatch, name, change, data_type):
-    old = DataFile(flow.data / "8" / data_type).metadata["lineage_hash"]
+    old_path = flow.file("8", data_type)
+    old = DataFile(old_path).metadata["lineage_hash"]
     flow.write(RUNS, SUPERRUNS, {**OPTIONS, **change}, storage=STORAGE)
     project = flow.project()
     new = project.lineage_hash("8", data_type)
-    assert new != old
+    assert new != old and flow.file("8", data_type) != old_path       # versions side by side
     before = snapshot(flow.data)
+    with pytest.raises(LoadError) as error:
+        superruns.load("8", data_type, project=project)
+    message = str(error.value)
+    assert f"{data_type}-{new} does not exist" in message and f"other lineages: {old}" in message
+    assert "lineage=HASH" in message
+    # on purpose: by its hash, or any
+    rows = superruns.load("8", data_type, lineage=old, project=project)
+    assert len(rows) == DataFile(old_path).n_rows
+    assert len(superruns.load("8", data_type, lineage="any", project=project)) == len(rows)
+    with pytest.raises(LoadError, match="does not exist"):
+        superruns.load("8", data_type, lineage=new, project=project)
+    with pytest.raises(IdentityError, match="lineage='../x'"):
+        superruns.load("8", data_type, lineage="../x", project=project)
+    # verify: a kept version is no problem; the configuration's being another is a note
+    monkeypatch.chdir(flow.root)
+    out = io.StringIO()
+    assert cli.main(["verify", "data"], out=out) == 0
+    assert "other processing versions than the configuration's" in out.getvalue()
+    assert snapshot(flow.data) == before
+    # a file of one lineage under the other's name: refused, by load and by verify
+    old_path.rename(flow.file("8", data_type))
     with pytest.raises(IdentityError) as error:
         superruns.load("8", data_type, project=project)
     message = str(error.value)
     assert f"lineage hash {old}" in message and f"lineage hash {new} is asked for" in message
     assert f"lineage={old!r}" in message and "lineage='any'" in message
-    # on purpose: by its hash, or any
-    rows = superruns.load("8", data_type, lineage=old, project=project)
-    assert len(rows) == DataFile(flow.data / "8" / data_type).n_rows
-    assert len(superruns.load("8", data_type, lineage="any", project=project)) == len(rows)
-    with pytest.raises(IdentityError, match="lineage hash"):
-        superruns.load("8", data_type, lineage=new, project=project)
-    with pytest.raises(IdentityError, match="lineage='../x'"):
-        superruns.load("8", data_type, lineage="../x", project=project)
-    # verify takes the config into account
-    monkeypatch.chdir(flow.root)
     out = io.StringIO()
     assert cli.main(["verify", "data"], out=out) == 1
-    text = out.getvalue()
-    assert f"BAD  {flow.data / '8' / data_type}" in text or f"BAD  data/8/{data_type}" in text
-    assert "another lineage than the configuration gives" in text and "lineage='any'" in text
-    assert snapshot(flow.data) == before
+    assert f"BAD  data/8/{data_type}-{new}" in out.getvalue() and "not what their place says" in out.getvalue()
 
 
 # -- names are names ----------------------------------------------------------------------------------
@@ -205,30 +215,30 @@ def test_nothing_outside_the_data_directory_is_read_through_a_name(flow, monkeyp
 
 JOB_CASES = [
     # (id, damage, target built (its output removed first), what the log must say)
-    ("superrun-input-symlinked", lambda d: symlink_other_run(d, "event_info"), "_a/event_info",
+    ("superrun-input-symlinked", lambda f: symlink_other_run(f, "event_info"), "_a/event_info",
      ["holds 8/event_info", "not 9/event_info"]),
-    ("superrun-inputs-swapped", lambda d: swap_runs(d, "peaks"), "_a/peaks",
+    ("superrun-inputs-swapped", lambda f: swap_runs(f, "peaks"), "_a/peaks",
      ["holds 9/peaks", "not 8/peaks"]),
-    ("run-input-copied-from-another-type", lambda d: copy_other_type(d, "peak_basics"), "9/events",
+    ("run-input-copied-from-another-type", lambda f: copy_other_type(f, "peak_basics"), "9/events",
      ["holds 9/peaks", "not 9/peak_basics"]),
-    ("run-input-symlinked", lambda d: symlink_other_run(d, "peaks"), "9/peak_basics",
+    ("run-input-symlinked", lambda f: symlink_other_run(f, "peaks"), "9/peak_basics",
      ["holds 8/peaks", "not 9/peaks"]),
-    ("summary-input-symlinked", lambda d: link_superrun_to_subrun(d, "event_info"),
+    ("summary-input-symlinked", lambda f: link_superrun_to_subrun(f, "event_info"),
      "summary/_a/event_info.html", ["holds 8/event_info", "not _a/event_info"]),
 ]
 
 
-def link_superrun_to_subrun(data: Path, data_type: str) -> None:
-    (data / "_a" / data_type).unlink()
-    (data / "_a" / data_type).symlink_to(Path("..") / "8" / data_type)
+def link_superrun_to_subrun(flow, data_type: str) -> None:
+    flow.file("_a", data_type).unlink()
+    flow.file("_a", data_type).symlink_to(Path("..") / "8" / flow.file("8", data_type).name)
 
 
 @pytest.mark.parametrize("id, damage, target, words", JOB_CASES, ids=[c[0] for c in JOB_CASES])
 def test_jobs_refuse_inputs_that_are_not_what_they_should_be(flow, id, damage, target, words):
-    output = flow.data / target
+    output = flow.data / target if target.startswith("summary/") else flow.file(target)
     if output.exists():
         output.unlink()
-    damage(flow.data)
+    damage(flow)
     before = snapshot(flow.data)
     result = snakemake_run(flow, target, "--rerun-triggers", "mtime", check=False)
     log = result.stdout + result.stderr

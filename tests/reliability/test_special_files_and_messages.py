@@ -85,7 +85,7 @@ SPECIAL = {
 @pytest.mark.parametrize("kind", SPECIAL)
 def test_special_data_files_are_refused_at_once(flow, kind, monkeypatch, capsys):
     make, words = SPECIAL[kind]
-    path = flow.data / "9" / "event_info"
+    path = flow.file("9", "event_info")
     path.unlink()
     make(path)
     before = state(flow.data)
@@ -113,9 +113,9 @@ def test_special_data_files_are_refused_at_once(flow, kind, monkeypatch, capsys)
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
 def test_a_superrun_job_refuses_a_special_input_at_once(flow, kind):
     make, words = SPECIAL[kind]
-    output = flow.data / "_a" / "event_info"
+    output = flow.file("_a", "event_info")
     output.unlink()
-    path = flow.data / "9" / "event_info"
+    path = flow.file("9", "event_info")
     path.unlink()
     make(path)
     before = state(flow.data)
@@ -161,7 +161,7 @@ def test_disk_full_names_the_file_and_says_no_space_left(flow, small_disk):
     result = snakemake_run(flow, str(small_disk / "8" / "raw_records"), check=False)
     log = result.stdout + result.stderr
     assert result.returncode == 1
-    assert f"{small_disk / '8' / 'raw_records'}: cannot be written: no space left on the device" in log
+    assert f"{flow.file('8', 'raw_records')}: cannot be written: no space left on the device" in log
     assert "Could not append" not in log and "Traceback" not in log
     assert files_under(small_disk / "8") == []            # no temporary file left either
 
@@ -242,7 +242,7 @@ def test_verify_tells_a_live_writers_temporary_file_from_a_leftover(flow, monkey
 def test_verify_and_load_advise_an_upgrade_for_a_newer_format(flow, monkeypatch):
     from superruns.storage import writer
 
-    path = flow.data / "9" / "event_info"
+    path = flow.file("9", "event_info")
     rows = DataFile(path).load()
     metadata = dict(DataFile(path).metadata)
     monkeypatch.setattr(writer, "FORMAT_VERSION", 99)
@@ -317,9 +317,9 @@ def test_time_ranges_as_iso_strings_and_open_ends(flow):
 
 VERIFY_MISSING = [
     ("a-path-that-does-not-exist", lambda flow: (["verify", "data/nosuch"], "data/nosuch: No such file or directory")),
-    ("a-dangling-symlink", lambda flow: ((flow.data / "9" / "peaks").unlink(),
-                                         (flow.data / "9" / "peaks").symlink_to("gone"),
-                                         (["verify", "data"], "data/9/peaks: no such data file"))[-1]),
+    ("a-dangling-symlink", lambda flow: ((flow.file("9", "peaks")).unlink(),
+                                         (flow.file("9", "peaks")).symlink_to("gone"),
+                                         (["verify", "data"], f"data/9/{flow.file('9', 'peaks').name}: no such data file"))[-1]),
 ]
 
 

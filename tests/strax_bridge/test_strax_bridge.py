@@ -184,7 +184,7 @@ def test_strax_made_outputs_have_a_provenance_record(flow):
     assert provenance["job"] == {"rule": "strax_produce", "run_id": "0", "data_type": "peaks"}
     assert provenance["lineage_hash"] == LINEAGE_HASHES["peaks"]
     [(name, described)] = provenance["inputs"].items()
-    assert name.endswith("0/records") and described["lineage_hash"] == LINEAGE_HASHES["records"]
+    assert name.endswith(f"0/records-{LINEAGE_HASHES['records']}") and described["lineage_hash"] == LINEAGE_HASHES["records"]
 
 
 def test_superrun_through_frontend_equals_strax_stored_superrun(flow, reference):

@@ -112,7 +112,7 @@ def test_straxen_computes_each_run_in_its_own_environment_with_its_lineage_hash(
 def test_the_jobs_ran_in_the_straxen_interpreter(flow):
     """The main environment here has strax too: each job's log names its interpreter."""
     for piece in PIECES:
-        log = (flow.data / "logs" / "strax_produce" / piece / "peak_basics.log").read_text()
+        log = (flow.data / "logs" / "strax_produce" / piece / f"{flow.file(piece, 'peak_basics').name}.log").read_text()
         assert f"interpreter {STRAXEN}" in log and "done in" in log
 
 

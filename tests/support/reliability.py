@@ -162,9 +162,14 @@ def assert_same_file(a, b, *, metadata: bool = True) -> None:
 
 
 def data_hashes(data_dir: Path) -> dict[str, str]:
-    """``{run/data_type: content hash}`` of every data file under a data directory."""
+    """``{run/data_type: content hash}`` of every data file under a data directory (names
+    without their lineage: one version per data type is expected here)."""
+    from support.workflows import short_name
+
     files, _ = data_files(data_dir)
-    return {str(p.relative_to(data_dir)): content_hash(p) for p in files}
+    hashes = {short_name(p.relative_to(data_dir)): content_hash(p) for p in files}
+    assert len(hashes) == len(files), f"several versions of one data type in {data_dir}"
+    return hashes
 
 
 def rows_equal(a: np.ndarray, b: np.ndarray) -> bool:

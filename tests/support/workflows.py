@@ -10,11 +10,20 @@ from pathlib import Path
 import yaml
 
 from superruns.intervals import merge_spans  # noqa: F401  (tests compare held spans)
+from superruns.layout import parse_data_file_name
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 T0 = 1_546_300_800_000_000_000  # 2019-01-01T00:00:00Z in ns
 SECOND = 1_000_000_000
+
+
+def short_name(name: str) -> str:
+    """``"run/data_type"`` of a data file's name relative to data_dir, without its lineage
+    (``"8/peaks-abcde12345"`` -> ``"8/peaks"``): what provenance records and listings compare."""
+    run_id, _, file_name = str(name).rpartition("/")
+    parsed = parse_data_file_name(file_name)
+    return f"{run_id}/{parsed[0]}" if parsed else str(name)
 
 
 def run_entry(start_s: float, duration_s: float, mode="background", source="none", tags=("test",)):
@@ -56,6 +65,17 @@ class Workflow:
         if check and result.returncode != 0:
             raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result
+
+    def file(self, run_id: str, data_type: str | None = None, lineage: str | None = None) -> Path:
+        """The data file of ``run_id/data_type`` (or of one ``"run/data_type"`` target) of
+        ``lineage`` (default: the current configuration's): ``data/{run}/{data_type}-{hash}``
+        (superruns.layout). Tests name data files through this one helper."""
+        if data_type is None:
+            run_id, data_type = run_id.split("/")
+        parsed = parse_data_file_name(data_type)
+        if parsed is not None and lineage is None:        # a name with its lineage already
+            return self.data / run_id / data_type
+        return self.project().path(run_id, data_type, lineage)
 
     def project(self):
         from superruns.project import Project

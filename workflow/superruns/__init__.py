@@ -11,7 +11,8 @@ Imports are lazy so that ``import superruns`` (done by the Snakefile) stays chea
 
 from .version import __version__
 
-__all__ = ["load", "iter_chunks", "run_metadata", "define_run", "select_runs", "Project"]
+__all__ = ["load", "iter_chunks", "run_metadata", "define_run", "select_runs", "is_stored", "make", "status",
+           "Project"]
 
 
 def _project(project):
@@ -20,15 +21,44 @@ def _project(project):
     return project if project is not None else Project.default()
 
 
-def load(run_id, data_types, time_range=None, *, lineage="current", project=None):
-    """Rows of ``data_types`` (one, or several of one kind merged) of a run or superrun.
+def load(run_id, data_types, time_range=None, *, lineage="current", as_frame=False, project=None):
+    """Rows of ``data_types`` (one, or several of one kind merged) of a run or superrun, or of
+    a list of them (concatenated in that order, with a first field ``run_id``, as strax does).
 
     ``time_range``: ``(start, end)``, each int ns, an ISO-8601 time or None (open end).
     ``lineage``: ``"current"`` (what the configuration gives: data of another lineage are
-    refused), ``"any"``, or a lineage hash (see :mod:`superruns.identity`)."""
+    refused), ``"any"``, or a lineage hash: one processing version of those kept side by side
+    (see :mod:`superruns.identity`). ``as_frame``: a pandas DataFrame (pandas must be installed)."""
     from . import loading
 
-    return loading.load(_project(project), run_id, data_types, time_range=time_range, lineage=lineage)
+    return loading.load(_project(project), run_id, data_types, time_range=time_range, lineage=lineage,
+                        as_frame=as_frame)
+
+
+def is_stored(run_id, data_type, *, lineage="current", project=None):
+    """Whether ``run_id``'s ``data_type`` is stored in ``lineage`` (default: the
+    configuration's; ``"any"``: any version); from the file's name and metadata."""
+    from . import loading
+
+    return loading.is_stored(_project(project), run_id, data_type, lineage)
+
+
+def make(names, data_types, *, cores=1, project=None, progress=True, snakemake_args=(), snakefile=None):
+    """Build what is missing or stale of ``data_types`` of ``names`` (runs or superruns, one
+    or a list) through Snakemake, with a progress bar; needs Snakemake (``superruns[workflow]``).
+    Returns the files (the current lineage's). See :mod:`superruns.campaign`."""
+    from . import campaign
+
+    return campaign.make(_project(project), names, data_types, cores=cores, progress=progress,
+                         snakemake_args=snakemake_args, snakefile=snakefile)
+
+
+def status(name=None, data_types=None, *, project=None):
+    """Per data type, how many runs and superruns are done, stale or missing for the current
+    configuration (all, or those ``name`` is built from). See :mod:`superruns.campaign_status`."""
+    from . import campaign_status      # not a module named `status`: it would replace this function
+
+    return campaign_status.status(_project(project), name, data_types)
 
 
 def iter_chunks(run_id, data_types, time_range=None, *, lineage="current", project=None):

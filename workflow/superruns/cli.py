@@ -1,4 +1,5 @@
-"""The ``superruns`` command: list runs and superruns, show a definition, inspect and verify files."""
+"""The ``superruns`` command: list runs and superruns, show a definition, inspect and verify
+files, a campaign's status, and old processing versions removed (clean)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,18 @@ from .times import format_ns
 
 
 def built_data_types(project: Project, run_id: str) -> list[str]:
-    directory = project.data_dir / run_id
-    if not directory.is_dir():
-        return []
-    return sorted(p.name for p in directory.iterdir() if p.is_file() and not p.name.startswith("."))
+    """The data types of ``run_id`` stored in the configuration's lineage; other versions are
+    shown with their lineage hash (``peaks-abcde12345``)."""
+    from .layout import stored_in_run
+
+    built = []
+    for (data_type, lineage), path in sorted(stored_in_run(project.data_dir, run_id).items()):
+        try:
+            current = data_type in project.registry and lineage == project.lineage_hash(run_id, data_type)
+        except SuperrunsError:       # e.g. per-run defaults of a run id that is not a number
+            current = False
+        built.append(data_type if current else path.name)
+    return built
 
 
 def list_rows(project: Project) -> list[dict]:
@@ -55,13 +64,16 @@ def file_info(path: str, project: Project | None = None) -> dict:
     from .identity import IdentityError, identity_problem, identity_of
     from .storage import DataFile
 
+    from .layout import place_of
+
     data = DataFile(path)
     where = Path(path).absolute()
     if project is not None and where.parent.parent == project.data_dir.absolute():
-        problem = identity_problem(identity_of(data), where.parent.name, where.name)
+        run_id, data_type, lineage = place_of(where)
+        problem = identity_problem(identity_of(data), run_id, data_type, lineage)
         if problem:
             raise IdentityError(f"{path}: {problem}. Delete it and rebuild it (snakemake --forcerun "
-                                f"{where.parent.name}/{where.name}); `superruns info --json` on a copy "
+                                f"{run_id}/{data_type}); `superruns info --json` on a copy "
                                 "elsewhere shows its metadata.")
     return dict(data.metadata)
 
@@ -129,6 +141,7 @@ def parser() -> argparse.ArgumentParser:
         "diff", help="how query/sample superruns would resolve now versus the lock; exit "
         "status 1 if any differs (changes nothing)")
     diff.add_argument("names", nargs="*", metavar="NAME", help="default: every locked one")
+    add_campaign_commands(commands)
     return p
 
 
@@ -159,6 +172,82 @@ def lock_command(args, out) -> int:
     return 1 if differs else 0
 
 
+def add_campaign_commands(commands) -> None:
+    """``status`` and ``clean``: a campaign's state, and old processing versions removed."""
+    status = commands.add_parser(
+        "status", help="per data type, how many runs and superruns are done, stale or missing "
+        "for the current configuration (from file names and metadata only)")
+    status.add_argument("name", nargs="?", help="a superrun (with everything it is built from) or run; "
+                        "default: every run and superrun")
+    status.add_argument("--data-type", "-t", action="append", dest="data_types", metavar="DATA_TYPE",
+                        help="only these data types (repeat it); default: all")
+    clean = commands.add_parser(
+        "clean", help="remove stored processing versions other than the configuration's "
+        "(files {run}/{data_type}-{lineage_hash} and their logs)")
+    which = clean.add_mutually_exclusive_group(required=True)
+    which.add_argument("--keep-current", action="store_true",
+                       help="remove every version but the current configuration's")
+    which.add_argument("--lineage", metavar="HASH", help="remove the files of this lineage hash")
+    clean.add_argument("--dry-run", "-n", action="store_true", help="only list what would be removed")
+    clean.add_argument("names", nargs="*", metavar="NAME",
+                       help="only these runs and superruns (default: all the configuration defines)")
+    migrate = commands.add_parser(
+        "migrate", help="rename data files of the layout before versions ({run}/{data_type}) to "
+        "{run}/{data_type}-{lineage_hash}, the lineage their metadata say, so they are used again")
+    migrate.add_argument("--dry-run", "-n", action="store_true", help="only list what would be renamed")
+    migrate.add_argument("names", nargs="*", metavar="NAME", help="only these runs and superruns")
+    for command in (status, clean, migrate):
+        command.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                             help="print JSON for scripts")
+
+
+def campaign(args, out) -> int:
+    """Run ``status`` or ``clean``."""
+    project = Project.from_file(args.config) if args.config else Project.default()
+    if args.command == "status":
+        from .campaign_status import format_status, status
+
+        result = status(project, args.name, args.data_types)
+        lines = format_status(result)
+    elif args.command == "migrate":
+        from .versions import migrate
+
+        result = migrate(project, run_ids=args.names or None, dry_run=args.dry_run)
+        lines = migrate_lines(result)
+    else:
+        from .versions import clean
+
+        result = clean(project, keep_current=args.keep_current, lineage=args.lineage,
+                       run_ids=args.names or None, dry_run=args.dry_run)
+        lines = clean_lines(result)
+    if args.json:
+        json.dump(result, out, indent=2, default=str)
+        print(file=out)
+    else:
+        print("\n".join(lines), file=out)
+    return 0
+
+
+def migrate_lines(result: dict) -> list[str]:
+    moved = result.get("would_move", result.get("moved"))
+    verb = "would rename" if result["dry_run"] else "renamed"
+    lines = [f"{verb} {m['from']} -> {m['to']}" + ("" if m["current"] else "  (another lineage than "
+                                                    "the configuration's)") for m in moved]
+    lines += [f"left   {f['path']}: {f['reason']}" for f in result["left"]]
+    lines.append(f"{verb} {len(moved)} files, left {len(result['left'])}")
+    return lines
+
+
+def clean_lines(result: dict) -> list[str]:
+    files = result.get("would_remove", result.get("removed"))
+    verb = "would remove" if result["dry_run"] else "removed"
+    lines = [f"{verb} {f['path']}  ({f['lineage_hash'] or 'no lineage in its name'}, {f['size']} bytes)"
+             for f in files]
+    lines.append(f"{verb} {len(files)} files, {result['bytes'] / 1e6:.1f} MB; the configuration's "
+                 "current version is never removed")
+    return lines
+
+
 def print_verify(result: dict, out) -> None:
     from .storage.verify import ADVICE
 
@@ -179,6 +268,10 @@ def print_verify(result: dict, out) -> None:
               "leave it", file=out)
     if result.get("lineages_checked") is None:
         print("note lineages not compared with a configuration (none found: give --config)", file=out)
+    if result.get("other_versions"):
+        print(f"note {result['other_versions']} files are other processing versions than the "
+              "configuration's, kept side by side (superruns clean --keep-current --dry-run lists them)",
+              file=out)
     if result["ok"]:
         print(f"{result['checked']} files checked, all intact", file=out)
         return
@@ -269,6 +362,8 @@ def main(argv=None, out=None) -> int:
             return verify(args, out)
         if args.command in ("lock", "diff"):
             return lock_command(args, out)
+        if args.command in ("status", "clean", "migrate"):
+            return campaign(args, out)
         result = inspect(args)
     except EXPECTED_ERRORS as error:
         print(f"superruns {args.command}: {error_text(error)}", file=sys.stderr)

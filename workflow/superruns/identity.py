@@ -4,17 +4,17 @@ file says it is, not where it lies".
 Every data file names in its metadata the run (or superrun), the data type and the lineage
 hash it holds (:func:`superruns.metadata.output_metadata`). A reader asks for a
 ``(run_id, data_type)`` by name and, through the configuration, for a lineage; the file found
-at ``{data_dir}/{run_id}/{data_type}`` must say the same, else it was linked, moved or copied
-there, or built with other plugins or options, and is refused with one message naming both
-identities and what to do. Run ids and data types are names checked as names before any path
+at ``{data_dir}/{run_id}/{data_type}-{lineage_hash}`` (:mod:`superruns.layout`) must say the
+same, else it was linked, moved or copied there, or built with other plugins or options, and
+is refused with one message naming both identities and what to do. Run ids and data types are names checked as names before any path
 is made from them, so nothing outside the data directory is ever read through them.
 
 Which lineage a read accepts (``lineage=``, of :func:`superruns.load` and friends):
 
 - ``"current"`` (the default): the lineage the current configuration gives;
 - ``"any"``: whatever lineage the file holds (reading old data on purpose);
-- a lineage hash (e.g. ``"fq5vyd3ii5"``): exactly that one; this is also how a reader will pick
-  one processing version when several are kept side by side.
+- a lineage hash (e.g. ``"fq5vyd3ii5"``): exactly that one; this is how a reader picks one
+  processing version when several are kept side by side.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SuperrunsError
+from .layout import place_of
 from .names import subrun_problem
 
 __all__ = ["CURRENT", "ANY", "IdentityError", "Identity", "identity_of", "check_name",
@@ -121,13 +122,23 @@ def check_verified_lineages(result: dict, project) -> int:
     differs from the one ``project``'s configuration gives their run and data type
     (``problem = "other_lineage"``); return how many files were compared. Only files inside
     the project's data directory are compared; files of runs or data types the configuration
-    does not know are left as they are."""
+    does not know are left as they are, and so are files whose name gives their lineage
+    (``{data_type}-{lineage_hash}``: versions kept side by side on purpose, checked against
+    their name by verify); ``result["other_versions"]`` counts those of another lineage."""
     compared = 0
     data_dir = Path(project.data_dir).absolute()
+    result["other_versions"] = 0
     for report in result["files"]:
         run_id, data_type = report["run_id"], report["data_type"]
         if not report["ok"] or subrun_problem(run_id) or data_type not in project.registry or \
                 data_dir not in Path(report["path"]).absolute().parents:
+            continue
+        if place_of(report["path"])[2] is not None:
+            try:
+                current = wanted_lineage_hash(project, run_id, data_type)
+            except SuperrunsError:
+                continue
+            result["other_versions"] += report.get("lineage_hash") != current
             continue
         try:
             wanted = wanted_lineage_hash(project, run_id, data_type)

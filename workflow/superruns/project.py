@@ -74,6 +74,10 @@ def check_options(registry, options: dict, source: str) -> None:
                           f"it; fix the spelling or remove it (known options: {', '.join(known)})")
 
 
+class OtherLineageError(SuperrunsError, ValueError):
+    """A file of another lineage than the configuration's was asked to be built."""
+
+
 class UnknownRunIdError(SuperrunsError, KeyError):
     """A target names a run or superrun the project does not define."""
 
@@ -228,8 +232,23 @@ class Project:
 
     is_superrun = staticmethod(is_superrun_id)
 
-    def path(self, run_id: str, data_type: str) -> Path:
-        return self.data_dir / run_id / data_type
+    def path(self, run_id: str, data_type: str, lineage_hash: str | None = None) -> Path:
+        """The data file of ``run_id``'s ``data_type`` of lineage ``lineage_hash`` (default:
+        the current one, the configuration's): ``{data_dir}/{run_id}/{data_type}-{hash}``
+        (:mod:`superruns.layout`)."""
+        return self.data_dir / self.relative_path(run_id, data_type, lineage_hash)
+
+    def relative_path(self, run_id: str, data_type: str, lineage_hash: str | None = None) -> str:
+        """:meth:`path` relative to ``data_dir``, as the rules name their inputs and outputs."""
+        from .layout import relative_path
+
+        return relative_path(run_id, data_type, lineage_hash or self.lineage_hash(run_id, data_type))
+
+    def stored_versions(self, run_id: str, data_type: str) -> dict[str, Path]:
+        """``{lineage_hash: path}`` of every stored version of ``run_id``'s ``data_type``."""
+        from .layout import stored_versions
+
+        return stored_versions(self.data_dir, run_id, data_type)
 
     def check_known(self, run_id: str) -> None:
         known = self.definitions if self.is_superrun(run_id) else self.runs
@@ -254,6 +273,17 @@ class Project:
         if key not in cache:
             cache[key] = lineage_hash(self.lineage(run_id, data_type))
         return cache[key]
+
+    def current_lineage_hash(self, run_id: str, data_type: str, asked: str) -> str:
+        """The lineage hash of ``run_id/data_type``, refusing an ``asked`` other one: the
+        configuration makes only its own version (other versions stay as they were built)."""
+        wanted = self.lineage_hash(run_id, data_type)
+        if asked != wanted:
+            raise OtherLineageError(
+                f"{run_id}/{data_type}-{asked}: the configuration makes lineage {wanted} of "
+                f"{run_id}/{data_type}, not {asked}; ask for {run_id}/{data_type} (the current version), "
+                "or switch the configuration back to the one of that lineage to build it.")
+        return wanted
 
     def per_run_options(self, data_type: str) -> set[str]:
         from .options import per_run_options

@@ -1,7 +1,8 @@
 """Targets on the command line of the standalone workflow: our files by their short names.
 
 Every file the rules write lies under ``data_dir``, and users name them relative to it, as
-they always have: ``snakemake _sr1_v0.2/event_info`` (the mission's command),
+they always have: ``snakemake _sr1_v0.2/event_info`` (the mission's command; the file of the
+current lineage, ``data/_sr1_v0.2/event_info-{lineage_hash}``, :mod:`superruns.layout`),
 ``summary/_x/peaks.html``, ``--forcerun 000001/peaks``. Snakemake has no alias for targets,
 and it parses the Snakefile before it knows them (``snakemake.api.DAGApi`` sets
 ``workflow.dag_settings`` afterwards), so the Snakefile wraps the method that reads them
@@ -23,26 +24,43 @@ DAG_FILE_SETTINGS = ("targets", "forcerun", "until", "omit_from")
 DATA_DIR_FOLDERS = ("summary", "selections", "logs")
 
 
-def names_our_file(project, path: str) -> bool:
-    """Whether ``path`` (relative to data_dir) is ``{known run or superrun}/{data type}`` or
-    lies in one of the other folders the rules write; an unknown run or data type is left as
-    given, so that Snakemake's "No rule to produce" names what the user typed."""
+def our_file(project, path: str) -> str | None:
+    """``path`` (relative to data_dir) as the rules name it, when it is one of our files:
+    ``{known run or superrun}/{data type}`` is the file of the current lineage
+    (``{run}/{data_type}-{lineage_hash}``, :mod:`superruns.layout`); a file of a given lineage,
+    or a path in one of the other folders the rules write, stays as it is. None for anything
+    else: an unknown run or data type is left as given, so that Snakemake's "No rule to
+    produce" names what the user typed."""
+    from .layout import parse_data_file_name
+
     head, _, rest = path.partition("/")
     if head in DATA_DIR_FOLDERS:
-        return bool(rest)
-    if not rest or "/" in rest or rest not in project.registry:
-        return False
-    return head in (project.definitions if project.is_superrun(head) else project.runs)
+        return path if rest else None
+    if not rest or "/" in rest:
+        return None
+    data_type, versioned = rest, parse_data_file_name(rest)
+    if data_type not in project.registry and versioned is not None:
+        data_type = versioned[0]
+    if data_type not in project.registry or \
+            head not in (project.definitions if project.is_superrun(head) else project.runs):
+        return None
+    return path if data_type != rest else project.relative_path(head, data_type)
 
 
 def full_target(target: str, data_dir: str, project) -> str:
-    """``target`` under ``data_dir`` (as the rules' paths give it) when it is a short name of
-    one of the project's files that does not exist as given; anything else (a rule name, a
-    full path) as given."""
+    """``target`` under ``data_dir`` (as the rules' paths give it) when it names one of the
+    project's files, short (relative to data_dir, not existing as given) or full (under
+    data_dir, relative or absolute: ``data/_sr/peaks`` is the current lineage's file too);
+    anything else (a rule name, another path) as given."""
     path = os.path.normpath(target)
-    if os.path.isabs(path) or os.path.exists(path) or not names_our_file(project, path):
+    prefix = os.path.normpath(os.path.abspath(data_dir) if os.path.isabs(path) else data_dir) + os.sep
+    if path.startswith(prefix) and prefix != "." + os.sep:
+        inside = our_file(project, path[len(prefix):])
+    elif os.path.isabs(path) or os.path.exists(path):
         return target
-    return os.path.normpath(os.path.join(data_dir, path))
+    else:
+        inside = our_file(project, path)
+    return target if inside is None else os.path.normpath(os.path.join(data_dir, inside))
 
 
 def under_data_dir(targets: Iterable[str], data_dir: str, project) -> list[str]:

@@ -23,6 +23,7 @@ import numpy as np
 from .. import kernels
 from ..atomic import is_temp_name, temp_owner_pid
 from ..files import NotARegularFile, os_error_message
+from ..layout import place_of
 from .blosc_layout import chunk_sizes
 from .format import ChunkRecord, FrameRecord, NewerFormat, StorageError
 from .reader import DataFile
@@ -65,11 +66,12 @@ ADVICE = {
 
 
 def verify_file(path, *, deep: bool = False, max_problems: int = 20,
-                expected: tuple[str, str] | None = None) -> dict:
+                expected: tuple | None = None) -> dict:
     """Check one data file frame by frame; return ``{"path", "ok", "problem", "problems", ...}``.
 
-    ``expected`` is the ``(run_id, data_type)`` the file's location names (a data file lives at
-    ``{data_dir}/{run_id}/{data_type}``): a file saying otherwise is reported ``misplaced``.
+    ``expected`` is the ``(run_id, data_type[, lineage_hash])`` the file's location names (a
+    data file lives at ``{data_dir}/{run_id}/{data_type}-{lineage_hash}``, :mod:`superruns.layout`;
+    a lineage of None is not compared): a file saying otherwise is reported ``misplaced``.
     Memory stays at about one frame (4 MiB of rows by default), whatever the file's size.
     Every damaged frame is listed (up to ``max_problems``), not only the first.
     """
@@ -87,14 +89,22 @@ def verify_file(path, *, deep: bool = False, max_problems: int = 20,
     report.update(chunks=len(data.chunks), frames=len(table), rows=data.n_rows,
                   nbytes=data.nbytes, run_id=data.run_id, data_type=data.data_type,
                   lineage_hash=data.metadata.get("lineage_hash"), content_hash=content_hash(data))
-    if expected is not None and (data.run_id, data.data_type) != tuple(expected):
-        problems.append(f"{path}: it holds {data.run_id}/{data.data_type}, not "
-                        f"{expected[0]}/{expected[1]} as its place says: it was linked, moved or copied "
-                        "there")
+    if expected is not None and _misplaced(data, tuple(expected)):
+        lineage = expected[2] if len(expected) > 2 and expected[2] else None
+        said = f" of lineage {data.metadata.get('lineage_hash')}" if lineage else ""
+        problems.append(f"{path}: it holds {data.run_id}/{data.data_type}{said}, not "
+                        f"{expected[0]}/{expected[1]}{f' of lineage {lineage}' if lineage else ''} as its "
+                        "place says: it was linked, moved or copied there")
         report["problem"] = "misplaced"
     _check_frames(data, report, deep, max_problems)
     report["ok"] = not problems
     return report
+
+
+def _misplaced(data: DataFile, expected: tuple) -> bool:
+    if (data.run_id, data.data_type) != expected[:2]:
+        return True
+    return len(expected) > 2 and expected[2] is not None and data.metadata.get("lineage_hash") != expected[2]
 
 
 def _kind_of_failure(error: BaseException) -> str:
@@ -199,8 +209,8 @@ def temp_file_owner(path) -> tuple[int | None, bool]:
 def verify_paths(paths, *, deep: bool = False, data_dirs=()) -> dict:
     """Verify files and directories (their data files); ``{"ok", "files", "leftovers",
     "in_progress", ...}``. Files found in a directory, and files given under one of
-    ``data_dirs``, must hold the run and data type their place names
-    (``.../{run_id}/{data_type}``). ``leftovers`` are temporary files of interrupted writes
+    ``data_dirs``, must hold the run, data type and lineage their place names
+    (``.../{run_id}/{data_type}-{lineage_hash}``). ``leftovers`` are temporary files of interrupted writes
     (their process is gone: safe to delete), ``in_progress`` those of a live process."""
     reports, temporary = [], []
     roots = [Path(d).absolute() for d in data_dirs]
@@ -208,11 +218,10 @@ def verify_paths(paths, *, deep: bool = False, data_dirs=()) -> dict:
         if path.is_dir():
             files, tmp = data_files(path)
             temporary.extend(tmp)
-            reports.extend(verify_file(p, deep=deep, expected=(p.parent.name, p.name)) for p in files)
+            reports.extend(verify_file(p, deep=deep, expected=place_of(p)) for p in files)
         else:
             located = any(path.absolute().parent.parent == root for root in roots)
-            reports.append(verify_file(path, deep=deep,
-                                       expected=(path.parent.name, path.name) if located else None))
+            reports.append(verify_file(path, deep=deep, expected=place_of(path) if located else None))
     owners = {str(p): temp_file_owner(p) for p in temporary}
     return {"ok": all(r["ok"] for r in reports), "checked": len(reports),
             "bad": [r["path"] for r in reports if not r["ok"]], "files": reports,

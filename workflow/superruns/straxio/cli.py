@@ -19,7 +19,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", default=os.environ.get("SUPERRUNS_CONFIG", "config/config.yaml"),
                         help="the workflow's config.yaml (default: %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True)
-    imp = sub.add_parser("import", help="strax folders -> {data_dir}/{run}/{data_type}; runs added to the registry")
+    imp = sub.add_parser("import", help="strax folders -> {data_dir}/{run}/{data_type}-{hash}; runs added to the registry")
     imp.add_argument("strax_dir")
     imp.add_argument("--runs", nargs="*", help="strax run ids (default: all); NEW=RUN or NEW=RUN:START:END "
                      "to rename or cut (ns)")

@@ -26,6 +26,7 @@ import strax
 from ..errors import SuperrunsError
 from ..hashing import deterministic_hash
 from ..storage import DataFile, StorageError
+from ..layout import data_file_name, stored_versions
 from .format import (STRAX_FORMAT_VERSION, run_document_from_metadata, strax_chunk_info,
                             strax_run_document, superrun_suffix)
 from .registry import StraxDataType
@@ -129,14 +130,23 @@ class SuperrunsFrontend(strax.StorageFrontend):
     def _plain_name(value) -> bool:
         return isinstance(value, str) and value not in ("", ".", "..") and "/" not in value and "\\" not in value
 
+    def _file_of(self, key, fuzzy) -> str:
+        """The file of ``key``: ``{run}/{data_type}-{lineage_hash}`` (superruns.layout); with
+        fuzzy matching, the newest stored version (its lineage is compared after)."""
+        path = os.path.join(self.path, key.run_id, data_file_name(key.data_type, key.lineage_hash))
+        if not os.path.isfile(path) and fuzzy:
+            versions = stored_versions(self.path, key.run_id, key.data_type).values()
+            path = os.fspath(max(versions, key=lambda p: p.stat().st_mtime_ns, default=path))
+        if not os.path.isfile(path):
+            raise strax.DataNotAvailable(f"no file {path}")
+        return path
+
     def _find(self, key, write, allow_incomplete, fuzzy_for, fuzzy_for_options):
         if write:
             raise strax.DataNotAvailable(f"{self} is read only")
         if not (self._plain_name(key.run_id) and self._plain_name(key.data_type)):
             raise strax.DataNotAvailable
-        path = os.path.join(self.path, key.run_id, key.data_type)
-        if not os.path.isfile(path):
-            raise strax.DataNotAvailable(f"no file {path}")
+        path = self._file_of(key, fuzzy_for or fuzzy_for_options)
         md = self.backends[0].data_file(path).metadata
         if md.get("run_id") != key.run_id or md.get("data_type") != key.data_type:
             raise strax.DataNotAvailable(f"{path} holds {md.get('run_id')}/{md.get('data_type')}")

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..atomic import fsync_directory, write_atomic
 from ..hashing import deterministic_hash
+from ..layout import relative_path
 from ..storage import DataWriter, dtype_from_metadata, read_metadata
 from .format import (StraxFolder, StraxFormatError, check_decoder, datetime_to_ns, decode_run_document,
                             iter_folder_chunks, read_folder_metadata, scan_directory)
@@ -92,7 +93,7 @@ def _clip_chunk(info: dict, rows: np.ndarray, start, end, where: str):
 
 def import_directory(strax_dir, data_dir, *, runs=None, data_types=None, runs_file=None,
                      overwrite: bool = False, chunk_target_size_mb: float | None = None) -> list[Imported]:
-    """Convert strax ``{run}-{data_type}-{hash}`` folders into ``{data_dir}/{run}/{data_type}`` files.
+    """Convert strax ``{run}-{data_type}-{hash}`` folders into ``{data_dir}/{run}/{data_type}-{hash}`` files.
 
     Nothing is recomputed: the rows are copied chunk by chunk (strax's chunk boundaries kept),
     with strax's lineage and lineage hash, data kind and dtype. ``runs``: None (every regular
@@ -184,7 +185,7 @@ def _plan(strax_dir: Path, runs, data_types, data_dir: Path, overwrite: bool) ->
         for data_type in types:
             folder = _choose(mine, strax_dir, new_id, strax_id, data_type, wanted_hash)
             md = _checked_metadata(folder)
-            output = data_dir / new_id / data_type
+            output = data_dir / relative_path(new_id, data_type, folder.lineage_hash)
             skipped = _already_imported(folder, output, new_id, start, end, overwrite)
             tasks.append(_Task(folder, new_id, start, end, md, skipped))
     return tasks
@@ -223,10 +224,10 @@ def _move_into_place(results: list[Imported], data_dir: Path, staging: Path) -> 
             if result.skipped:
                 placed.append(result)
                 continue
-            target = data_dir / result.run_id / result.data_type
+            target = data_dir / relative_path(result.run_id, result.data_type, result.lineage_hash)
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists():
-                backup = staging / ".replaced" / result.run_id / result.data_type
+                backup = staging / ".replaced" / result.run_id / target.name
                 backup.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(target, backup)
             os.replace(result.path, target)
@@ -244,7 +245,7 @@ def _move_back(placed: list[Imported], staging: Path) -> None:
         if result.skipped:
             continue
         result.path.unlink(missing_ok=True)
-        backup = staging / ".replaced" / result.run_id / result.data_type
+        backup = staging / ".replaced" / result.run_id / result.path.name
         if backup.exists():
             os.replace(backup, result.path)
 

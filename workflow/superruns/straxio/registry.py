@@ -75,8 +75,18 @@ class StraxDataType(Plugin):
         if project.is_superrun(run_id):
             leaves = project.definitions.leaf_runs(run_id)
             run_id = leaves[0] if leaves else run_id
-        found = self._file_lineage(project.path(run_id, self.provides))
+        found = self._file_lineage(self.imported_file(project, run_id))
         return json.loads(json.dumps(found if found is not None else self.reference_lineage))
+
+    def imported_file(self, project, run_id: str) -> Path:
+        """The run's imported file of this data type (its lineage is the file's: there is one
+        version, the imported one; several are refused, naming them)."""
+        versions = project.stored_versions(run_id, self.provides)
+        if len(versions) > 1:
+            raise StraxBridgeError(f"{run_id} has {len(versions)} imported versions of {self.provides} "
+                                   f"({', '.join(str(p) for p in versions.values())}); keep one: "
+                                   "superruns clean --lineage HASH removes the others")
+        return next(iter(versions.values()), project.data_dir / run_id / self.provides)
 
     def lineage_key(self, project, run_id: str) -> tuple:
         """strax's lineage is read per run (from the run's file), so each run is its own key."""
@@ -94,8 +104,7 @@ class StraxDataType(Plugin):
 def imported_data_type(project, data_type: str) -> StraxDataType:
     """Declare an imported data type from the first regular run's file that holds it."""
     for run_id in project.runs:
-        path = project.path(run_id, data_type)
-        if path.exists():
+        for path in project.stored_versions(run_id, data_type).values():
             md = read_metadata(path)
             return StraxDataType(data_type, data_kind=md["data_kind"], dtype=dtype_from_metadata(md),
                                  origin="imported", lineage=md["lineage"],
