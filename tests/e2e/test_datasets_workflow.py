@@ -16,7 +16,7 @@ import yaml
 import superruns
 from superruns import kernels
 
-from support.workflows import SECOND, T0, Workflow, run_entry
+from support.workflows import SECOND, T0, Workflow, run_entry, short_name
 
 CLI = Path(sys.executable).parent / "superruns"
 RUNS = {"1": run_entry(0, 30, tags=["q"]), "2": run_entry(40, 30, tags=["q"]),
@@ -50,7 +50,9 @@ def cli(flow: Workflow, *args: str) -> subprocess.CompletedProcess:
 
 
 def planned_outputs(result) -> set[str]:
-    return set(re.findall(r"^\s+output: (\S+)$", result.stdout + result.stderr, re.MULTILINE))
+    """The planned outputs as ``data/{run}/{data_type}`` (lineage hashes left out)."""
+    return {short_name(path) for path in
+            re.findall(r"^\s+output: (\S+)$", result.stdout + result.stderr, re.MULTILINE)}
 
 
 def expected_spans(run_ids) -> dict[str, list[list[int]]]:
@@ -96,7 +98,7 @@ def test_query_locked_grown_registry_stops_update_rebuilds(tmp_path):
     check_built(flow, "_q", ["1", "2"])
     from superruns.report import render_html, summary
 
-    page = render_html(summary(flow.data / "_q" / "raw_records"))
+    page = render_html(summary(flow.file("_q", "raw_records")))
     assert "vetoed 10.000 s" in page and "vetoed [s]" in page   # 7 s veto + 3 s DQ defect
 
     # The registry grows: a new good run tagged q. The parse stops, naming it and the fix.

@@ -66,7 +66,7 @@ def test_superruns_of_summarised_superruns_take_each_row_once_in_time_order(buil
 
 
 def test_chunk_and_file_metadata_summarise_many_ranges(built):
-    data = DataFile(built.data / "_odd" / "peaks")
+    data = DataFile(built.file("_odd", "peaks"))
     md = data.metadata
     assert md["sub_run_spec_summarised"] is True
     spec = md["sub_run_spec"]["000001"]
@@ -85,15 +85,15 @@ def test_chunk_and_file_metadata_summarise_many_ranges(built):
         assert "ranges" not in entry or len(entry["ranges"]) <= MAX_CHUNK_RANGES
     assert sum(c.subruns["000001"].get("n_ranges", len(c.subruns["000001"].get("ranges", [1])))
                for c in data.chunks) == N
-    assert (built.data / "_odd" / "peaks").stat().st_size < 200_000     # not mostly metadata
-    small = DataFile(built.data / "_even" / "peaks").metadata
+    assert (built.file("_odd", "peaks")).stat().st_size < 200_000     # not mostly metadata
+    small = DataFile(built.file("_even", "peaks")).metadata
     assert "sub_run_spec_summarised" not in small and small["sub_run_spec"]["000001"] == EVEN
 
 
 def test_report_and_time_range_loads_of_summarised_chunks(built):
     from superruns.report import render_html, summary
 
-    s = summary(built.data / "_odd" / "peaks")
+    s = summary(built.file("_odd", "peaks"))
     entry = s["subruns"]["000001"]
     assert entry["n_ranges"] == N
     assert entry["livetime_s"] == pytest.approx(sum(e - s_ for s_, e in ODD) / 1e9)
@@ -104,7 +104,7 @@ def test_report_and_time_range_loads_of_summarised_chunks(built):
     run = rows_of(built, "000001")
     expected = run[kernels.select_in_ranges(run, [r for r in ODD if start <= r[0] and r[1] <= end])]
     assert rows.tobytes() == expected.tobytes()
-    whole = DataFile(built.data / "_odd" / "peaks")
+    whole = DataFile(built.file("_odd", "peaks"))
     assert "n_ranges" in whole.chunks[0].subruns["000001"]
     for chunk in whole.iter_chunks(time_range=(start, end)):
         assert "n_ranges" not in chunk.subruns["000001"]
