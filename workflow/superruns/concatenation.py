@@ -66,16 +66,21 @@ def chunk_subruns(group: list[Piece]) -> dict:
     intervals: dict[str, list[Piece]] = {}
     for piece in group:
         intervals.setdefault(piece.leaf, []).append(piece)
-    subruns = {}
-    for leaf, pieces in intervals.items():
-        starts, ends = merge_arrays(np.concatenate([p.starts for p in pieces]),
-                                    np.concatenate([p.ends for p in pieces]))
-        subruns[leaf] = {"start": int(starts[0]), "end": int(ends[-1])}
-        if len(starts) > MAX_CHUNK_RANGES:
-            subruns[leaf].update(n_ranges=len(starts), livetime_ns=int((ends - starts).sum()))
-        elif len(starts) > 1:
-            subruns[leaf]["ranges"] = np.stack([starts, ends], axis=1).tolist()
-    return subruns
+    return {leaf: subrun_entry(np.concatenate([p.starts for p in pieces]), np.concatenate([p.ends for p in pieces]))
+            for leaf, pieces in intervals.items()}
+
+
+def subrun_entry(starts: np.ndarray, ends: np.ndarray) -> dict:
+    """One leaf's entry of a chunk's ``subruns`` from the spans it holds there (merged here):
+    ``{"start", "end"}``, with ``ranges`` when there are several, summarised as ``n_ranges``
+    and ``livetime_ns`` past :data:`MAX_CHUNK_RANGES` (a chunk's metadata stays compact)."""
+    starts, ends = merge_arrays(starts, ends)
+    entry = {"start": int(starts[0]), "end": int(ends[-1])}
+    if len(starts) > MAX_CHUNK_RANGES:
+        entry.update(n_ranges=len(starts), livetime_ns=int((ends - starts).sum()))
+    elif len(starts) > 1:
+        entry["ranges"] = np.stack([starts, ends], axis=1).tolist()
+    return entry
 
 
 def chunk_parts(group: list[Piece], dtype: np.dtype, carry_over_min_bytes: int) -> list:

@@ -28,34 +28,16 @@ def endtime(rows: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True)
-def _select_in_ranges(time, end, starts, stops, touching):
-    """One pass over rows sorted by time and disjoint ranges sorted by start."""
-    keep = np.zeros(time.size, dtype=np.bool_)
+def _assign_to_ranges(time, end, starts, stops, touching):
+    """The range each row belongs to, else -1: one pass over rows sorted by time and disjoint
+    ranges sorted by start."""
+    which = np.full(time.size, -1, dtype=np.int64)
     j = 0
     n_ranges = starts.size
     for i in range(time.size):
         t = time[i]
         # The only range that can contain (or be the first to touch) this row is the first
         # one that ends after the row starts; later rows start no earlier, so j never goes back.
-        while j < n_ranges and stops[j] <= t:
-            j += 1
-        if j == n_ranges:
-            break
-        if touching:
-            keep[i] = starts[j] < end[i] or (starts[j] <= t and end[i] == t)
-        else:
-            keep[i] = starts[j] <= t and end[i] <= stops[j]
-    return keep
-
-
-@numba.njit(cache=True, nogil=True)
-def _assign_to_ranges(time, end, starts, stops, touching):
-    """The range each row belongs to (as :func:`_select_in_ranges` decides), else -1."""
-    which = np.full(time.size, -1, dtype=np.int64)
-    j = 0
-    n_ranges = starts.size
-    for i in range(time.size):
-        t = time[i]
         while j < n_ranges and stops[j] <= t:
             j += 1
         if j == n_ranges:
@@ -88,9 +70,7 @@ def select_in_ranges(rows: np.ndarray, ranges, *, touching: bool = False) -> np.
     row overlaps the range that contains its time). Rows must be sorted by time.
     """
     ranges = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
-    time = np.ascontiguousarray(rows["time"], dtype=np.int64)
-    return _select_in_ranges(time, np.ascontiguousarray(endtime(rows)), np.ascontiguousarray(ranges[:, 0]),
-                             np.ascontiguousarray(ranges[:, 1]), touching)
+    return assign_to_ranges(rows["time"], endtime(rows), ranges[:, 0], ranges[:, 1], touching=touching) >= 0
 
 
 def first_unsorted_row(rows: np.ndarray) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .intervals import merge_spans
+from .concatenation import subrun_entry
 from .metadata import output_metadata
 from .processing import check_input_lineages, input_chunks, open_inputs
 from .storage import DataFile, DataWriter
@@ -72,13 +72,7 @@ def chunk_subruns(span: SuperrunSpan, start: int, end: int) -> dict | None:
     for run_id, seg_start, seg_end in span.segments:
         if seg_start < end and seg_end > start:
             parts.setdefault(run_id, []).append((max(seg_start, start), min(seg_end, end)))
-    subruns = {}
-    for run_id, pieces in parts.items():
-        spans = merge_spans(pieces)
-        subruns[run_id] = {"start": spans[0][0], "end": spans[-1][1]}
-        if len(spans) > 1:
-            subruns[run_id]["ranges"] = spans
-    return subruns
+    return {run_id: subrun_entry(*np.asarray(pieces, dtype=np.int64).T) for run_id, pieces in parts.items()}
 
 
 def _metadata(project, run_id: str, plugin: SuperrunPlugin, estimate: int, extra: dict | None) -> dict:
