@@ -136,3 +136,19 @@ def test_listing_shows_an_events_superrun_as_pending_until_selected(workflow, ca
     rows = {row["run_id"]: row for row in json.loads(capsys.readouterr().out)}
     assert rows["_minbias"]["livetime_s"] is None and "lowE.npy" in rows["_minbias"]["pending"]
     assert rows["_all"]["livetime_s"] == pytest.approx(90) and rows["_all"]["pending"] is None
+
+
+def test_status_counts_a_superrun_of_events_not_selected_yet_as_missing(tmp_path):
+    """Before the workflow has written the events selection, `status` cannot resolve the
+    superrun (nor the lineage of its superrun-level types): it is missing, not an error."""
+    from superruns.campaign_status import status
+
+    from support.workflows import Workflow
+
+    flow = Workflow(tmp_path)
+    flow.write(RUNS, SUPERRUNS, selections=SELECTIONS)
+    result = status(flow.project(), "_minbias")
+    assert result["n_superruns"] == 1
+    assert all(counts == {"done": 0, "stale": 0, "missing": 1}
+               for counts in result["superruns"].values())
+    assert "accidental_events" in result["superruns"]

@@ -39,10 +39,17 @@ def campaign_members(project, name: str | None = None) -> tuple[list[str], list[
         seen.add(member)
         if project.is_superrun(member):
             superruns.append(member)
-            stack.extend(project.definitions.direct_subruns(member))
+            stack.extend(_direct_subruns(project, member))
         else:
             runs.append(member)
     return sorted(runs), sorted(superruns)
+
+
+def _direct_subruns(project, superrun: str) -> list[str]:
+    try:
+        return project.definitions.direct_subruns(superrun)
+    except SuperrunsError:      # defined by events not selected yet: its subruns are not known
+        return []
 
 
 def _definition_hash(project, superrun: str) -> str | None:
@@ -70,7 +77,12 @@ def _states(project, data_dir: str, run_id: str, data_types: list[str], lineage_
     types_stored = {dt for dt, _ in stored} | others      # others: the layout before versions
     definition = _definition_hash(project, run_id) if project.is_superrun(run_id) and stored else None
     for data_type in data_types:
-        path = stored.get((data_type, lineage_of(run_id, data_type)))
+        try:
+            lineage = lineage_of(run_id, data_type)
+        except SuperrunsError:  # defined by events not selected yet: no version of it is current
+            yield data_type, MISSING
+            continue
+        path = stored.get((data_type, lineage))
         if path is not None:
             state = _superrun_state(project, run_id, path, definition) if project.is_superrun(run_id) else DONE
         else:
