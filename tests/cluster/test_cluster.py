@@ -364,8 +364,9 @@ def test_failing_job_on_slurm_is_reported_with_its_logs(slurm, workflow):
     assert not (workflow.file("000001", "peak_basics")).exists()
     # Snakemake names the rule's log and SLURM's log of the job, which is kept (the logs of
     # successful jobs are deleted), and prints it (show-failed-logs): the job's error is there.
-    assert "logs/process/000001/peak_basics.log" in output
-    rule_log = workflow.data / "logs" / "process" / "000001" / "peak_basics.log"
+    log_name = f"{workflow.file('000001', 'peak_basics').name}.log"   # peak_basics-{lineage}.log
+    assert f"logs/process/000001/{log_name}" in output
+    rule_log = workflow.data / "logs" / "process" / "000001" / log_name
     assert "DataCorrupted" in rule_log.read_text() and "CRC32" in rule_log.read_text()
     assert "DataCorrupted" in output and "CRC32" in output
     slurm_logs = [Path(p) for p in re.findall(r"SLURM jobid \d+ \(log: (\S+)\)", output)]
