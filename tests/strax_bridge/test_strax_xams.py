@@ -22,28 +22,21 @@ from superruns.straxio.format import (StraxFormatError, iter_folder_chunks,  # n
 from superruns.straxio.exporter import export_run  # noqa: E402
 from superruns.straxio.importer import import_directory  # noqa: E402
 
-from support.workflows import REPO, Workflow  # noqa: E402
+from support.workflows import Workflow  # noqa: E402
+from support.xams import PIECES, RUN, XAMS, chunk_bounds, piece_runs  # noqa: E402
 
 pytestmark = [pytest.mark.strax, pytest.mark.e2e]
 
-XAMS = REPO.parent / "shared" / "data" / "xams-002240"
 if not XAMS.is_dir():
     pytest.skip(f"the XAMS test data are not at {XAMS}", allow_module_level=True)
 
-RUN = "002240"
 DATA_TYPES = ["raw_records", "peaks", "peak_basics", "peak_positions"]
-PIECES = [f"{RUN}_{i}" for i in range(3)]
 
 
 def strax_rows(data_type: str) -> bytes:
     """What strax's own backend reads from the original folder: the rows' bytes, in order."""
     folder = next(f for f in scan_directory(XAMS) if f.data_type == data_type)
     return b"".join(chunk.data.tobytes() for chunk in strax.FileSytemBackend().loader(str(folder.path)))
-
-
-def chunk_bounds() -> list[int]:
-    md = read_folder_metadata(next(f for f in scan_directory(XAMS) if f.data_type == "raw_records"))
-    return [c["start"] for c in md["chunks"]] + [md["chunks"][-1]["end"]]
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +49,8 @@ def flow(tmp_path_factory):
     workflow = Workflow(root)
     superruns_doc = {"_xams": {"runs": PIECES}, "_whole": {"runs": [RUN]}}
     workflow.write({}, superruns_doc, plugins=["no_native_plugins"], strax={"imported": DATA_TYPES}, options={})
-    bounds = chunk_bounds()
     runs_file = root / "config" / "runs.yaml"
-    import_directory(XAMS, root / "data", runs={p: (RUN, bounds[i], bounds[i + 1]) for i, p in enumerate(PIECES)},
+    import_directory(XAMS, root / "data", runs=piece_runs(),
                      runs_file=runs_file)
     import_directory(XAMS, root / "data", runs=[RUN], runs_file=runs_file)
     workflow.snakemake(*[f"_xams/{dt}" for dt in DATA_TYPES], "_whole/peaks")

@@ -22,19 +22,16 @@ import numpy as np
 import pytest
 
 from support.workflows import REPO, Workflow
+from support.xams import PIECES, RUN, XAMS, piece_runs
 
 pytest.importorskip("zstandard")      # the XAMS peaks are zstd chunks
 from superruns.storage import DataFile  # noqa: E402
-from superruns.straxio.format import read_folder_metadata, scan_directory  # noqa: E402
 from superruns.straxio.importer import import_directory  # noqa: E402
 
 pytestmark = [pytest.mark.strax, pytest.mark.e2e]
 
-XAMS = REPO.parent / "shared" / "data" / "xams-002240"
 HERE = Path(__file__).parent / "straxen_env"
 STRAXEN = Path(os.environ.get("SUPERRUNS_STRAXEN_PYTHON") or REPO / ".venv-straxen" / "bin" / "python")
-RUN = "002240"
-PIECES = [f"{RUN}_{i}" for i in range(3)]
 
 if not XAMS.is_dir():
     pytest.skip(f"the XAMS test data are not at {XAMS}", allow_module_level=True)
@@ -51,11 +48,6 @@ def in_straxen(*args, cwd) -> subprocess.CompletedProcess:
     return result
 
 
-def chunk_bounds() -> list[int]:
-    md = read_folder_metadata(next(f for f in scan_directory(XAMS) if f.data_type == "raw_records"))
-    return [c["start"] for c in md["chunks"]] + [md["chunks"][-1]["end"]]
-
-
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory):
     root = tmp_path_factory.mktemp("straxen")
@@ -67,8 +59,7 @@ def flow(tmp_path_factory):
     workflow.write({}, {"_xams": {"runs": PIECES}}, plugins=[], options={},
                    strax={"imported": ["peaks"], "context": "xams_context:make_context",
                           "data_types": ["peak_basics"], "python": str(STRAXEN)})
-    bounds = chunk_bounds()
-    import_directory(XAMS, root / "data", runs={p: (RUN, bounds[i], bounds[i + 1]) for i, p in enumerate(PIECES)},
+    import_directory(XAMS, root / "data", runs=piece_runs(),
                      data_types=["peaks"], runs_file=root / "config" / "runs.yaml")
     workflow.snakemake("_xams/peak_basics", "_xams/peaks")
     yield workflow

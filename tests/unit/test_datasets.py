@@ -14,20 +14,7 @@ from superruns.definitions.setalgebra import sample_key
 from superruns.intervals import intersect_spans, measure, subtract_spans
 from superruns.runs import RunRegistry
 
-S = 1_000_000_000
-T = 1_546_509_600 * S
-
-
-def start(i: int) -> int:
-    return T + (i - 1) * 200 * S
-
-
-def end(i: int) -> int:
-    return start(i) + 100 * S
-
-
-def rid(i: int) -> str:
-    return f"{i:06d}"
+from support.run_grid import S, end, rid, start
 
 
 def entry(i: int) -> dict:

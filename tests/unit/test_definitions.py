@@ -22,21 +22,7 @@ from superruns.definitions import (
 from superruns.runs import Run, RunRegistry
 
 REPO = Path(__file__).resolve().parents[2]
-S = 1_000_000_000
-T = 1_546_509_600 * S  # 2019-01-03T10:00:00Z
-
-
-def start(i: int) -> int:
-    """Run "00000i" holds [start(i), start(i) + 100 s); 100 s gaps between runs."""
-    return T + (i - 1) * 200 * S
-
-
-def end(i: int) -> int:
-    return start(i) + 100 * S
-
-
-def rid(i: int) -> str:
-    return f"{i:06d}"
+from support.run_grid import S, T, end, rid, start
 
 
 def registry(tmp_path: Path, runs: dict | None = None) -> RunRegistry:

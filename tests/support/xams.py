@@ -1,0 +1,24 @@
+"""The real XAMS detector data in strax's format (``../shared/data``), cut into three pieces
+by its raw_records chunks, as the strax-bridge tests import it."""
+
+from __future__ import annotations
+
+from support.workflows import REPO
+
+XAMS = REPO.parent / "shared" / "data" / "xams-002240"
+RUN = "002240"
+PIECES = [f"{RUN}_{i}" for i in range(3)]
+
+
+def chunk_bounds() -> list[int]:
+    """The start of each raw_records chunk of the XAMS run, and the end of the last."""
+    from superruns.straxio.format import read_folder_metadata, scan_directory
+
+    md = read_folder_metadata(next(f for f in scan_directory(XAMS) if f.data_type == "raw_records"))
+    return [c["start"] for c in md["chunks"]] + [md["chunks"][-1]["end"]]
+
+
+def piece_runs() -> dict[str, tuple[str, int, int]]:
+    """``import_directory``'s ``runs=``: each piece, one raw_records chunk of the run."""
+    bounds = chunk_bounds()
+    return {piece: (RUN, bounds[i], bounds[i + 1]) for i, piece in enumerate(PIECES)}
