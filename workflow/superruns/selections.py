@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import kernels, loading
 from .atomic import atomic_open
 from .errors import SuperrunsError
 
@@ -60,6 +59,8 @@ def leaf_run_of(project, source: str, times: np.ndarray) -> np.ndarray:
 def select_events(project, name: str) -> np.ndarray:
     spec = project.config["selections"][name]
     where = f"selection {name!r} (config.yaml, selections)"
+    from . import kernels, loading    # here: planning a workflow (selection_path) needs neither
+
     rows = loading.load(project, spec["source"], spec.get("data_type", "event_info"))
     selected = rows[passes_cuts(rows, spec.get("cuts") or {}, where)]
     events = np.zeros(len(selected), dtype=EVENTS_DTYPE)
