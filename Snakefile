@@ -51,12 +51,19 @@ if STANDALONE:
 # prefix:; pinned version). (Pathvars would name data_dir in the rules too, but a host could
 # set them behind the Project's back.)
 CONFIG_SOURCE = SNAKEMAKE_CONFIG if STANDALONE else MODULE_CONFIG
+# One job per run (job_layout: per_run) needs the rerun triggers of profiles/default, which a
+# host including this workflow does not load: there one job per data type unless it opts in.
+JOB_LAYOUT_DEFAULT = "per_run" if STANDALONE else "per_data_type"
 # A configuration that cannot be used (invalid, or whose registry cannot be made: a data type
 # provided twice, a strax Context that cannot be loaded) stops here with its one-line message.
 try:
     DATA_DIR = os.path.normpath(validate_config(config, CONFIG_SOURCE)["data_dir"])
     PROJECT = Project(
-        dict(config, data_dir=workflow.modifier.path_modifier.replace_prefix(DATA_DIR)),
+        dict(
+            config,
+            data_dir=workflow.modifier.path_modifier.replace_prefix(DATA_DIR),
+            job_layout=config.get("job_layout", JOB_LAYOUT_DEFAULT),
+        ),
         source=CONFIG_SOURCE,
     )
     PROJECT.registry
@@ -87,8 +94,11 @@ run_metadata = functools.partial(superruns.run_metadata, project=PROJECT)
 
 def data_file(run_id, data_type):
     """The path a host's rule names our file by: the current lineage's (superruns.layout),
-    relative to Snakemake's working directory, this module's prefix: and data_dir included."""
-    return os.path.relpath(PROJECT.path(run_id, data_type))     # the Project knows the prefix
+    relative to Snakemake's working directory, this module's prefix: and data_dir included.
+    """
+    return os.path.relpath(
+        PROJECT.path(run_id, data_type)
+    )  # the Project knows the prefix
 
 
 if STANDALONE:

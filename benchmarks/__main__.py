@@ -2,7 +2,7 @@
 
     python -m benchmarks                  # every case, writes benchmarks/results.md
     python -m benchmarks --quick          # small sizes, 2 repeats: a smoke run (~3 min)
-    python -m benchmarks build load       # only some cases: build load range many jobs
+    python -m benchmarks build load       # only some cases: build load range many jobs campaign dag
     python -m benchmarks --cache cold     # drop the page cache before every measured run
 
 Each measured run is a fresh process (``benchmarks/runner.py``) so its peak RSS is its own.
@@ -30,7 +30,7 @@ from . import data, workspace
 HERE = Path(__file__).resolve().parent
 SMK = workspace.SNAKEMAKE
 SNAKEFILE = None          # set in main(), after the code to measure is chosen
-ALL_CASES = ("build", "load", "range", "many", "jobs")
+ALL_CASES = ("build", "load", "range", "many", "jobs", "campaign", "dag")
 
 
 @dataclass
@@ -108,6 +108,11 @@ class Bench:
             self.compare([
                 ("build" + tag, "superruns build_superrun (package)", {"case": "build_pkg", "root": str(root), "data_type": "peaks"}),
                 ("build" + tag, "strax st.make (write_superruns)", {"case": "build_strax", "root": str(root), "data_type": "peaks"}),
+                # strax as a user runs it: a fresh interpreter, imports, the Context, st.make
+                ("build" + tag, "strax st.make, whole command (python: import, Context, make)", {
+                    "case": "command", "root": str(root),
+                    "command": [sys.executable, "-m", "benchmarks.runner", json.dumps(
+                        {"case": "build_strax", "root": str(root), "data_type": "peaks"})]}),
                 ("build" + tag, "superruns via snakemake --cores 2", {
                     "case": "command", "root": str(root), "remove": ["data/_bench/peaks-*"],
                     "command": [SMK, "-s", SNAKEFILE, "--cores", "2", "_bench/peaks"]}),
@@ -191,13 +196,10 @@ class Bench:
         root = workspace.jobs_workspace(n_runs)
         r = str(root)
         run = workspace.JOB_RUN
-        script = self._job_script(root)
         workspace.log("jobs")
         self.compare([
             ("one per-run job (event_basics)", "snakemake --cores 1 -f RUN/event_basics", {
                 "case": "command", "root": r, "command": [SMK, "-s", SNAKEFILE, "--cores", "1", "-f", f"{run}/event_basics"]}),
-            ("one per-run job (event_basics)", "the job's script alone (python tmp.process.py)", {
-                "case": "command", "root": r, "command": [sys.executable, script]}),
             ("one per-run job (event_basics)", "snakemake -n (DAG only, same target)", {
                 "case": "command", "root": r, "command": [SMK, "-s", SNAKEFILE, "-n", "-f", f"{run}/event_basics"]}),
         ], repeat=max(self.args.repeat, 5))
@@ -208,16 +210,36 @@ class Bench:
             "command": [SMK, "-s", SNAKEFILE, "--cores", "2", *targets]})], repeat=1, warmup=False,
             note=f"{n_runs} jobs")
 
-    def _job_script(self, root: Path) -> str:
-        """The script file Snakemake runs for the event_basics job (kept with --skip-script-cleanup)."""
-        scripts = root / ".snakemake" / "scripts"     # jobs run in the working directory
-        found = sorted(scripts.glob("*.process.py")) if scripts.exists() else []
-        if not found:
-            subprocess.run([SMK, "-s", SNAKEFILE, "--cores", "1", "-f", "--skip-script-cleanup",
-                            f"{workspace.JOB_RUN}/event_basics", "--quiet", "all"], cwd=root, env=workspace.env(), check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            found = sorted(scripts.glob("*.process.py"))
-        return str(found[-1])
+    def case_campaign(self):
+        """A campaign from nothing: N short runs to event_info (7 jobs a run), then the superrun
+        of them all, through the snakemake command, against the same job functions called in
+        one Python process (benchmarks.campaign); both whole commands."""
+        for n in [50] if self.args.quick else [50, 200]:
+            root = str(workspace.campaign_workspace(n))
+            case = f"campaign: {n} runs -> event_info + superrun"
+            fresh = {"case": "command", "root": root, "remove": ["data", ".snakemake"]}
+            workspace.log(f"campaign {n}")
+            self.compare([
+                (case, "snakemake --cores 2", dict(fresh, command=[
+                    SMK, "-s", SNAKEFILE, "--cores", "2", f"{workspace.CAMPAIGN_SUPERRUN}/event_info"])),
+                (case, "one python process (benchmarks.campaign)", dict(fresh, command=[
+                    sys.executable, "-m", "benchmarks.campaign", root])),
+            ], note=f"{n} runs of 2 s: {7 * n} + 1 jobs")
+
+    def case_dag(self):
+        """A campaign's plan: N runs x 7 data types plus its superruns (one of all runs, one per
+        100 runs), `snakemake -n` with nothing built and with everything built (the no-op)."""
+        for n in [1000] if self.args.quick else [1000, 10000]:
+            case = f"{n} runs x 7 data types + {n // 100 + 1} superruns: snakemake -n"
+            repeat = self.args.repeat if n < 10000 else min(self.args.repeat, 2)
+            plan, built = str(workspace.dag_workspace(n)), str(workspace.built_dag_workspace(n))
+            workspace.log(f"dag {n}")
+            self.compare([(case + " (nothing built)", "superruns", {
+                "case": "command", "root": plan, "command": [SMK, "-s", SNAKEFILE, "-n"]})],
+                repeat=repeat, warmup=n < 10000)
+            self.compare([(case + " (all built: no-op)", "superruns", {
+                "case": "command", "root": built, "expect": "Nothing to be done",
+                "command": [SMK, "-s", SNAKEFILE, "-n"]})], repeat=repeat, warmup=n < 10000)
 
     # -- report ----------------------------------------------------------------------------
 
@@ -264,6 +286,35 @@ class Bench:
         if job:
             out.append(f"- a small per-run job < 1.5 s wall: {verdict(job.med() < 1.5)} "
                        f"(snakemake with one job: {job.med():.2f} s)")
+        out.extend(self.issue15_targets(verdict))
+        return out
+
+    def issue15_targets(self, verdict) -> list[str]:
+        out = []
+        for tag in ("", " (cold)"):
+            smk, strax = self.by("build" + tag, "superruns via"), self.by("build" + tag, "strax st.make, whole")
+            if smk and strax:
+                out.append(f"- build{tag} through the snakemake command >= 5x strax's st.make, both whole commands: "
+                           f"{verdict(strax.med() / smk.med() >= 5)} ({strax.med() / smk.med():.1f}x)")
+        for n in (50, 200):
+            case = f"campaign: {n} runs -> event_info + superrun"
+            smk, one = self.by(case, "snakemake"), self.by(case, "one python")
+            if smk and one:
+                out.append(f"- campaign of {n} runs through snakemake <= 2x the same work in one process (whole "
+                           f"commands): {verdict(smk.med() / one.med() <= 2)} ({smk.med() / one.med():.2f}x)")
+        plan = self.by("10000 runs x 7 data types + 101 superruns: snakemake -n (nothing built)", "superruns")
+        noop = self.by("10000 runs x 7 data types + 101 superruns: snakemake -n (all built: no-op)", "superruns")
+        if plan and noop:
+            growth = []
+            for label, m in (("plan", plan), ("no-op", noop)):
+                small = self.by(m.case.replace("10000 runs", "1000 runs").replace("101 superruns", "11 superruns"),
+                                "superruns")
+                if small:
+                    growth.append(f"{label} 10,000/1,000 = {m.med() / small.med():.1f}x")
+            rss = max(plan.med("peak_rss"), noop.med("peak_rss"))
+            out.append(f"- 10,000 runs x 7 data types + superruns: snakemake -n and the no-op each < 60 s and "
+                       f"< 4 GB: {verdict(max(plan.med(), noop.med()) < 60 and rss < 4e9)} (plan {plan.med():.1f} s, "
+                       f"no-op {noop.med():.1f} s, peak RSS {rss / 1e6:.0f} MB; {'; '.join(growth)})")
         return out
 
     def table(self) -> list[str]:

@@ -254,3 +254,126 @@ def jobs_workspace(n_runs: int) -> Path:
     _mark(root, description)
     log(f"  done in {time.perf_counter() - t:.0f} s")
     return root
+
+
+# -- campaigns: many short runs of the shipped detector and superruns of them ------------------
+
+CAMPAIGN_SUPERRUN = "_camp"
+
+
+def _short_runs(n_runs: int, duration_s: float = 2) -> dict:
+    runs = {}
+    for i in range(n_runs):
+        start = data.T0 + i * 10 * data.SECOND
+        runs[data.run_id(i)] = {"start": start, "end": start + int(duration_s * data.SECOND),
+                                "mode": "background", "source": "none", "tags": ["bench"]}
+    return runs
+
+
+def campaign_workspace(n_runs: int) -> Path:
+    """``n_runs`` short runs (2 s each) of the shipped detector, nothing built, and the
+    superrun ``_camp`` of all of them: a reprocessing campaign from nothing."""
+    root = WORK / f"campaign-{n_runs}"
+    description = {"n_runs": n_runs, "duration_s": 2, "version": 2}
+    if _ready(root, description):
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    runs = _short_runs(n_runs)
+    _write_config(root, runs, {CAMPAIGN_SUPERRUN: {"runs": list(runs)}}, ["superruns.detector"],
+                  {"chunk_duration_s": 10})
+    _mark(root, description)
+    return root
+
+
+def dag_workspace(n_runs: int, group: int = 100) -> Path:
+    """A campaign's plan: ``n_runs`` runs of the shipped detector, the superrun ``_all`` of all
+    of them and one superrun ``_gNNNN`` per ``group`` runs; the config's default_target is
+    every superrun's event_info (so ``snakemake -n`` plans the whole campaign). Nothing built."""
+    root = WORK / f"dag-{n_runs}"
+    description = {"n_runs": n_runs, "group": group, "version": 2}
+    if _ready(root, description):
+        return root
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    ids = list(_short_runs(n_runs))
+    superruns = {"_all": {"runs": ids}}
+    superruns.update({f"_g{k // group:04d}": {"runs": ids[k:k + group]} for k in range(0, n_runs, group)})
+    _write_config(root, _short_runs(n_runs), superruns, ["superruns.detector"], {"chunk_duration_s": 10})
+    config = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    config["default_target"] = [f"{name}/event_info" for name in superruns]
+    (root / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    _mark(root, description)
+    return root
+
+
+def built_dag_workspace(n_runs: int) -> Path:
+    """:func:`dag_workspace` with every file built as far as Snakemake can tell
+    (:func:`_mark_dag_built`), in its own directory; made again when the rules change
+    (Snakemake's records hold each rule's code)."""
+    import hashlib
+
+    plan = dag_workspace(n_runs)
+    root = WORK / f"dag-{n_runs}-built"
+    rules = hashlib.sha1(b"".join(p.read_bytes() for p in sorted((code_dir() / "rules").glob("*.smk")))).hexdigest()
+    marker = root / "built.marker"
+    if not marker.exists() or marker.read_text() != rules:
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.copytree(plan / "config", root / "config")
+        shutil.copy2(plan / "workspace.json", root / "workspace.json")
+        _mark_dag_built(root)
+        marker.write_text(rules)
+    return root
+
+
+def _mark_dag_built(root: Path) -> None:
+    """Make every file of the campaign exist and be up to date for Snakemake without computing
+    it: what the no-op check of a built campaign reads. Empty files (runs' first, in dependency
+    order, superruns' last, so no input is newer than its output), then Snakemake's metadata
+    record of each output: a real ``snakemake --touch --forceall`` for the first group of runs
+    and its superrun (Snakemake writes those records itself), cloned for the other runs and
+    superruns with each job's own paths and params, as a real run would have written them
+    (``--touch`` of 10,000 runs x 7 data types would take many minutes)."""
+    from base64 import urlsafe_b64encode
+
+    from .campaign import in_dependency_order
+
+    proj = project(root)
+    chain = in_dependency_order(proj.registry, "event_info")
+    for data_type in chain:
+        for run in proj.runs:
+            path = proj.path(run, data_type)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        time.sleep(0.01)
+    superruns = sorted(proj.definitions.names, key=lambda name: name == "_all")   # _all last
+    for name in superruns:
+        path = proj.path(name, "event_info")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    first = "_g0000"
+    subprocess.run([SNAKEMAKE, "-s", snakefile(), f"{first}/event_info", "--cores", "1", "--touch", "--forceall",
+                    "--quiet", "all"], cwd=root, env=env(), check=True, stdout=subprocess.DEVNULL)
+    meta = root / ".snakemake" / "metadata"
+
+    def record_of(path: Path) -> Path:
+        return meta / urlsafe_b64encode(str(path.relative_to(root)).encode()).decode()
+
+    run0 = proj.definitions.direct_subruns(first)[0]
+    for data_type in chain:
+        template = record_of(proj.path(run0, data_type)).read_text()
+        for run in proj.runs:
+            target = record_of(proj.path(run, data_type))
+            if not target.exists():
+                target.write_text(template.replace(f"/{run0}/", f"/{run}/"))
+    template = json.loads(record_of(proj.path(first, "event_info")).read_text())
+    for name in superruns:
+        target = record_of(proj.path(name, "event_info"))
+        if target.exists():
+            continue
+        lineage = proj.lineage_hash(name, "event_info")
+        record = dict(template, log=[f"data/logs/superrun/{name}/event_info-{lineage}.log"],
+                      input=[str(proj.path(sub, "event_info").relative_to(root))
+                             for sub in proj.definitions.direct_subruns(name)],
+                      params=[repr(lineage), repr(proj.definitions.run_metadata(name)["sub_run_spec_hash"])])
+        target.write_text(json.dumps(record))

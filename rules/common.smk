@@ -2,6 +2,8 @@
 # give are relative to data_dir (the Snakefile includes these rules with it as prefix:).
 import re
 
+from superruns.chains import external_inputs, plan_chains, runs_pattern
+from superruns.jobs import in_snakemake
 from superruns.layout import LINEAGE_PATTERN
 from superruns.project import Project
 
@@ -27,6 +29,25 @@ wildcard_constraints:
     selection=alternatives(config["selections"]),
     # Data files are {run}/{data_type}-{lineage} (superruns.layout): one per processing version.
     lineage=LINEAGE_PATTERN,
+
+
+# One job per run (superruns.chains): the chains of the runs none or all of whose files exist.
+CHAINS = plan_chains(PROJECT, config["job_layout"])
+
+
+def chain_rule_name(chain):
+    """run_chain, or run_chain_<key> for each further set of lineage hashes (option periods)."""
+    return "run_chain" if chain is CHAINS[0] else f"run_chain_{chain.key}"
+
+
+def chain_inputs(wildcards):
+    """The same run's files that its chain reads but does not make itself."""
+    PROJECT.check_known(wildcards.run)
+    chain = CHAINS[0].hashes
+    return {
+        dep: data_file(wildcards.run, dep)
+        for dep in external_inputs(PROJECT.registry, chain)
+    }
 
 
 def data_file(run_id, data_type):
@@ -82,3 +103,9 @@ def selection_input(wildcards):
 
 def summary_input(wildcards):
     return data_file(wildcards.superrun, wildcards.data_type)
+
+
+def run_here(job_function, rule, **job):
+    """Run a job (superruns.jobs) in this process, with the Snakefile's Project: in a thread of
+    Snakemake's own process with --force-use-threads (profiles/default)."""
+    in_snakemake(job_function, PROJECT, rule=rule, **job)

@@ -20,5 +20,7 @@ rule superrun_summary:
     localrule: True
     conda:
         "../environment.yml"
+    params:
+        source=summary_input,  # the file of the current version (the input trigger is off)
     script:
         "../scripts/summary.py"

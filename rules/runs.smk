@@ -1,3 +1,42 @@
+# Regular runs. job_layout: per_run (default): one job per run makes every data type of its
+# chain where none or all of them exist (superruns.chains; one rule per set of lineage
+# hashes); the rule process makes everything else one data type at a time (all of it with
+# job_layout: per_data_type). Both run in Snakemake's own process (run:, a thread of it with
+# --force-use-threads in profiles/default): no interpreter start-up per job. Neither has
+# params (the lineage hash is in the file's name): Snakemake compares a file's recorded params
+# with those of whichever rule would make it now, and one file may be made by either rule.
+from superruns.jobs import chain_job, process_job
+
+for chain in CHAINS:
+
+    rule:
+        name:
+            chain_rule_name(chain)
+        input:
+            unpack(chain_inputs),
+        output:
+            **chain.outputs(),
+        log:
+            f"logs/run_chain/{{run}}-{chain.key}.log",
+        wildcard_constraints:
+            run=runs_pattern(chain.runs),
+        # Batched on clusters: the profiles' group-components put 20 runs into one batch job.
+        group:
+            "runs"
+        run:
+            run_here(
+                chain_job,
+                rule,
+                input=input,
+                output=output,
+                params=params,
+                wildcards=wildcards,
+                log=log,
+            )
+
+    workflow.ruleorder(chain_rule_name(chain), "process")
+
+
 rule process:
     """Compute one data type of one regular run from the same run's inputs."""
     input:
@@ -6,9 +45,13 @@ rule process:
         "{run}/{data_type}-{lineage}",
     log:
         "logs/process/{run}/{data_type}-{lineage}.log",
-    conda:
-        "../environment.yml"
-    params:
-        lineage_hash=run_lineage_hash,
-    script:
-        "../scripts/process.py"
+    run:
+        run_here(
+            process_job,
+            rule,
+            input=input,
+            output=output,
+            params=params,
+            wildcards=wildcards,
+            log=log,
+        )

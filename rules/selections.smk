@@ -10,5 +10,7 @@ checkpoint select_events:
         "../environment.yml"
     params:
         selection=lambda wildcards: config["selections"][wildcards.selection],
+        # its source file by name (a version switch): the input rerun trigger is off
+        source=selection_input,
     script:
         "../scripts/select_events.py"

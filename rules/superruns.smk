@@ -1,3 +1,6 @@
+from superruns.jobs import superrun_job
+
+
 rule superrun:
     """Concatenate the subruns' files of one data type into the superrun's file."""
     input:
@@ -6,10 +9,16 @@ rule superrun:
         "{superrun}/{data_type}-{lineage}",
     log:
         "logs/superrun/{superrun}/{data_type}-{lineage}.log",
-    conda:
-        "../environment.yml"
     params:
         lineage_hash=superrun_lineage_hash,
         sub_run_spec_hash=superrun_spec_hash,
-    script:
-        "../scripts/concatenate.py"
+    run:
+        run_here(
+            superrun_job,
+            rule,
+            input=input,
+            output=output,
+            params=params,
+            wildcards=wildcards,
+            log=log,
+        )

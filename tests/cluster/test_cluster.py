@@ -37,10 +37,10 @@ SLURM_TIMEOUT = 420
 
 RUNS = {"000001": run_entry(0, 20), "000002": run_entry(60, 20), "000003": run_entry(120, 15)}
 SUPERRUNS = {"_pair": {"runs": ["000001", "000002"]}, "_all": {"runs": ["_pair", "000003"]}}
-# raw_records -> peaks -> peak_basics: 3 jobs per run (the whole chain to event_info is 7, and
-# each job on SLURM costs a few seconds of Snakemake start-up: the tests stay ~1-2 minutes).
+# One job per run (rule run_chain) makes its whole chain: 7 files a run (raw_records ...
+# event_info); on SLURM the runs' jobs go as one batch job (group `runs`).
 TARGETS = ("_all/peak_basics",)
-JOBS_PER_RUN = 3
+FILES_PER_RUN = 7
 
 # What two builds of the same file may differ in: when and where it was written, and the
 # compressed bytes of its frames. blosc2 compressing with 2 threads stores a frame's blocks in
@@ -124,8 +124,23 @@ def test_dry_run_with_cluster_profile(workflow, name):
     out = result.stdout + result.stderr
     assert f"{PROFILES / name} and workflow specific profile {PROFILES / 'default'}" in out
     # The jobs of the 3 runs and the 2 superrun jobs, the runs' jobs as one group.
-    assert re.search(rf"process\s+{3 * JOBS_PER_RUN}\b", out) and re.search(r"superrun\s+2\b", out)
+    assert re.search(r"run_chain\s+3\b", out) and re.search(r"superrun\s+2\b", out)
     assert "Group job runs" in out or "group job runs" in out.lower()
+
+
+@pytest.mark.e2e
+def test_slurm_profile_batches_runs_into_few_jobs(workflow):
+    """45 runs (one job each) and their superrun: the profile's group-components (20 runs a
+    batch job) makes 3 batch jobs of runs, so 10,000 runs are 500, not 10,000 (or 70,000)."""
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    runs = {f"{i:06d}": run_entry(30 * i, 5) for i in range(45)}
+    workflow.write(runs, {"_many": {"runs": list(runs)}})
+    result = workflow.snakemake("--profile", str(PROFILES / "slurm"), "--dry-run", "_many/peaks")
+    out = result.stdout + result.stderr
+    # (the shipped detector's per-run PMT gains change at run 38: a second chain rule)
+    stats = out[:out.index("total")]                     # the first job stats table
+    assert sum(int(n) for n in re.findall(r"^run_chain\w*\s+(\d+)$", stats, re.M)) == 45
+    assert len(re.findall(r"Group job runs \(", out)) == 3, out[-4000:]
 
 
 # -- HTCondor without a pool -----------------------------------------------------------------------
@@ -181,7 +196,7 @@ def test_htcondor_submission_runs_through_the_wrapper(workflow, tmp_path):
     assert wrapper == PROFILES / "htcondor" / "job_wrapper.sh" and os.access(wrapper, os.X_OK)
     args = shlex.split(submit["arguments"])
     assert "--target-jobs" in args and "--mode" in args and "remote" in args
-    assert sum(1 for a in args if a.startswith("process:run=000001")) == 7
+    assert sum(1 for a in args if a.startswith("run_chain:run=000001")) == 1
     assert submit["request_memory"].endswith(("MB", "GB")) and int(submit["request_cpus"]) >= 1
     assert submit["getenv"] == "False"
     job_env = htcondor_environment(submit.get("environment", ""))
@@ -334,9 +349,25 @@ def test_slurm_build_equals_local_build(slurm, tmp_path):
     assert sorted(line.split()[1:] for line in asked if line) == [["1", "2000M"]] * 3
 
     names = data_files(local)
-    assert len(names) == 3 * JOBS_PER_RUN + 2
+    assert len(names) == 3 * FILES_PER_RUN + 2
     assert data_files(cluster) == names
     assert_same_data(local, cluster, names)
+
+
+@pytest.mark.e2e
+@pytest.mark.slurm
+def test_slurm_submits_one_batch_job_per_group_of_runs(slurm, workflow):
+    """5 runs in batches of 2 (group-components runs=2 on the command line): 3 SLURM jobs for
+    the runs' 5 jobs, 1 for the superrun; every run's files are there."""
+    runs = {f"{i:06d}": run_entry(30 * i, 5) for i in range(5)}
+    workflow.write(runs, {"_five": {"runs": list(runs)}})
+    code, output = snakemake_on_slurm(workflow, "_five/peak_basics", "--group-components", "runs=2")
+    assert code == 0, output[-8000:]
+    submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", output)
+    assert len(submitted) == 3 + 1, output[-8000:]
+    for run in runs:
+        assert workflow.file(run, "peak_basics").is_file()
+    assert workflow.file("_five", "peak_basics").is_file()
 
 
 def flip_bit_in_first_frame(path: Path) -> None:

@@ -21,14 +21,14 @@ from superruns.errors import SuperrunsError
 from superruns.loading import LoadError
 from superruns.storage import content_hash
 
-from support.workflows import Workflow, run_entry
+from support.workflows import RUN_CHAIN, Workflow, run_entry
 
 pytestmark = pytest.mark.e2e
 
 RUNS = {"000001": run_entry(0, 10), "000002": run_entry(20, 10)}
 SUPERRUNS = {"_ab": {"runs": ["000001", "000002"]}}
 OTHER = {"peak_min_channels": 3}                 # peaks and what follows; raw_records as before
-CHAIN = ("raw_records", "peaks", "peak_basics", "events", "event_basics", "event_positions", "event_info")
+CHAIN = RUN_CHAIN
 TARGETS = ("_ab/event_info", "_ab/peaks")
 BUILT = [(r, dt) for r in RUNS for dt in CHAIN] + [("_ab", "event_info"), ("_ab", "peaks")]
 
@@ -116,7 +116,9 @@ def test_clean_lists_then_removes_the_old_version_only(tmp_path):
     flow = Workflow(tmp_path)
     flow.write(RUNS, SUPERRUNS)
     flow.snakemake("_ab/peaks")
-    old = {r: flow.file(r, "peaks") for r in ("000001", "000002", "_ab")}
+    # Each run's one job made its whole chain; all but raw_records change lineage with OTHER.
+    old = {f"{r}/{dt}": flow.file(r, dt) for r in RUNS for dt in CHAIN[1:]}
+    old["_ab"] = flow.file("_ab", "peaks")
     flow.write(RUNS, SUPERRUNS, OTHER)
     flow.snakemake("_ab/peaks")
     config = str(flow.root / "config" / "config.yaml")
@@ -137,11 +139,11 @@ def test_make_builds_a_missing_superrun_and_status_counts(tmp_path, capfd):
     flow = Workflow(tmp_path)
     flow.write(RUNS, SUPERRUNS)
     project = flow.project()
-    flow.snakemake("000001/peaks")                         # a partial build
+    flow.snakemake("000001/peaks")             # a partial build: run 000001's one job, its chain
     counts = superruns.status(project=project)
     assert counts["n_runs"] == 2 and counts["n_superruns"] == 1
     assert counts["runs"]["peaks"] == {"done": 1, "stale": 0, "missing": 1}
-    assert counts["runs"]["raw_records"]["done"] == 1 and counts["runs"]["event_info"]["missing"] == 2
+    assert counts["runs"]["raw_records"]["done"] == 1 and counts["runs"]["event_info"]["missing"] == 1
     assert counts["superruns"]["peaks"] == {"done": 0, "stale": 0, "missing": 1}
 
     files = superruns.make("_ab", "peak_basics", cores=2, project=project)

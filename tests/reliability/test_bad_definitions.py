@@ -189,7 +189,7 @@ def test_bad_definitions_stop_snakemake_with_a_clear_message(results, case):
         assert name in output, f"{name!r} not in:\n{output}"
     for raw in ("RecursionError", "AttributeError", "TypeError", "KeyError", "File name too long"):
         assert raw not in output, output  # (Snakemake itself prints a "Traceback:" section)
-    assert "rule process" not in output and "Finished job" not in output, output
+    assert "rule run_chain" not in output and "rule process" not in output and "Finished job" not in output, output
     assert files_under(flow.data) == [], files_under(flow.data)
     assert snapshot(flow.root) == before  # nothing appeared or changed (but .snakemake)
     longest = max(len(line) for line in output.splitlines())

@@ -188,7 +188,7 @@ def test_good_configuration_builds(config_results):
     """The baseline the cases change: it plans a build (so each failure above is the change's)."""
     flow, (code, output) = config_results["good-configuration"]
     assert code == 0, output
-    assert "superrun" in output and "process" in output
+    assert "superrun" in output and "run_chain" in output
 
 
 def test_unknown_data_type_has_no_rule(config_results):

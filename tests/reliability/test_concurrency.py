@@ -37,11 +37,24 @@ if gate:
         command = open("/proc/self/cmdline", "rb").read()
     except OSError:
         command = b""
-    if b"/.snakemake/scripts/" in command:       # a job's script, not snakemake itself
+    def wait():
         open(gate + ".waiting", "a").close()
         deadline = time.monotonic() + 120
         while not os.path.exists(gate) and time.monotonic() < deadline:
             time.sleep(0.02)
+
+    if b"/.snakemake/scripts/" in command:       # a job's script, not snakemake itself
+        wait()
+    # Jobs in Snakemake's own process (run: rules): held before a data file is put in place
+    # (superruns.atomic: os.replace, or os.link for create-if-absent).
+    def gated(put):
+        def put_in_place(src, dst, *args, **kwargs):
+            if "/data/" in os.path.abspath(dst) and not os.path.exists(gate):
+                wait()
+            return put(src, dst, *args, **kwargs)
+        return put_in_place
+
+    os.replace, os.link = gated(os.replace), gated(os.link)
 '''
 
 
@@ -69,7 +82,7 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 60) -> None
 
 def test_second_snakemake_refuses_while_the_first_builds(tmp_path, tmp_path_factory):
     reference = data_hashes(reference_build(tmp_path_factory).data)
-    flow = standard_workflow(tmp_path / "flow")
+    flow = standard_workflow(tmp_path / "flow", job_layout="per_data_type")
     gate = tmp_path / "gate"
     first = start(flow, "_a/raw_records", env=gated_env(tmp_path / "site", gate))
     try:
@@ -104,7 +117,7 @@ def test_two_snakemakes_started_together(tmp_path, tmp_path_factory):
     """Started in the same instant, both may pass the lock check: then both write the same
     files, each whole, and the result is the clean build; or the second refuses."""
     reference = data_hashes(reference_build(tmp_path_factory).data)
-    flow = standard_workflow(tmp_path / "flow")
+    flow = standard_workflow(tmp_path / "flow", job_layout="per_data_type")
     gate = tmp_path / "gate"
     env = gated_env(tmp_path / "site", gate)
     processes = [start(flow, "_a/raw_records", env=env) for _ in range(2)]

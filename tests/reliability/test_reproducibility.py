@@ -45,7 +45,7 @@ def differing_fields(a: dict, b: dict, prefix: str = "") -> set[str]:
 def test_rebuild_is_byte_identical(builds):
     first, second = builds
     hashes = data_hashes(first.data)
-    assert len(hashes) == 2 * 7 + 1 + 5      # every data type of 2 runs, one of run 10; 5 superrun files
+    assert len(hashes) == 3 * 7 + 5          # every data type of 3 runs (one job per run: run 10 too); 5 superrun files
     assert data_hashes(second.data) == hashes
     allowed = set(WRITER_TIMES) | {f"provenance.{k}" for k in WHEN_AND_WHERE}
     seen = set()

@@ -189,6 +189,8 @@ def test_disk_full_in_process_when_blosc2_only_says_it_failed(flow, monkeypatch)
     def full(*args, **kwargs):
         raise RuntimeError("Could not append the desired chunk")
 
+    if output.exists():          # made by an earlier test (one job per run makes the whole chain)
+        output.unlink()
     monkeypatch.setattr(blosc2.SChunk, "append_chunk", full)
     monkeypatch.setattr(os, "statvfs", lambda path: os.statvfs_result((4096,) * 2 + (0,) * 8 + (255,)))
     before = state(flow.data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 T0 = 1_546_300_800_000_000_000  # 2019-01-01T00:00:00Z in ns
 SECOND = 1_000_000_000
+#: The shipped detector's data types of a regular run, in the order a run's one job makes them.
+RUN_CHAIN = ("raw_records", "peaks", "peak_basics", "events", "event_basics", "event_positions", "event_info")
 
 
 def short_name(name: str) -> str:
@@ -24,6 +27,13 @@ def short_name(name: str) -> str:
     run_id, _, file_name = str(name).rpartition("/")
     parsed = parse_data_file_name(file_name)
     return f"{run_id}/{parsed[0]}" if parsed else str(name)
+
+
+def planned_outputs(result: subprocess.CompletedProcess) -> set[str]:
+    """The files a dry run plans, without their lineage (``data/8/event_info``); a run's one
+    job lists its files on one line."""
+    lines = re.findall(r"^\s+output: (.+)$", result.stdout + result.stderr, re.MULTILINE)
+    return {short_name(path) for line in lines for path in line.split(", ")}
 
 
 def run_entry(start_s: float, duration_s: float, mode="background", source="none", tags=("test",)):

@@ -8,7 +8,6 @@ import io
 
 import numpy as np
 import pytest
-import yaml
 
 from superruns.campaign import ProgressBar, targets_of
 from superruns.campaign_status import status
@@ -16,9 +15,6 @@ from superruns.layout import data_file_name, parse_data_file_name, place_of, sto
 from superruns.loading import LoadError, as_data_frame, with_run_ids
 from superruns.project import OtherLineageError, Project
 from superruns.versions import CleanError, clean, current_lineages, stored_files
-
-T0 = 1_546_300_800_000_000_000
-S = 1_000_000_000
 
 
 @pytest.mark.parametrize("name, parsed", [
@@ -37,19 +33,6 @@ def test_file_names(name, parsed):
 def test_place_of():
     assert place_of("data/8/peaks-abc") == ("8", "peaks", "abc")
     assert place_of("data/8/peaks") == ("8", "peaks", None)
-
-
-@pytest.fixture
-def project(tmp_path):
-    """Runs 5..9: the detector's pmt_gains per-run default changes at run 7."""
-    runs = {str(i): {"start": T0 + i * 100 * S, "end": T0 + (i * 100 + 10) * S} for i in range(5, 10)}
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "runs.yaml").write_text(yaml.safe_dump({"runs": runs}))
-    (tmp_path / "config" / "superruns.yaml").write_text(yaml.safe_dump({"_all": {"runs": list(runs)}}))
-    config = {"data_dir": "data", "runs": "config/runs.yaml", "superruns": ["config/superruns.yaml"],
-              "plugins": ["superruns.detector"]}
-    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
-    return Project.from_file(tmp_path / "config" / "config.yaml")
 
 
 def test_lineages_of_many_runs_equal_the_project_s(project):

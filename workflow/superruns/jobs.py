@@ -1,7 +1,9 @@
-"""What the Snakemake scripts run: one job each, all through one wrapper, :func:`run_job`.
+"""What the Snakemake jobs run: one job each, all through one wrapper, :func:`run_job`.
 
-The scripts under ``scripts/`` only hand the ``snakemake`` object to these functions, so
-everything here is reachable from tests without Snakemake. :func:`run_job` gives every job
+The ``run:`` rules (process, superrun) call these functions through :func:`in_snakemake`, in a
+thread of Snakemake's own process (``force-use-threads``, profiles/default); the scripts under
+``scripts/`` only hand the ``snakemake`` object to them. So everything here is reachable from
+tests without Snakemake. :func:`run_job` gives every job
 its log file, its timing and the error policy (:func:`error_policy`); every data file a job
 writes gets a provenance record in its metadata (:meth:`Job.provenance`).
 
@@ -14,10 +16,12 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable
 
 from .errors import EXPECTED_ERRORS, SuperrunsError
@@ -35,14 +39,29 @@ def error_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+class JobFailed(RuntimeError):
+    """An expected error of a job run in a thread of Snakemake's own process: its one line,
+    already logged. Snakemake reports the job as failed and goes on (a SystemExit there would
+    escape its job-done callback and leave the scheduler waiting)."""
+
+
+def in_thread() -> bool:
+    """Whether this job runs in a thread of Snakemake's process, not in a process of its own."""
+    return threading.current_thread() is not threading.main_thread()
+
+
 @contextmanager
 def error_policy(report: Callable[[str], None]):
-    """Report an expected error as one line through ``report`` and exit 1; let others through
-    with their traceback (bugs stay visible)."""
+    """Report an expected error as one line through ``report`` and exit 1 (in a thread of
+    Snakemake's process: raise :class:`JobFailed`); let others through with their traceback
+    (bugs stay visible)."""
     try:
         yield
     except EXPECTED_ERRORS as error:
-        report(error_line(error))
+        line = error_line(error)
+        report(line)
+        if in_thread():
+            raise JobFailed(line) from None
         raise SystemExit(1) from None
 
 
@@ -63,14 +82,54 @@ def _log_to(log_path: str | None) -> None:
                         handlers=handlers, force=True)
 
 
+class _ThisThread(logging.Filter):
+    def __init__(self):
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record) -> bool:
+        return record.thread == self.thread
+
+
+@contextmanager
+def _thread_log(log_path: str | None):
+    """The log file and stderr of a job in a thread of Snakemake's process: only this thread's
+    records reach them (other jobs run beside it), and Snakemake's own logging is left alone.
+    The stderr line (errors only) is what a full disk still lets through."""
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setLevel(logging.WARNING)
+    handlers = [stderr]
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(_LogFile(log_path, mode="w"))
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.addFilter(_ThisThread())
+        log.addHandler(handler)
+    if log.level == logging.NOTSET or log.level > logging.INFO:
+        log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            log.removeHandler(handler)
+            handler.close()
+
+
+@contextmanager
+def _process_log(log_path: str | None):
+    _log_to(log_path)
+    yield
+
+
 @contextmanager
 def job_log(log_path: str | None):
     """Log to the job's log file, time the job, and apply the error policy."""
-    _log_to(log_path)
-    started = time.perf_counter()
-    with error_policy(log.error):
-        yield
-    log.info("done in %.2f s", time.perf_counter() - started)
+    with (_thread_log if in_thread() else _process_log)(log_path):
+        started = time.perf_counter()
+        with error_policy(log.error):
+            yield
+        log.info("done in %.2f s", time.perf_counter() - started)
 
 
 class Job:
@@ -81,7 +140,9 @@ class Job:
 
     @cached_property
     def project(self) -> Project:
-        return Project(self.smk.config)
+        # A job in Snakemake's own process is handed the Snakefile's Project (rules/common.smk).
+        given = getattr(self.smk, "project", None)
+        return given if given is not None else Project(self.smk.config)
 
     @property
     def rule(self) -> str | None:
@@ -108,6 +169,14 @@ class Job:
         return {"provenance": record(self.project, run_id, data_type, inputs, rule=self.rule)}
 
 
+def in_snakemake(job_function: Callable, project: Project, **smk) -> None:
+    """Run ``job_function`` (e.g. :func:`process_job`) for a ``run:`` rule, in Snakemake's own
+    process (a thread of it with ``--force-use-threads``): handed the Snakefile's Project and
+    the job's ``input``, ``output``, ``params``, ``wildcards``, ``log`` and ``rule``, as a
+    script job gets them."""
+    job_function(SimpleNamespace(project=project, config=project.config, **smk))
+
+
 def run_job(smk, work: Callable[[Job], None]) -> None:
     """Run ``work`` as the Snakemake job ``smk``: with its log, timing and error policy."""
     with job_log(smk.log[0] if smk.log else None):
@@ -121,6 +190,23 @@ def _process(job: Job) -> None:
     inputs = open_inputs(job.named_inputs())
     process_run(job.project, run_id, data_type, inputs, job.output,
                 extra_metadata=job.provenance(run_id, data_type, inputs.values()))
+
+
+def _chain(job: Job) -> None:
+    """Every data type of the run's chain, in dependency order, each from the files before it."""
+    from .processing import open_inputs, process_run
+    from .chains import inputs_of
+
+    project, run_id = job.project, job.wildcards.run
+    project.check_known(run_id)
+    made = dict(job.named_inputs())
+    for data_type, path in job.smk.output.items():        # named by data type, in chain order
+        inputs = open_inputs(inputs_of(project.registry, data_type, made))
+        started = time.perf_counter()
+        process_run(project, run_id, data_type, inputs, Path(path),
+                    extra_metadata=job.provenance(run_id, data_type, inputs.values()))
+        log.info("%s/%s in %.3f s", run_id, data_type, time.perf_counter() - started)
+        made[data_type] = Path(path).absolute()
 
 
 def _build_superrun(job: Job) -> None:
@@ -183,6 +269,11 @@ def _select(job: Job) -> None:
 def process_job(smk) -> None:
     """Snakemake job: compute one data type of one regular run."""
     run_job(smk, _process)
+
+
+def chain_job(smk) -> None:
+    """Snakemake job: every data type of one regular run's chain (superruns.chains)."""
+    run_job(smk, _chain)
 
 
 def superrun_job(smk) -> None:

@@ -89,7 +89,9 @@ def portable_config(project) -> dict:
         except ValueError:
             return str(path)
 
-    config = {key: value for key, value in project.config.items() if key != "base_dir"}
+    # job_layout says how the work is cut into jobs, not what is computed: files built in
+    # either layout hold the same data (tests/e2e/test_job_layout.py), and so does their record.
+    config = {key: value for key, value in project.config.items() if key not in ("base_dir", "job_layout")}
     for key in ("data_dir", "runs", "dq_dir", "lock"):   # project.PATH_KEYS
         if key in config:
             config[key] = relative(config[key])

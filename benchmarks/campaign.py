@@ -1,0 +1,59 @@
+"""A reprocessing campaign's work in one Python process, as the yardstick of the workflow.
+
+    python -m benchmarks.campaign WORKSPACE            # what `snakemake _camp/event_info` does
+
+Every run's data types (raw_records ... event_info, each after the ones it is computed from)
+and then the superrun of all runs, through the same job functions the rules call
+(``superruns.jobs.process_job``, ``superrun_job``: same files, logs, provenance), one after the
+other in this process: the same work as the workflow without Snakemake. The workspace is
+``workspace.campaign_workspace``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+SUPERRUN = "_camp"
+TARGET = "event_info"
+
+
+def in_dependency_order(registry, data_type: str) -> list[str]:
+    """``data_type`` and everything it is computed from, each after its inputs."""
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        if name not in ordered:
+            for dependency in registry[name].depends_on:
+                visit(dependency)
+            ordered.append(name)
+
+    visit(data_type)
+    return ordered
+
+
+def main(root: str) -> None:
+    from superruns import jobs
+    from superruns.project import Project
+
+    project = Project.from_file(Path(root) / "config" / "config.yaml")
+    logs = project.data_dir / "logs"
+    for run in project.runs:
+        for data_type in in_dependency_order(project.registry, TARGET):
+            plugin = project.registry[data_type]
+            out, lineage = project.path(run, data_type), project.lineage_hash(run, data_type)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            jobs.in_snakemake(jobs.process_job, project, output=[str(out)], params={},
+                              input={dep: str(project.path(run, dep)) for dep in plugin.depends_on},
+                              wildcards=SimpleNamespace(run=run, data_type=data_type, lineage=lineage),
+                              log=[str(logs / "process" / run / f"{data_type}-{lineage}.log")], rule="process")
+    out, lineage = project.path(SUPERRUN, TARGET), project.lineage_hash(SUPERRUN, TARGET)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    jobs.in_snakemake(jobs.superrun_job, project, input=[], output=[str(out)], params={},
+                      wildcards=SimpleNamespace(superrun=SUPERRUN, data_type=TARGET, lineage=lineage),
+                      log=[str(logs / "superrun" / SUPERRUN / f"{TARGET}-{lineage}.log")], rule="superrun")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
