@@ -385,7 +385,9 @@ def flip_bit_in_first_frame(path: Path) -> None:
 @pytest.mark.e2e
 @pytest.mark.slurm
 def test_failing_job_on_slurm_is_reported_with_its_logs(slurm, workflow):
-    workflow.write({"000001": run_entry(0, 10)}, {"_one": {"runs": ["000001"]}})
+    # One job per data type, so that peak_basics is made from the damaged peaks (the run's one
+    # job would make peaks again).
+    workflow.write({"000001": run_entry(0, 10)}, {"_one": {"runs": ["000001"]}}, job_layout="per_data_type")
     workflow.snakemake("000001/peaks")
     flip_bit_in_first_frame(workflow.file("000001", "peaks"))
 
