@@ -96,9 +96,8 @@ def data_file(run_id, data_type):
     """The path a host's rule names our file by: the current lineage's (superruns.layout),
     relative to Snakemake's working directory, this module's prefix: and data_dir included.
     """
-    return os.path.relpath(
-        PROJECT.path(run_id, data_type)
-    )  # the Project knows the prefix
+    # the Project knows the prefix
+    return os.path.relpath(PROJECT.path(run_id, data_type))
 
 
 if STANDALONE:
