@@ -100,6 +100,18 @@ def test_switching_back_plans_nothing_and_status_says_so(two_versions):
     assert planned_jobs(flow, *TARGETS) == 0              # and forth: B is there too
 
 
+def test_an_option_given_on_the_command_line_is_the_same_version(two_versions):
+    """`--config 'options={...}'` hands values over as text ('3'): typed by the option, they
+    name the same version as in config.yaml (the issue's command)."""
+    flow, a, _ = two_versions
+    flow.write(RUNS, SUPERRUNS)                    # version A in the file, B on the command line
+    try:
+        result = flow.snakemake("-n", *TARGETS, "--config", "options={chunk_duration_s: 10, peak_min_channels: 3}")
+        assert "Nothing to be done" in result.stdout + result.stderr
+    finally:
+        flow.write(RUNS, SUPERRUNS, OTHER)
+
+
 def test_another_version_is_not_built_by_name(two_versions):
     flow, a, _ = two_versions
     target = f"_ab/peaks-{a[('_ab', 'peaks')][0]}"    # A's name, under B's configuration

@@ -34,6 +34,7 @@ from superruns.lineage import (
     to_jsonable,
     unknown_options,
 )
+from superruns.options import typed_overrides
 from superruns.plugins import Option, Plugin, Registry
 
 
@@ -687,3 +688,24 @@ def test_compare_empty_iff_masked_hashes_equal(over_a, over_b, ignored):
     assert (diffs == []) == same_hash
     assert all(d.option not in ignored for d in diffs)
     assert {d.option for d in diffs} <= set(over_a) | set(over_b)
+
+
+@pytest.mark.parametrize("given, typed", [
+    # what Snakemake's --config 'options={...}' hands over: nested values as text
+    ({"dummy_tracked_option": "43"}, {"dummy_tracked_option": 43}),
+    ({"gain": "2.5", "crash": "true"}, {"gain": 2.5, "crash": True}),
+    ({"gain": "2"}, {"gain": 2}),                              # as 2 in config.yaml
+    ({"threshold": "11"}, {"threshold": 11}),                  # kind from the per-run default
+    ({"threshold": {"default_per_run": [["0", "11"], ["100", "13"]]}},
+     {"threshold": {"default_per_run": [[0, 11], [100, 13]]}}),
+    # typed values pass unchanged; text that is not of the option's kind is left to the plugin
+    ({"dummy_tracked_option": 43, "gain": 2.5}, {"dummy_tracked_option": 43, "gain": 2.5}),
+    ({"dummy_tracked_option": "many", "crash": "1"}, {"dummy_tracked_option": "many", "crash": "1"}),
+    ({"dummy_tracked_option": "[1, 2"}, {"dummy_tracked_option": "[1, 2"}),
+])
+def test_overrides_given_as_text_are_typed_by_the_option(given, typed):
+    registry = make_registry()
+    assert typed_overrides(registry, given) == typed
+    if "many" not in str(given) and "[1, 2" not in str(given):   # the lineage of the typed value
+        assert lineage(registry, "peak_basics", "150", typed_overrides(registry, given)) == \
+            lineage(registry, "peak_basics", "150", typed)

@@ -36,7 +36,7 @@ import numpy as np
 from .errors import SuperrunsError
 
 __all__ = ["PER_RUN_KEY", "Option", "OptionError", "per_run_options", "per_run_spec", "plugin_options",
-           "resolve_option", "resolve_options", "run_number", "unknown_options"]
+           "resolve_option", "resolve_options", "run_number", "typed_overrides", "unknown_options"]
 
 #: The key of a per-run override: ``options: {name: {"default_per_run": [[run, value], ...]}}``.
 PER_RUN_KEY = "default_per_run"
@@ -191,3 +191,55 @@ def unknown_options(registry, overrides: Mapping | None) -> list[str]:
     """Names in ``overrides`` that no plugin of the registry declares (sorted)."""
     known = {option.name for dt in registry for option in registry[dt].options}
     return sorted(name for name in (overrides or {}) if name not in known)
+
+
+def _typed(text: str, default: Any) -> Any:
+    """``text`` read as YAML when that gives a value of ``default``'s kind, else ``text``."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(default, bool) or isinstance(value, bool):
+        return value if isinstance(value, bool) and isinstance(default, bool) else text
+    if isinstance(default, float) and isinstance(value, int):
+        return value
+    if isinstance(default, (list, tuple)) and isinstance(value, list):
+        return value
+    return value if isinstance(default, (int, float, dict)) and isinstance(value, type(default)) else text
+
+
+def typed_overrides(registry, overrides: Mapping | None) -> dict:
+    """``overrides`` with option values given as text read as YAML where the option's default
+    is not text: Snakemake's ``--config 'options={peak_min_channels: 3}'`` hands over ``'3'``,
+    which would be another lineage than ``3`` in config.yaml, and no number to compute with.
+    Per-run entries (``default_per_run``) are read the same way, their first runs as numbers."""
+    defaults = {option.name: _example_value(option) for dt in registry for option in registry[dt].options}
+    typed = {}
+    for name, value in (overrides or {}).items():
+        default = defaults.get(name)
+        if isinstance(value, str) and default is not None and not isinstance(default, str):
+            value = _typed(value, default)
+        elif isinstance(value, Mapping) and isinstance(value.get(PER_RUN_KEY), list) and default is not None:
+            value = {**value, PER_RUN_KEY: [_typed_entry(entry, default) for entry in value[PER_RUN_KEY]]}
+        typed[name] = value
+    return typed
+
+
+def _example_value(option: Option) -> Any:
+    """A value of the kind the option takes: its default, or its first per-run default."""
+    if option.default is None and option.default_per_run:
+        return option.default_per_run[0][1]
+    return option.default
+
+
+def _typed_entry(entry: Any, default: Any) -> Any:
+    if not isinstance(entry, (list, tuple)) or len(entry) != 2:
+        return entry                                     # _checked_spec names the problem
+    first, value = entry
+    if isinstance(first, str) and _DIGITS.fullmatch(first):
+        first = int(first)
+    if isinstance(value, str) and not isinstance(default, str):
+        value = _typed(value, default)
+    return [first, value]

@@ -182,7 +182,7 @@ class Project:
                               "their plugins in PLUGINS, or 'module:function' providers returning them "
                               f"(now {references})") from None
         if not self.config.get("strax"):        # strax Contexts take options of their own
-            check_options(registry, self.options, self.source)
+            check_options(registry, self.config.get("options") or {}, self.source)
         return registry
 
     def plugin_references(self) -> list[str]:
@@ -218,9 +218,13 @@ class Project:
                                 dq_dir=self.config["dq_dir"], lock=self.config["lock"],
                                 lock_mode="live")
 
-    @property
+    @cached_property
     def options(self) -> dict:
-        return self.config.get("options") or {}
+        """The config's option overrides, values given as text typed by the options' defaults
+        (``--config`` hands nested values over as text: :func:`superruns.options.typed_overrides`)."""
+        from .options import typed_overrides
+
+        return typed_overrides(self.registry, self.config.get("options"))
 
     @property
     def storage(self) -> dict:
