@@ -38,12 +38,8 @@ from pathlib import Path
 from .layout import relative_path, scan_run
 from .superrun_plugins import is_superrun_level
 
-__all__ = ["Chain", "JOB_LAYOUTS", "chain_types", "external_inputs", "inputs_of", "plan_chains",
+__all__ = ["Chain", "chain_types", "external_inputs", "inputs_of", "plan_chains",
            "runs_pattern"]
-
-#: The config's ``job_layout`` values: one job per run for its chain, or one per data type.
-JOB_LAYOUTS = ("per_run", "per_data_type")
-
 
 def made_by_process(plugin) -> bool:
     """Whether the rule ``process`` makes ``plugin``'s data type: not superrun-level and not one
