@@ -38,8 +38,8 @@ from pathlib import Path
 from .layout import relative_path, scan_run
 from .superrun_plugins import is_superrun_level
 
-__all__ = ["Chain", "chain_types", "external_inputs", "inputs_of", "plan_chains",
-           "runs_pattern"]
+__all__ = ["Chain", "chain_types", "external_inputs", "inputs_of", "plan_chains", "runs_pattern"]
+
 
 def made_by_process(plugin) -> bool:
     """Whether the rule ``process`` makes ``plugin``'s data type: not superrun-level and not one
