@@ -2,11 +2,11 @@
 
     python -m benchmarks.campaign WORKSPACE            # what `snakemake _camp/event_info` does
 
-Every run's data types (raw_records ... event_info, each after the ones it is computed from)
-and then the superrun of all runs, through the same job functions the rules call
-(``superruns.jobs.process_job``, ``superrun_job``: same files, logs, provenance), one after the
-other in this process: the same work as the workflow without Snakemake. The workspace is
-``workspace.campaign_workspace``.
+Every run's chain of data types (raw_records ... event_info, each after the ones it is computed
+from: ``superruns.chains.chain_types``) and then the superrun of all runs, through the same job
+functions the rules call (``superruns.jobs.process_job``, ``superrun_job``: same files, logs,
+provenance), one after the other in this process: the same work as the workflow without
+Snakemake. The workspace is ``workspace.campaign_workspace``.
 """
 
 from __future__ import annotations
@@ -19,28 +19,15 @@ SUPERRUN = "_camp"
 TARGET = "event_info"
 
 
-def in_dependency_order(registry, data_type: str) -> list[str]:
-    """``data_type`` and everything it is computed from, each after its inputs."""
-    ordered: list[str] = []
-
-    def visit(name: str) -> None:
-        if name not in ordered:
-            for dependency in registry[name].depends_on:
-                visit(dependency)
-            ordered.append(name)
-
-    visit(data_type)
-    return ordered
-
-
 def main(root: str) -> None:
     from superruns import jobs
+    from superruns.chains import chain_types
     from superruns.project import Project
 
     project = Project.from_file(Path(root) / "config" / "config.yaml")
     logs = project.data_dir / "logs"
     for run in project.runs:
-        for data_type in in_dependency_order(project.registry, TARGET):
+        for data_type in chain_types(project.registry):         # what a run's one job makes
             plugin = project.registry[data_type]
             out, lineage = project.path(run, data_type), project.lineage_hash(run, data_type)
             out.parent.mkdir(parents=True, exist_ok=True)

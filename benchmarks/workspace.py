@@ -235,11 +235,7 @@ def jobs_workspace(n_runs: int) -> Path:
     t = time.perf_counter()
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    runs = {}
-    for i in range(n_runs):
-        start = data.T0 + i * 10 * data.SECOND
-        runs[data.run_id(i)] = {"start": start, "end": start + 2 * data.SECOND, "mode": "background",
-                                "source": "none", "tags": ["bench"]}
+    runs = short_runs(n_runs)
     _write_config(root, runs, {}, ["superruns.detector"], {"chunk_duration_s": 10})
     from superruns import processing
 
@@ -261,7 +257,8 @@ def jobs_workspace(n_runs: int) -> Path:
 CAMPAIGN_SUPERRUN = "_camp"
 
 
-def _short_runs(n_runs: int, duration_s: float = 2) -> dict:
+def short_runs(n_runs: int, duration_s: float = 2) -> dict:
+    """``n_runs`` runs of ``duration_s`` of the shipped detector, 10 s apart (a registry)."""
     runs = {}
     for i in range(n_runs):
         start = data.T0 + i * 10 * data.SECOND
@@ -279,7 +276,7 @@ def campaign_workspace(n_runs: int) -> Path:
         return root
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    runs = _short_runs(n_runs)
+    runs = short_runs(n_runs)
     _write_config(root, runs, {CAMPAIGN_SUPERRUN: {"runs": list(runs)}}, ["superruns.detector"],
                   {"chunk_duration_s": 10})
     _mark(root, description)
@@ -296,10 +293,11 @@ def dag_workspace(n_runs: int, group: int = 100) -> Path:
         return root
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    ids = list(_short_runs(n_runs))
+    runs = short_runs(n_runs)
+    ids = list(runs)
     superruns = {"_all": {"runs": ids}}
     superruns.update({f"_g{k // group:04d}": {"runs": ids[k:k + group]} for k in range(0, n_runs, group)})
-    _write_config(root, _short_runs(n_runs), superruns, ["superruns.detector"], {"chunk_duration_s": 10})
+    _write_config(root, runs, superruns, ["superruns.detector"], {"chunk_duration_s": 10})
     config = yaml.safe_load((root / "config" / "config.yaml").read_text())
     config["default_target"] = [f"{name}/event_info" for name in superruns]
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(config))
@@ -336,10 +334,10 @@ def _mark_dag_built(root: Path) -> None:
     (``--touch`` of 10,000 runs x 7 data types would take many minutes)."""
     from base64 import urlsafe_b64encode
 
-    from .campaign import in_dependency_order
+    from superruns.chains import chain_types
 
     proj = project(root)
-    chain = in_dependency_order(proj.registry, "event_info")
+    chain = chain_types(proj.registry)
     for data_type in chain:
         for run in proj.runs:
             path = proj.path(run, data_type)

@@ -40,14 +40,14 @@ def chain_rule_name(chain):
     return "run_chain" if chain is CHAINS[0] else f"run_chain_{chain.key}"
 
 
+# The data types every chain reads but does not make (none for the shipped detector).
+CHAIN_INPUTS = external_inputs(PROJECT.registry, CHAINS[0].hashes) if CHAINS else []
+
+
 def chain_inputs(wildcards):
     """The same run's files that its chain reads but does not make itself."""
     PROJECT.check_known(wildcards.run)
-    chain = CHAINS[0].hashes
-    return {
-        dep: data_file(wildcards.run, dep)
-        for dep in external_inputs(PROJECT.registry, chain)
-    }
+    return {dep: data_file(wildcards.run, dep) for dep in CHAIN_INPUTS}
 
 
 def data_file(run_id, data_type):

@@ -1,9 +1,9 @@
 """What the Snakemake jobs run: one job each, all through one wrapper, :func:`run_job`.
 
-The ``run:`` rules (process, superrun) call these functions through :func:`in_snakemake`, in a
-thread of Snakemake's own process (``force-use-threads``, profiles/default); the scripts under
-``scripts/`` only hand the ``snakemake`` object to them. So everything here is reachable from
-tests without Snakemake. :func:`run_job` gives every job
+The ``run:`` rules (run_chain, process, superrun) call these functions through
+:func:`in_snakemake`, in a thread of Snakemake's own process (``force-use-threads``,
+profiles/default); the scripts under ``scripts/`` only hand the ``snakemake`` object to them.
+So everything here is reachable from tests without Snakemake. :func:`run_job` gives every job
 its log file, its timing and the error policy (:func:`error_policy`); every data file a job
 writes gets a provenance record in its metadata (:meth:`Job.provenance`).
 
@@ -29,6 +29,7 @@ from .files import os_error_message
 from .project import Project
 
 log = logging.getLogger("superruns")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 
 
 def error_line(error: BaseException) -> str:
@@ -78,7 +79,7 @@ def _log_to(log_path: str | None) -> None:
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(_LogFile(log_path, mode="w"))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT,
                         handlers=handlers, force=True)
 
 
@@ -103,7 +104,7 @@ def _thread_log(log_path: str | None):
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(_LogFile(log_path, mode="w"))
     for handler in handlers:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
         handler.addFilter(_ThisThread())
         log.addHandler(handler)
     if log.level == logging.NOTSET or log.level > logging.INFO:
@@ -183,28 +184,29 @@ def run_job(smk, work: Callable[[Job], None]) -> None:
         work(Job(smk))
 
 
-def _process(job: Job) -> None:
+def _make(job: Job, run_id: str, data_type: str, input_paths: dict, output: Path) -> None:
+    """One data type of one regular run from its inputs' files, with its provenance."""
     from .processing import open_inputs, process_run
 
-    run_id, data_type = job.wildcards.run, job.wildcards.data_type
-    inputs = open_inputs(job.named_inputs())
-    process_run(job.project, run_id, data_type, inputs, job.output,
+    inputs = open_inputs(input_paths)
+    process_run(job.project, run_id, data_type, inputs, output,
                 extra_metadata=job.provenance(run_id, data_type, inputs.values()))
+
+
+def _process(job: Job) -> None:
+    _make(job, job.wildcards.run, job.wildcards.data_type, job.named_inputs(), job.output)
 
 
 def _chain(job: Job) -> None:
     """Every data type of the run's chain, in dependency order, each from the files before it."""
-    from .processing import open_inputs, process_run
     from .chains import inputs_of
 
-    project, run_id = job.project, job.wildcards.run
-    project.check_known(run_id)
+    run_id = job.wildcards.run
+    job.project.check_known(run_id)
     made = dict(job.named_inputs())
     for data_type, path in job.smk.output.items():        # named by data type, in chain order
-        inputs = open_inputs(inputs_of(project.registry, data_type, made))
         started = time.perf_counter()
-        process_run(project, run_id, data_type, inputs, Path(path),
-                    extra_metadata=job.provenance(run_id, data_type, inputs.values()))
+        _make(job, run_id, data_type, inputs_of(job.project.registry, data_type, made), Path(path))
         log.info("%s/%s in %.3f s", run_id, data_type, time.perf_counter() - started)
         made[data_type] = Path(path).absolute()
 

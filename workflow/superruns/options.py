@@ -193,21 +193,19 @@ def unknown_options(registry, overrides: Mapping | None) -> list[str]:
     return sorted(name for name in (overrides or {}) if name not in known)
 
 
-def _typed(text: str, default: Any) -> Any:
-    """``text`` read as YAML when that gives a value of ``default``'s kind, else ``text``."""
+def _typed(text: str, example: Any) -> Any:
+    """``text`` read as YAML when that gives a value of ``example``'s kind, else ``text``."""
     import yaml
 
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-    if isinstance(default, bool) or isinstance(value, bool):
-        return value if isinstance(value, bool) and isinstance(default, bool) else text
-    if isinstance(default, float) and isinstance(value, int):
-        return value
-    if isinstance(default, (list, tuple)) and isinstance(value, list):
-        return value
-    return value if isinstance(default, (int, float, dict)) and isinstance(value, type(default)) else text
+    kind = ((int, float) if isinstance(example, float)
+            else list if isinstance(example, (list, tuple)) else type(example))
+    if isinstance(value, bool) and not isinstance(example, bool):    # yes/no is no number
+        return text
+    return value if isinstance(value, kind) else text
 
 
 def typed_overrides(registry, overrides: Mapping | None) -> dict:

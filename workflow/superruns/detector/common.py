@@ -24,6 +24,14 @@ LENGTH = (("Length of the interval in samples", "length"), "<i4")
 DT = (("Width of one sample [ns]", "dt"), "<i4")
 
 
+def kernels():
+    """The numba kernels, imported when a chunk is first computed: planning a workflow (the
+    registry, lineages) never imports numba."""
+    from . import kernels as compiled
+
+    return compiled
+
+
 def run_number(run_id: str) -> int:
     """The run id as a number: ``int(run_id)`` for numeric ids, else its CRC32."""
     run_id = str(run_id)

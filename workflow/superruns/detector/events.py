@@ -7,16 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..plugins import Option
-from .common import DRIFT_VELOCITY, ENDTIME, DetectorPlugin, N_TOP_CHANNELS, TIME, TOP_PMT_POSITIONS
+from .common import (DRIFT_VELOCITY, ENDTIME, DetectorPlugin, N_TOP_CHANNELS, TIME, TOP_PMT_POSITIONS,
+                     kernels)
 from .peaks import S2
-
-def _kernels():
-    """The numba kernels, imported when a chunk is first computed: planning a workflow (the
-    registry, lineages) never imports numba."""
-    from . import kernels
-
-    return kernels
-
 
 EVENTS_DTYPE = np.dtype([
     TIME, ENDTIME,
@@ -61,10 +54,10 @@ def main_peaks(events: np.ndarray, peak_basics: np.ndarray):
     p_time = np.ascontiguousarray(pb["time"], dtype=np.int64)
     first = np.searchsorted(p_time, events["time"], side="left").astype(np.int64)
     stop = np.searchsorted(p_time, events["endtime"], side="left").astype(np.int64)
-    return _kernels().event_peaks(first, stop, np.ascontiguousarray(events["endtime"], dtype=np.int64), p_time,
-                       np.ascontiguousarray(pb["endtime"], dtype=np.int64),
-                       np.ascontiguousarray(pb["type"], dtype=np.int64),
-                       np.ascontiguousarray(pb["area"], dtype=np.float64))
+    return kernels().event_peaks(first, stop, np.ascontiguousarray(events["endtime"], dtype=np.int64),
+                                 p_time, np.ascontiguousarray(pb["endtime"], dtype=np.int64),
+                                 np.ascontiguousarray(pb["type"], dtype=np.int64),
+                                 np.ascontiguousarray(pb["area"], dtype=np.float64))
 
 
 def drift_times(peak_basics, s1, s2) -> np.ndarray:
@@ -95,7 +88,7 @@ class Events(DetectorPlugin):
             return np.zeros(0, dtype=self.dtype)
         start = np.maximum(trigger["time"] - int(config["event_left_extension_ns"]), span.start)
         end = np.minimum(trigger["endtime"] + int(config["event_right_extension_ns"]), span.end)
-        group = _kernels().cluster(start, end, -1)            # merge overlapping windows
+        group = kernels().cluster(start, end, -1)             # merge overlapping windows
         n = group[-1] + 1
         out = np.zeros(n, dtype=self.dtype)
         out["time"] = start[np.searchsorted(group, np.arange(n))]

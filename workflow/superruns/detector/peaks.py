@@ -6,17 +6,9 @@ import numpy as np
 
 from ..plugins import Option
 from .common import (DT, DetectorPlugin, ENDTIME, LENGTH, N_CHANNELS, N_TOP_CHANNELS, PEAK_SAMPLES,
-                     PMT_GAINS_PER_RUN, TIME, empty)
+                     PMT_GAINS_PER_RUN, TIME, empty, kernels)
 
 UNKNOWN, S1, S2 = 0, 1, 2
-
-def _kernels():
-    """The numba kernels, imported when a chunk is first computed: planning a workflow (the
-    registry, lineages) never imports numba."""
-    from . import kernels
-
-    return kernels
-
 
 PEAKS_DTYPE = np.dtype([
     TIME, LENGTH, DT,
@@ -68,7 +60,7 @@ class Peaks(DetectorPlugin):
         to_pe = 1.0 / np.asarray(config["pmt_gains"], dtype=np.float64)
 
         # Cluster, then drop clusters seen by too few channels.
-        cid = _kernels().cluster(rec_time, rec_end, int(config["peak_gap_threshold_ns"]))
+        cid = kernels().cluster(rec_time, rec_end, int(config["peak_gap_threshold_ns"]))
         n_clusters = cid[-1] + 1
         seen = np.zeros((n_clusters, N_CHANNELS), dtype=bool)
         seen[cid, channel] = True
@@ -98,9 +90,9 @@ class Peaks(DetectorPlugin):
         out["length"][over] = (span.end - out["time"][over]) // out["dt"][over]
 
         data = np.zeros((n, PEAK_SAMPLES), dtype=np.float32)
-        _kernels().sum_waveforms(rec_time, _i8(rec["length"]), _i8(rec["dt"]), channel,
-                      np.ascontiguousarray(rec["data"]), _i8(rec_peak), to_pe,
-                      _i8(out["time"]), _i8(out["dt"]), data)
+        kernels().sum_waveforms(rec_time, _i8(rec["length"]), _i8(rec["dt"]), channel,
+                                np.ascontiguousarray(rec["data"]), _i8(rec_peak), to_pe,
+                                _i8(out["time"]), _i8(out["dt"]), data)
         out["data"] = data
         rec_area = rec["data"].sum(axis=1, dtype=np.float64) * to_pe[channel]
         area_per_channel = np.zeros((n, N_CHANNELS))
@@ -141,7 +133,7 @@ class PeakBasics(DetectorPlugin):
         area = apc.sum(axis=1)
         top = apc[:, :N_TOP_CHANNELS].sum(axis=1)
         out["area_fraction_top"] = np.where(area > 0, top / np.where(area > 0, area, 1), np.nan)
-        q10, q25, q50, q75 = _kernels().area_quantile_times(peaks["data"], dt, (0.1, 0.25, 0.5, 0.75)).T
+        q10, q25, q50, q75 = kernels().area_quantile_times(peaks["data"], dt, (0.1, 0.25, 0.5, 0.75)).T
         out["range_50p_area"] = q75 - q25
         out["rise_time"] = q50 - q10
         w = np.clip(peaks["data"].astype(np.float64), 0, None)
