@@ -26,8 +26,8 @@ from superruns.project import (
     set_default_project,
     validate_config,
 )
-from superruns.errors import SuperrunsError
-from superruns.targets import expand_short_targets, under_data_dir
+from superruns.base.errors import SuperrunsError
+from superruns.orchestration.targets import expand_short_targets, under_data_dir
 
 min_version("9.0")
 
@@ -93,7 +93,7 @@ run_metadata = functools.partial(superruns.run_metadata, project=PROJECT)
 
 
 def data_file(run_id, data_type):
-    """The path a host's rule names our file by: the current lineage's (superruns.layout),
+    """The path a host's rule names our file by: the current lineage's (superruns.storage.layout),
     relative to Snakemake's working directory, this module's prefix: and data_dir included.
     """
     # the Project knows the prefix
@@ -103,7 +103,7 @@ def data_file(run_id, data_type):
 if STANDALONE:
     # Standalone, targets may name our files relative to data_dir, as they always have
     # (`snakemake _sr1_v0.2/event_info`). Snakemake has no alias for targets and sets them only
-    # after parsing this file, so superruns.targets wraps the method that reads them, in the
+    # after parsing this file, so superruns.orchestration.targets wraps the method that reads them, in the
     # main process (jobs get theirs by job, not by target).
     if workflow.is_main_process:
         expand_short_targets(workflow, DATA_DIR, PROJECT)

@@ -3,8 +3,8 @@
     python -m benchmarks.campaign WORKSPACE            # what `snakemake _camp/event_info` does
 
 Every run's chain of data types (raw_records ... event_info, each after the ones it is computed
-from: ``superruns.chains.chain_types``) and then the superrun of all runs, through the same job
-functions the rules call (``superruns.jobs.process_job``, ``superrun_job``: same files, logs,
+from: ``superruns.orchestration.chains.chain_types``) and then the superrun of all runs, through the same job
+functions the rules call (``superruns.orchestration.jobs.process_job``, ``superrun_job``: same files, logs,
 provenance), one after the other in this process: the same work as the workflow without
 Snakemake. The workspace is ``workspace.campaign_workspace``.
 """
@@ -20,8 +20,8 @@ TARGET = "event_info"
 
 
 def main(root: str) -> None:
-    from superruns import jobs
-    from superruns.chains import chain_types
+    from superruns.orchestration import jobs
+    from superruns.orchestration.chains import chain_types
     from superruns.project import Project
 
     project = Project.from_file(Path(root) / "config" / "config.yaml")

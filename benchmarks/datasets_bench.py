@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO / "workflow"))
 from superruns.definitions import Definitions  # noqa: E402
 from superruns.definitions.parsing import parse_document  # noqa: E402
 from superruns.definitions.setalgebra import difference, intersection, union  # noqa: E402
-from superruns.runs import Run, RunRegistry  # noqa: E402
+from superruns.model.runs import Run, RunRegistry  # noqa: E402
 
 T0 = 1_546_509_600_000_000_000
 S = 1_000_000_000

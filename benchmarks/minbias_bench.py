@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from storage_bench import peaks  # noqa: E402
 
-from superruns.concatenation import BuildSettings, Source, build_superrun  # noqa: E402
+from superruns.build.concatenation import BuildSettings, Source, build_superrun  # noqa: E402
 from superruns.storage import DataFile, DataWriter  # noqa: E402
 
 N_SUBRUNS = 20

@@ -5,7 +5,7 @@ superrun job. Used through ``plugins: [benchmarks.plugins]`` in a workspace's co
 
 from __future__ import annotations
 
-from superruns.plugins import ChunkSpan, Option, SourcePlugin
+from superruns.model.plugins import ChunkSpan, Option, SourcePlugin
 
 from . import data
 

@@ -59,8 +59,8 @@ def _strax(root):
 
 
 def case_build_pkg(spec):
-    """superruns.concatenation.build_superrun with Source objects, package level."""
-    from superruns.concatenation import BuildSettings, Source, build_superrun
+    """superruns.build.concatenation.build_superrun with Source objects, package level."""
+    from superruns.build.concatenation import BuildSettings, Source, build_superrun
     from superruns.storage import DataFile
 
     root = _ws(spec)
@@ -92,8 +92,8 @@ def case_build_pkg(spec):
 
 
 def case_build_project(spec):
-    """superruns.concatenation.build_from_project (what the snakemake job runs, minus start-up)."""
-    from superruns.concatenation import build_from_project
+    """superruns.build.concatenation.build_from_project (what the snakemake job runs, minus start-up)."""
+    from superruns.build.concatenation import build_from_project
     from superruns.storage import DataFile
     from benchmarks import workspace
 
@@ -182,7 +182,9 @@ def case_load_superruns(spec):
     """superruns.load(run or [runs], ...) through the workspace's Project (opened in the timing;
     the package's modules are imported before it, as for the other rows)."""
     import superruns
-    from superruns import definitions, loading, plugins, runs as _runs, storage  # noqa: F401
+    from superruns import definitions, storage  # noqa: F401
+    from superruns.model import plugins, runs as _runs  # noqa: F401
+    from superruns.stored import loading  # noqa: F401
     from superruns.project import Project
 
     root = _ws(spec)

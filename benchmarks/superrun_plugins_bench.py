@@ -103,8 +103,8 @@ def make_workspace(root: Path, gb: float, n_runs: int) -> Path:
     (root / "config" / "config.yaml").write_text(yaml.safe_dump(
         {"data_dir": "data", "runs": "config/runs.yaml", "superruns": ["config/superruns.yaml", "config/superruns.d"],
          "plugins": ["superruns.detector"], "options": gains}))
-    from superruns.concatenation import build_from_project
-    from superruns.metadata import output_metadata
+    from superruns.build.concatenation import build_from_project
+    from superruns.build.metadata import output_metadata
     from superruns.project import Project
     from superruns.storage import DataWriter
 

@@ -109,7 +109,7 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-# Where data files are (superruns.layout): a workspace made for another layout is made again.
+# Where data files are (superruns.storage.layout): a workspace made for another layout is made again.
 FILE_LAYOUT = "{run}/{data_type}-{lineage_hash}"
 
 
@@ -144,7 +144,8 @@ def layout_of(root: Path) -> data.Layout:
 def _our_subruns(root: Path, layout: data.Layout, data_type: str, fsync: bool = True) -> None:
     """Each subrun's file written by the package (process_run: the source plugin's chunks,
     DataWriter), as the `process` rule would write it."""
-    from superruns import atomic, processing
+    from superruns.base import atomic
+    from superruns.build import processing
 
     proj = project(root)
     saved = atomic.os.fsync
@@ -237,7 +238,7 @@ def jobs_workspace(n_runs: int) -> Path:
     root.mkdir(parents=True)
     runs = short_runs(n_runs)
     _write_config(root, runs, {}, ["superruns.detector"], {"chunk_duration_s": 10})
-    from superruns import processing
+    from superruns.build import processing
 
     proj = project(root)
     for run in runs:
@@ -334,7 +335,7 @@ def _mark_dag_built(root: Path) -> None:
     (``--touch`` of 10,000 runs x 7 data types would take many minutes)."""
     from base64 import urlsafe_b64encode
 
-    from superruns.chains import chain_types
+    from superruns.orchestration.chains import chain_types
 
     proj = project(root)
     chain = chain_types(proj.registry)

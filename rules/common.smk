@@ -2,9 +2,9 @@
 # give are relative to data_dir (the Snakefile includes these rules with it as prefix:).
 import re
 
-from superruns.chains import external_inputs, plan_chains, runs_pattern
-from superruns.jobs import in_snakemake
-from superruns.layout import LINEAGE_PATTERN
+from superruns.orchestration.chains import external_inputs, plan_chains, runs_pattern
+from superruns.orchestration.jobs import in_snakemake
+from superruns.storage.layout import LINEAGE_PATTERN
 from superruns.project import Project
 
 # The Snakefile's Project, made this process's default just before it included these rules
@@ -27,11 +27,11 @@ wildcard_constraints:
     superrun=alternatives(PROJECT.definitions.names),
     data_type=alternatives(PROJECT.registry),
     selection=alternatives(config["selections"]),
-    # Data files are {run}/{data_type}-{lineage} (superruns.layout): one per processing version.
+    # Data files are {run}/{data_type}-{lineage} (superruns.storage.layout): one per processing version.
     lineage=LINEAGE_PATTERN,
 
 
-# One job per run (superruns.chains): the chains of the runs none or all of whose files exist.
+# One job per run (superruns.orchestration.chains): the chains of the runs none or all of whose files exist.
 CHAINS = plan_chains(PROJECT, config["job_layout"])
 
 
@@ -106,6 +106,6 @@ def summary_input(wildcards):
 
 
 def run_here(job_function, rule, **job):
-    """Run a job (superruns.jobs) in this process, with the Snakefile's Project: in a thread of
+    """Run a job (superruns.orchestration.jobs) in this process, with the Snakefile's Project: in a thread of
     Snakemake's own process with --force-use-threads (profiles/default)."""
     in_snakemake(job_function, PROJECT, rule=rule, **job)

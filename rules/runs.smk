@@ -1,11 +1,11 @@
 # Regular runs. job_layout: per_run (default): one job per run makes every data type of its
-# chain where none or all of them exist (superruns.chains; one rule per set of lineage
+# chain where none or all of them exist (superruns.orchestration.chains; one rule per set of lineage
 # hashes); the rule process makes everything else one data type at a time (all of it with
 # job_layout: per_data_type). Both run in Snakemake's own process (run:, a thread of it with
 # --force-use-threads in profiles/default): no interpreter start-up per job. Neither has
 # params (the lineage hash is in the file's name): Snakemake compares a file's recorded params
 # with those of whichever rule would make it now, and one file may be made by either rule.
-from superruns.jobs import chain_job, process_job
+from superruns.orchestration.jobs import chain_job, process_job
 
 for chain in CHAINS:
 

@@ -1,7 +1,8 @@
-# Superrun-level data types (superruns.superrun_plugins): computed over a whole superrun, or a
+# Superrun-level data types (superruns.model.superrun_plugins): computed over a whole superrun, or a
 # run (a superrun of one), from that superrun's OWN files of its inputs -- concatenations that
 # the rule `superrun` builds first, or other superrun-level types -- never concatenated.
-from superruns import superrun_plugins as _superrun_plugins
+from superruns.model.superrun_plugins import superrun_level_types
+from superruns.orchestration.resources import memory_estimate_for_paths
 
 
 ruleorder: superrun_level > process
@@ -34,7 +35,7 @@ def superrun_level_mem_mb(wildcards, input):
     """The plugin's memory estimate from its inputs' row bytes. Snakemake evaluates it again
     when the job is ready (its inputs built); before that (a dry run) inputs not yet built
     count as empty."""
-    return _superrun_plugins.memory_estimate_for_paths(
+    return memory_estimate_for_paths(
         PROJECT.registry[wildcards.data_type], list(input)
     )
 
@@ -49,7 +50,7 @@ rule superrun_level:
         "logs/superrun_level/{target}/{data_type}-{lineage}.log",
     wildcard_constraints:
         target=r"[^/]+",
-        data_type=alternatives(_superrun_plugins.superrun_level_types(PROJECT.registry)),
+        data_type=alternatives(superrun_level_types(PROJECT.registry)),
     conda:
         "../environment.yml"
     resources:

@@ -1,4 +1,4 @@
-from superruns.jobs import superrun_job
+from superruns.orchestration.jobs import superrun_job
 
 
 rule superrun:

@@ -1,5 +1,5 @@
-"""Snakemake script: one event selection (logic in superruns.selections)."""
+"""Snakemake script: one event selection (logic in superruns.stored.selections)."""
 
-from superruns.jobs import selection_job
+from superruns.orchestration.jobs import selection_job
 
 selection_job(snakemake)  # noqa: F821 (provided by Snakemake)

@@ -1,5 +1,5 @@
-"""Snakemake script: the HTML summary of one superrun file (logic in superruns.report)."""
+"""Snakemake script: the HTML summary of one superrun file (logic in superruns.stored.report)."""
 
-from superruns.jobs import summary_job
+from superruns.orchestration.jobs import summary_job
 
 summary_job(snakemake)  # noqa: F821 (provided by Snakemake)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import superruns
-from superruns import kernels
+from superruns.base import kernels
 
 from support.workflows import RUN_CHAIN, SECOND, T0, Workflow, planned_outputs, run_entry
 
@@ -89,7 +89,7 @@ def test_query_locked_grown_registry_stops_update_rebuilds(tmp_path):
     lock = yaml.safe_load((tmp_path / "config" / "superruns.lock.yaml").read_text())
     assert lock["superruns"]["_q"]["runs"] == ["1", "2"]
     check_built(flow, "_q", ["1", "2"])
-    from superruns.report import render_html, summary
+    from superruns.stored.report import render_html, summary
 
     page = render_html(summary(flow.file("_q", "raw_records")))
     assert "vetoed 10.000 s" in page and "vetoed [s]" in page   # 7 s veto + 3 s DQ defect

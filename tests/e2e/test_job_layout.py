@@ -1,4 +1,4 @@
-"""End to end: the job layouts (config job_layout, superruns.chains) give the same files.
+"""End to end: the job layouts (config job_layout, superruns.orchestration.chains) give the same files.
 
 ``per_run`` (default) makes a run's whole chain in one job while none of its files exist, and
 anything else one data type at a time; ``per_data_type`` is the layout before issue 15 (one
@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pytest
 
-from superruns.provenance import WHEN_AND_WHERE, WRITER_TIMES
+from superruns.build.provenance import WHEN_AND_WHERE, WRITER_TIMES
 from superruns.storage import DataFile
 
 from support.workflows import RUN_CHAIN, Workflow, run_entry
@@ -119,8 +119,8 @@ def test_runs_of_other_per_run_option_values_get_a_rule_each(tmp_path):
 def test_expected_error_in_a_thread_is_one_line_and_a_failed_job():
     """In Snakemake's process a job must fail with an exception, not SystemExit (which would
     escape Snakemake's job-done callback)."""
-    from superruns.errors import SuperrunsError
-    from superruns.jobs import JobFailed, job_log
+    from superruns.base.errors import SuperrunsError
+    from superruns.orchestration.jobs import JobFailed, job_log
 
     caught = []
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import superruns
-from superruns import kernels
-from superruns.concatenation import MAX_CHUNK_RANGES
+from superruns.base import kernels
+from superruns.build.concatenation import MAX_CHUNK_RANGES
 from superruns.definitions.metadata import MAX_LISTED_RANGES
 from superruns.storage import DataFile
 
@@ -77,7 +77,7 @@ def test_chunk_and_file_metadata_summarise_many_ranges(built):
     full = project.run_metadata("_odd")
     assert full["sub_run_spec"]["000001"] == ODD                    # the API keeps every range
     assert md["sub_run_spec_hash"] == full["sub_run_spec_hash"]
-    from superruns.hashing import deterministic_hash
+    from superruns.base.hashing import deterministic_hash
 
     assert md["sub_run_spec_strax_hash"] == deterministic_hash((full["sub_run_spec"], False))
     for chunk in data.chunks:
@@ -91,7 +91,7 @@ def test_chunk_and_file_metadata_summarise_many_ranges(built):
 
 
 def test_report_and_time_range_loads_of_summarised_chunks(built):
-    from superruns.report import render_html, summary
+    from superruns.stored.report import render_html, summary
 
     s = summary(built.file("_odd", "peaks"))
     entry = s["subruns"]["000001"]

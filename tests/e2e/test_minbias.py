@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import superruns
-from superruns import kernels
+from superruns.base import kernels
 from superruns.storage import DataFile
 
 from support.workflows import SECOND, merge_spans, run_entry
@@ -128,7 +128,7 @@ def test_time_range_load_reads_only_overlapping_frames(built):
 
 
 def test_listing_shows_an_events_superrun_as_pending_until_selected(workflow, capsys):
-    from superruns import cli
+    from superruns.cli import commands as cli
 
     workflow.write(RUNS, SUPERRUNS, selections=SELECTIONS)
     config = str(workflow.root / "config" / "config.yaml")
@@ -141,7 +141,7 @@ def test_listing_shows_an_events_superrun_as_pending_until_selected(workflow, ca
 def test_status_counts_a_superrun_of_events_not_selected_yet_as_missing(tmp_path):
     """Before the workflow has written the events selection, `status` cannot resolve the
     superrun (nor the lineage of its superrun-level types): it is missing, not an error."""
-    from superruns.campaign_status import status
+    from superruns.stored.campaign_status import status
 
     from support.workflows import Workflow
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from superruns import kernels
-from superruns.concatenation import BuildSettings, Source, build_superrun
+from superruns.base import kernels
+from superruns.build.concatenation import BuildSettings, Source, build_superrun
 from superruns.storage import DataFile, DataWriter
 
 from support.workflows import merge_spans

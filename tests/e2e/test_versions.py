@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 import superruns
-from superruns import cli
-from superruns.campaign import MakeError
-from superruns.errors import SuperrunsError
-from superruns.loading import LoadError
+from superruns.cli import commands as cli
+from superruns.orchestration.campaign import MakeError
+from superruns.base.errors import SuperrunsError
+from superruns.stored.loading import LoadError
 from superruns.storage import content_hash
 
 from support.workflows import RUN_CHAIN, Workflow, run_entry

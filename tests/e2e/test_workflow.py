@@ -213,7 +213,7 @@ def test_bad_definition_stops_snakemake_before_any_job(workflow, superruns_doc, 
 
 
 def test_cli_reports_runs_superruns_and_files(built, capsys):
-    from superruns import cli
+    from superruns.cli import commands as cli
 
     config = str(built.root / "config" / "config.yaml")
     assert cli.main(["--config", config, "--json", "list"]) == 0

@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from superruns.concatenation import BuildSettings, Source, build_superrun
+from superruns.build.concatenation import BuildSettings, Source, build_superrun
 from superruns.storage import DataFile, DataWriter
 
 DTYPE = np.dtype([("time", "<i8"), ("endtime", "<i8"), ("value", "<i4"), ("channel", "<i2"), ("flag", "<i2")])

@@ -11,10 +11,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from superruns import kernels
+from superruns.base import kernels
 from superruns.definitions import Definitions, DefinitionError
 from superruns.definitions.parsing import parse_document
-from superruns.runs import RunRegistry
+from superruns.model.runs import RunRegistry
 
 RUN_IDS = ["1", "2", "3"]
 RUN_LEN = 40

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from superruns.definitions.records import MAX_NESTING_DEPTH
-from superruns.errors import MAX_MESSAGE_CHARS
-from superruns.names import MAX_NAME_LENGTH
+from superruns.base.errors import MAX_MESSAGE_CHARS
+from superruns.base.names import MAX_NAME_LENGTH
 
 from support.reliability import OPTIONS, RUNS, Workflow, files_under, snakemake_many, t
 

@@ -6,7 +6,7 @@ snakemake on a target whose job would take a second: they must stop while Snakem
 workflow or builds its DAG, before any job runs. They go through ``snakemake_forks.py`` (the
 real command, forked from one process that imported snakemake once, two at a time: a
 snakemake start-up costs ~1.2 s). Data-file cases run the jobs' entry points
-(``superruns.jobs``) in-process on small files, or ``superruns.load``.
+(``superruns.orchestration.jobs``) in-process on small files, or ``superruns.load``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import pytest
 import yaml
 
 import superruns
-from superruns import jobs, kernels
-from superruns.processing import process_run
+from superruns.base import kernels
+from superruns.orchestration import jobs
+from superruns.build.processing import process_run
 from superruns.storage import DataFile, DataWriter, dtype_to_str
 
 from support.reliability import (OPTIONS, RUNS, Workflow, files_under, job, run_entry, run_job,
@@ -362,7 +363,7 @@ def test_load_inverted_time_range(flow):
 
 
 def test_cli_reports_bad_files_in_one_line(flow, capsys):
-    from superruns import cli
+    from superruns.cli import commands as cli
 
     path = flow.file("9", "raw_records")
     path.write_bytes(path.read_bytes()[:-100])

@@ -46,7 +46,7 @@ if gate:
     if b"/.snakemake/scripts/" in command:       # a job's script, not snakemake itself
         wait()
     # Jobs in Snakemake's own process (run: rules): held before a data file is put in place
-    # (superruns.atomic: os.replace, or os.link for create-if-absent).
+    # (superruns.base.atomic: os.replace, or os.link for create-if-absent).
     def gated(put):
         def put_in_place(src, dst, *args, **kwargs):
             if "/data/" in os.path.abspath(dst) and not os.path.exists(gate):

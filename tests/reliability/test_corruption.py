@@ -15,7 +15,7 @@ import blosc2
 import pytest
 
 import superruns
-from superruns import cli
+from superruns.cli import commands as cli
 from superruns.storage import verify_file
 from superruns.storage import METADATA_KEY, DataCorrupted, DataFile, FrameCursor, StorageError
 
@@ -150,7 +150,7 @@ def test_damaged_inputs_fail_the_superrun_build(tmp_path, built):
 
 def test_damaged_input_to_a_per_run_job(flow):
     """The same for a per-run job: peaks from a damaged raw_records."""
-    from superruns import jobs
+    from superruns.orchestration import jobs
 
     from support.reliability import process_job, run_job
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from superruns import jobs, storage
+from superruns import storage
+from superruns.orchestration import jobs
 from superruns.storage import data_files, verify_paths
 
 from support.reliability import (OPTIONS, RUNS, STORAGE, SUPERRUNS, Workflow, assert_same_file, data_hashes,

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from superruns.definitions import Definitions
-from superruns.errors import SuperrunsError
-from superruns.runs import RunRegistry
+from superruns.base.errors import SuperrunsError
+from superruns.model.runs import RunRegistry
 
 S = 1_000_000_000
 T = 1_546_509_600 * S

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from superruns.definitions import Definitions, DefinitionError, define_run
-from superruns.runs import RunRegistry
+from superruns.model.runs import RunRegistry
 
 T0 = 1_546_300_800_000_000_000
 S = 1_000_000_000
@@ -86,7 +86,7 @@ def test_define_run_writes_into_a_folder_the_configuration_reads(tmp_path):
 
 @pytest.mark.parametrize("n_ranges", [1, 10, 1000])
 def test_each_frame_is_decompressed_once_whatever_the_number_of_ranges(tmp_path, monkeypatch, n_ranges):
-    from superruns.concatenation import BuildSettings, Source, build_superrun
+    from superruns.build.concatenation import BuildSettings, Source, build_superrun
     from superruns.storage import DataFile, DataWriter
 
     dtype = np.dtype([("time", "i8"), ("endtime", "i8"), ("value", "i4")])

@@ -20,9 +20,9 @@ from typing import Callable
 import pytest
 
 import superruns
-from superruns import cli
-from superruns.identity import IdentityError
-from superruns.loading import LoadError
+from superruns.cli import commands as cli
+from superruns.storage.identity import IdentityError
+from superruns.stored.loading import LoadError
 from superruns.storage import DataFile
 
 from support.reliability import OPTIONS, RUNS, STORAGE, SUPERRUNS, data_hashes, snakemake_run

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from superruns.provenance import WHEN_AND_WHERE, WRITER_TIMES, code_version, config_hash, reproducible_metadata
+from superruns.build.provenance import WHEN_AND_WHERE, WRITER_TIMES, code_version, config_hash, reproducible_metadata
 from superruns.storage import DataFile, content_hash, verify_paths
 
 from support.reliability import (TARGETS, assert_same_file, copy_workflow, data_hashes,
@@ -61,7 +61,7 @@ def test_rebuild_is_byte_identical(builds):
 def test_every_output_has_the_common_metadata_in_one_order(builds):
     """Runs' and superruns' files get their metadata from one builder: the same leading keys,
     in the same order (the order is part of the bytes), with the lineage hash of the lineage."""
-    from superruns.lineage import lineage_hash
+    from superruns.model.lineage import lineage_hash
 
     common = ["run_id", "data_type", "data_kind", "lineage", "lineage_hash", "chunk_target_size_mb",
               "run_metadata"]

@@ -25,11 +25,11 @@ import numpy as np
 import pytest
 
 import superruns
-from superruns import cli
-from superruns.errors import SuperrunsError
-from superruns.loading import LoadError
+from superruns.cli import commands as cli
+from superruns.base.errors import SuperrunsError
+from superruns.stored.loading import LoadError
 from superruns.storage import DataFile, FileChanged, NewerFormat, StorageError
-from superruns.times import format_ns
+from superruns.base.times import format_ns
 
 from support.reliability import OPTIONS, RUNS, STORAGE, SUPERRUNS, files_under, snakemake_run, t
 
@@ -181,7 +181,7 @@ def test_disk_full_in_process_when_blosc2_only_says_it_failed(flow, monkeypatch)
     """blosc2 says only "Could not append the desired chunk": the free space decides."""
     import blosc2
 
-    from superruns.processing import process_run
+    from superruns.build.processing import process_run
 
     project = flow.project()
     output = project.path("10", "peaks")

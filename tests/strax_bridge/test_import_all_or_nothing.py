@@ -78,7 +78,7 @@ def test_a_successful_import_writes_every_file_and_entry(root):
                                data_types=["raw_records", "peak_basics"], runs_file=root / "runs.yaml")
     assert sorted((r.run_id, r.data_type) for r in results) == [
         ("a", "peak_basics"), ("a", "raw_records"), ("b", "peak_basics"), ("b", "raw_records")]
-    # strax's {run}-{data_type}-{hash} folder -> data/{run}/{data_type}-{hash} (superruns.layout)
+    # strax's {run}-{data_type}-{hash} folder -> data/{run}/{data_type}-{hash} (superruns.storage.layout)
     assert all(r.path == root / "data" / r.run_id / f"{r.data_type}-{r.lineage_hash}" and r.path.is_file()
                for r in results)
     assert sorted(p.name for p in (root / "data").iterdir()) == ["a", "b"]       # no staging left

@@ -74,7 +74,7 @@ def our_context(project, **kwargs):
 
 
 def build_superrun(project, name, data_type):
-    from superruns.concatenation import build_from_project
+    from superruns.build.concatenation import build_from_project
 
     build_from_project(project, name, data_type, project.path(name, data_type))
 
@@ -346,7 +346,7 @@ def test_chunk_subruns_stay_exact_after_rechunking(flow):
     project = flow.project()
     project.config["storage"]["chunk_target_size_mb"] = 1e-6          # ~one subrun per chunk
     output = project.data_dir / "_superrun_test" / "peaks.small"
-    from superruns.concatenation import build_from_project
+    from superruns.build.concatenation import build_from_project
 
     build_from_project(project, "_superrun_test", "peaks", output)
     chunks = DataFile(output).chunks

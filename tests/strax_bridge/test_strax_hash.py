@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
-from superruns.lineage import deterministic_hash  # noqa: E402
+from superruns.model.lineage import deterministic_hash  # noqa: E402
 from superruns.straxio.format import (decode_run_document, encode_run_document, folder_name,  # noqa: E402
                                     superrun_suffix)
 

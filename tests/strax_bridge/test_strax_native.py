@@ -8,9 +8,9 @@ import pytest
 strax = pytest.importorskip("strax")
 
 import superruns  # noqa: E402
-from superruns.concatenation import build_from_project  # noqa: E402
+from superruns.build.concatenation import build_from_project  # noqa: E402
 from superruns.detector.common import PMT_GAINS_PER_RUN  # noqa: E402
-from superruns.processing import process_run  # noqa: E402
+from superruns.build.processing import process_run  # noqa: E402
 
 from support.workflows import Workflow, run_entry  # noqa: E402
 
@@ -69,7 +69,7 @@ def test_strax_loads_our_runs_and_superruns(project):
 def test_per_run_defaults_get_the_superrun_value_in_stubs(tmp_path):
     """An option with per-run defaults gets our superrun lineage's value in the stub: the
     superrun's key is our superrun file's; a regular run's is not its file's (not served)."""
-    from superruns.lineage import per_run_spec
+    from superruns.model.lineage import per_run_spec
     from superruns.straxio.frontend import SuperrunsFrontend, plugin_stubs
 
     workflow = Workflow(tmp_path)

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from superruns.provenance import reproducible_metadata
+from superruns.build.provenance import reproducible_metadata
 from superruns.storage import content_hash, data_files
 from superruns.storage import DataFile
 

@@ -65,7 +65,7 @@ def main(commands_path: str, results_path: str) -> None:
 
     import superruns.definitions  # noqa: F401
     import superruns.detector  # noqa: F401
-    import superruns.lineage  # noqa: F401
+    import superruns.model.lineage  # noqa: F401
     import superruns.project  # noqa: F401
 
     with open(commands_path) as stream:

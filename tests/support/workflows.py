@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from superruns.intervals import merge_spans  # noqa: F401  (tests compare held spans)
-from superruns.layout import parse_data_file_name
+from superruns.base.intervals import merge_spans  # noqa: F401  (tests compare held spans)
+from superruns.storage.layout import parse_data_file_name
 
 REPO = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -79,7 +79,7 @@ class Workflow:
     def file(self, run_id: str, data_type: str | None = None, lineage: str | None = None) -> Path:
         """The data file of ``run_id/data_type`` (or of one ``"run/data_type"`` target) of
         ``lineage`` (default: the current configuration's): ``data/{run}/{data_type}-{hash}``
-        (superruns.layout). Tests name data files through this one helper."""
+        (superruns.storage.layout). Tests name data files through this one helper."""
         if data_type is None:
             run_id, data_type = run_id.split("/")
         parsed = parse_data_file_name(data_type)

@@ -42,3 +42,24 @@ def test_the_check_sees_a_new_module(tmp_path):
         (tmp_path / "pkg" / name).write_text("")
     assert package_modules(tmp_path / "pkg") == {"a", "sub", "sub.b"}
     assert documented_modules("| `a` | x |\n| `sub.b` | y |\n| module | holds |\n") == {"a", "sub.b"}
+
+
+def documented_ranks(text: str) -> dict[str, int]:
+    """``{folder: rank}`` from the page's layer table (``| 7 | `orchestration/` | ... |``;
+    ``__init__.py``, the public API, is folder "")."""
+    ranks = {}
+    for rank, folders in re.findall(r"^\| (\d+) \| (`[^|]+`) \|", text, flags=re.M):
+        for folder in re.findall(r"`([^`]+)`", folders):
+            ranks["" if folder == "__init__.py" else folder.rstrip("/")] = int(rank)
+    return ranks
+
+
+def test_the_architecture_page_draws_the_layers_the_test_enforces():
+    from test_architecture import RANKS
+
+    assert documented_ranks(DOC.read_text()) == RANKS
+
+
+def test_the_layer_table_is_read_as_written():
+    text = "| 8 | `cli/`, `__init__.py` | x |\n| 0 | `base/` | y |\n| rank | folder | holds |\n"
+    assert documented_ranks(text) == {"cli": 8, "": 8, "base": 0}

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from superruns.errors import MAX_MESSAGE_CHARS, SuperrunsError, bounded, brief
-from superruns.yamlio import MAX_ALIAS_NODES, YamlError, yaml_load
+from superruns.base.errors import MAX_MESSAGE_CHARS, SuperrunsError, bounded, brief
+from superruns.base.yamlio import MAX_ALIAS_NODES, YamlError, yaml_load
 
 
 def nest(levels: int, width: int = 10, tag: str = "") -> str:
@@ -69,8 +69,8 @@ def test_a_fifo_in_place_of_a_yaml_or_events_file_is_refused_at_once(tmp_path):
     import os
 
     from superruns.definitions.events import read_events
-    from superruns.files import NotARegularFile
-    from superruns.yamlio import YamlError, yaml_load
+    from superruns.base.files import NotARegularFile
+    from superruns.base.yamlio import YamlError, yaml_load
 
     fifo = tmp_path / "runs.yaml"
     os.mkfifo(fifo)

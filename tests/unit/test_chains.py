@@ -1,4 +1,4 @@
-"""One job per run (superruns.chains) without Snakemake: which data types a run's job makes,
+"""One job per run (superruns.orchestration.chains) without Snakemake: which data types a run's job makes,
 one chain per set of lineage hashes, which runs each may build, the run-id pattern."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from superruns.chains import chain_types, external_inputs, plan_chains, runs_pattern
+from superruns.orchestration.chains import chain_types, external_inputs, plan_chains, runs_pattern
 
 CHAIN = ["raw_records", "peaks", "peak_basics", "events", "event_basics", "event_positions", "event_info"]
 

@@ -33,8 +33,8 @@ def test_the_block_works():
 
 def test_core_entry_points_import_and_run_without_snakemake():
     result = _run("""
-        import superruns, superruns.cli, superruns.jobs, superruns.loading, superruns.definitions
-        import superruns.storage, superruns.project, superruns.report, superruns.selections
+        import superruns, superruns.cli.commands, superruns.orchestration.jobs, superruns.stored.loading, superruns.definitions
+        import superruns.storage, superruns.project, superruns.stored.report, superruns.stored.selections
         import superruns.straxio.importer, superruns.straxio.exporter, superruns.straxio.cli
         import superruns.straxio.format, superruns.straxio.registry, superruns.straxio.provider
         project = superruns.Project.default()
@@ -46,7 +46,7 @@ def test_core_entry_points_import_and_run_without_snakemake():
     for command in (["list"], ["--help"]):
         result = _run(f"""
             import sys
-            from superruns.cli import main
+            from superruns.cli.commands import main
             sys.argv = ["superruns", *{command!r}]
             try:
                 main()

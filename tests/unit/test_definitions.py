@@ -19,7 +19,7 @@ from superruns.definitions import (
     UnknownSuperrunError,
     define_run,
 )
-from superruns.runs import Run, RunRegistry
+from superruns.model.runs import Run, RunRegistry
 
 REPO = Path(__file__).resolve().parents[2]
 from support.run_grid import S, T, end, rid, start
@@ -512,7 +512,7 @@ def test_unknown_superrun_lookup(tmp_path):
 
 
 def test_run_metadata(tmp_path):
-    from superruns.lineage import deterministic_hash
+    from superruns.model.lineage import deterministic_hash
 
     d = load(tmp_path, {
         "_in": {"runs": [rid(3), rid(2)]},
@@ -677,7 +677,7 @@ def test_define_run_writes_through_the_atomic_helper(tmp_path, monkeypatch):
     """A temp file superruns verify recognises; nothing left behind when the rename fails."""
     import os
 
-    from superruns.atomic import is_temp_name, temp_owner_pid
+    from superruns.base.atomic import is_temp_name, temp_owner_pid
 
     runs = registry(tmp_path)
     directory = tmp_path / "d"
@@ -711,7 +711,7 @@ def _umask() -> int:
 
 
 def test_definition_errors_are_superruns_errors(tmp_path):
-    from superruns.errors import SuperrunsError
+    from superruns.base.errors import SuperrunsError
 
     runs = registry(tmp_path)
     defs = load(tmp_path, {"_a": {"runs": [rid(1)]}}, runs)

@@ -14,7 +14,7 @@ from superruns.detector.events import main_peaks
 from superruns.detector.kernels import area_quantile_times, cluster
 from superruns.detector.peaks import PEAKS_DTYPE, PeakBasics
 from superruns.detector.simulation import RAW_RECORDS_DTYPE, chunk_bounds, simulate_chunk
-from superruns.plugins import ChunkSpan, Registry
+from superruns.model.plugins import ChunkSpan, Registry
 
 T0 = 1_546_300_800_000_000_003      # deliberately not a multiple of the sample width
 SECOND = 1_000_000_000

@@ -4,7 +4,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from superruns.yamlio import yaml_load
+from superruns.base.yamlio import yaml_load
 
 ROOT = Path(__file__).resolve().parents[2]
 CONDA_NAMES = {"blosc2": "python-blosc2"}  # PyPI name -> conda-forge name

@@ -1,4 +1,4 @@
-"""The one job wrapper (superruns.jobs.run_job) and the error policy it shares with the CLI.
+"""The one job wrapper (superruns.orchestration.jobs.run_job) and the error policy it shares with the CLI.
 
 An expected error (a SuperrunsError, or an OSError, which names its file) is reported as one
 clear line and exit status 1; any other exception is a bug and keeps its traceback.
@@ -10,8 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from superruns import cli, jobs
-from superruns.errors import SuperrunsError
+from superruns.cli import commands as cli
+from superruns.orchestration import jobs
+from superruns.base.errors import SuperrunsError
 
 
 class BadInput(SuperrunsError, ValueError):
@@ -70,11 +71,23 @@ def test_a_job_gets_its_log_timing_and_project(tmp_path, monkeypatch):
 
 
 def test_every_job_goes_through_run_job(monkeypatch):
+    """Every job function a rule or script calls is an entry point, and each entry point hands
+    its own work to run_job (the log, timing and error policy)."""
+    import re
+
+    from support.workflows import REPO
+
+    sources = [*REPO.glob("rules/*.smk"), *REPO.glob("scripts/*.py")]
+    called = {name for path in sources for name in re.findall(r"\b(\w+_job)\b", path.read_text())}
+    called -= {"produce_job"}            # the strax bridge's own, through run_job too (straxio.producer)
+    assert called and called <= set(jobs.ENTRY_POINTS), called - set(jobs.ENTRY_POINTS)
     calls = []
     monkeypatch.setattr(jobs, "run_job", lambda smk, work: calls.append(work.__name__))
-    for job in (jobs.process_job, jobs.superrun_job, jobs.summary_job, jobs.selection_job):
+    for name, job in jobs.ENTRY_POINTS.items():
         job(object())
-    assert calls == ["_process", "_build_superrun", "_summarise", "_select"]
+        assert getattr(jobs, name) is job and job.__name__ == name and job.__doc__
+    assert calls == ["_process", "_chain", "_build_superrun", "_superrun_level", "_summarise", "_select"]
+    assert len(set(calls)) == len(jobs.ENTRY_POINTS)
 
 
 def test_cli_expected_error_is_one_line(monkeypatch, capsys):

@@ -1,4 +1,4 @@
-"""Tests of superruns.lineage: strax's deterministic_hash, option resolution, lineages."""
+"""Tests of superruns.model.lineage: strax's deterministic_hash, option resolution, lineages."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from superruns.lineage import (
+from superruns.model.lineage import (
     ABSENT,
     PER_RUN_MARKER,
     LineageDifference,
@@ -34,8 +34,8 @@ from superruns.lineage import (
     to_jsonable,
     unknown_options,
 )
-from superruns.options import typed_overrides
-from superruns.plugins import Option, Plugin, Registry
+from superruns.model.options import typed_overrides
+from superruns.model.plugins import Option, Plugin, Registry
 
 
 def sha1_b32(text: str, length: int = 10) -> str:

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from superruns import lineage as lineages
-from superruns.errors import SuperrunsError
-from superruns.plugins import (Option, Plugin, PluginError, PluginReferenceError, Registry,
+from superruns.model import lineage as lineages
+from superruns.base.errors import SuperrunsError
+from superruns.model.plugins import (Option, Plugin, PluginError, PluginReferenceError, Registry,
                                UnknownDataTypeError, plugins_of)
 
 

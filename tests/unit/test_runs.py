@@ -1,4 +1,4 @@
-"""The run registry (superruns.runs): file format, times, validation messages, speed."""
+"""The run registry (superruns.model.runs): file format, times, validation messages, speed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from superruns.runs import (
+from superruns.model.runs import (
     Run,
     RunRegistry,
     RunRegistryError,
@@ -253,7 +253,7 @@ def test_errors_are_value_errors(tmp_path):
 
 
 def test_errors_are_superruns_errors(tmp_path):
-    from superruns.errors import SuperrunsError
+    from superruns.base.errors import SuperrunsError
 
     with pytest.raises(SuperrunsError, match="not before"):
         RunRegistry.load(write(tmp_path, "runs:\n  '1': {start: 5, end: 1}\n"))
@@ -264,7 +264,8 @@ def test_errors_are_superruns_errors(tmp_path):
 
 
 def test_name_rules_live_in_names_and_are_re_exported():
-    from superruns import names, runs
+    from superruns.base import names
+    from superruns.model import runs
 
     for attr in ("RUN_ID_PATTERN", "SUPERRUN_NAME_PATTERN", "is_superrun_id", "run_id_problem",
                  "superrun_name_problem"):

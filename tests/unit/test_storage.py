@@ -494,7 +494,7 @@ def test_failed_close_keeps_the_old_file(tmp_path, monkeypatch):
 def test_verify_knows_every_temporary_file(tmp_path):
     """Every atomic write of the package (data files, summaries, selections) leaves, if killed,
     a temporary file that ``superruns verify`` lists as a leftover, never as data."""
-    from superruns.atomic import temp_path_for
+    from superruns.base.atomic import temp_path_for
 
     for target in (tmp_path / "8" / "peaks", tmp_path / "summary" / "_a" / "peaks.html",
                    tmp_path / "selections" / "lowE.npy"):
@@ -506,19 +506,19 @@ def test_verify_knows_every_temporary_file(tmp_path):
 
 def test_selection_and_summary_writes_are_atomic(tmp_path, monkeypatch):
     """A failed write leaves neither a partial target nor a temporary file behind."""
-    from superruns import selections
+    from superruns.stored import selections
 
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
     events = np.zeros(3, selections.EVENTS_DTYPE)
-    monkeypatch.setattr(selections, "select_events", lambda project, name: events)
+    monkeypatch.setattr(selections, "select_events", lambda project, name, source: events)
     target = tmp_path / "selections" / "lowE.npy"
-    assert selections.write_selection(None, "lowE", target) == 3
+    assert selections.write_selection(None, "lowE", "source-file", target) == 3
     assert np.load(target).tobytes() == events.tobytes() and os.listdir(target.parent) == ["lowE.npy"]
     monkeypatch.setattr(np, "save", fail)
     with pytest.raises(OSError, match="disk full"):
-        selections.write_selection(None, "lowE", tmp_path / "selections" / "other.npy")
+        selections.write_selection(None, "lowE", "source-file", tmp_path / "selections" / "other.npy")
     assert os.listdir(target.parent) == ["lowE.npy"]
 
 

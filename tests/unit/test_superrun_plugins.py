@@ -10,12 +10,12 @@ import pytest
 from superruns.detector.accidentals import (AccidentalEvents, PeakRates, accidental_events, isolated,
                                             rate_bins)
 from superruns.detector.peaks import PEAK_BASICS_DTYPE, S1, S2
-from superruns.metadata import output_metadata
-from superruns.plugins import ChunkSpan
+from superruns.build.metadata import output_metadata
+from superruns.model.plugins import ChunkSpan
 from superruns.storage import DataFile, DataWriter
-from superruns.superrun_plugins import (SuperrunPluginError, SuperrunSpan, leaf_runs, superrun_level_types,
+from superruns.model.superrun_plugins import (SuperrunPluginError, SuperrunSpan, leaf_runs, superrun_level_types,
                                         uniform_options)
-from superruns.superrun_processing import check_alignable, process_superrun_level
+from superruns.build.superrun_processing import check_alignable, process_superrun_level
 from support.workflows import SECOND, T0, Workflow, run_entry
 
 CONFIG = {o.name: o.default for o in AccidentalEvents.options}
@@ -99,8 +99,8 @@ def test_a_streaming_plugin_refuses_inputs_of_kinds_it_cannot_align():
 
 
 def test_a_superrun_level_plugin_without_inputs_is_refused_when_declared():
-    from superruns.plugins import PluginError
-    from superruns.superrun_plugins import SuperrunPlugin
+    from superruns.model.plugins import PluginError
+    from superruns.model.superrun_plugins import SuperrunPlugin
 
     with pytest.raises(PluginError, match=r"Orphan \(orphan\) is superrun-level but depends on nothing"):
         type("Orphan", (SuperrunPlugin,), {"provides": "orphan"})

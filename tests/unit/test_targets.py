@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from superruns.targets import expand_short_targets, full_target, with_full_targets
+from superruns.orchestration.targets import expand_short_targets, full_target, with_full_targets
 
 
 class FakeProject:

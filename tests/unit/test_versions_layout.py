@@ -1,4 +1,4 @@
-"""Processing versions side by side (superruns.layout, versions, campaign_status, campaign)
+"""Processing versions side by side (superruns.storage.layout, versions, campaign_status, campaign)
 without Snakemake: names, lineages of many runs at once, what clean would remove, the
 progress bar, a list of runs loaded with run_id."""
 
@@ -9,12 +9,13 @@ import io
 import numpy as np
 import pytest
 
-from superruns.campaign import ProgressBar, targets_of
-from superruns.campaign_status import status
-from superruns.layout import data_file_name, parse_data_file_name, place_of, stored_in_run
-from superruns.loading import LoadError, as_data_frame, with_run_ids
+from superruns.orchestration.campaign import ProgressBar, targets_of
+from superruns.stored.campaign_status import status
+from superruns.storage.layout import data_file_name, parse_data_file_name, place_of, stored_in_run
+from superruns.stored.loading import LoadError, as_data_frame, with_run_ids
 from superruns.project import OtherLineageError, Project
-from superruns.versions import CleanError, clean, current_lineages, stored_files
+from superruns.project.lineages import current_lineages
+from superruns.stored.versions import CleanError, clean, stored_files
 
 
 @pytest.mark.parametrize("name, parsed", [
@@ -119,7 +120,7 @@ def test_runs_concatenated_with_run_id():
 def test_migrate_names_old_files_by_their_lineage(project):
     import superruns
     from superruns.storage import DataWriter
-    from superruns.versions import migrate
+    from superruns.stored.versions import migrate
 
     def old_file(run_id, says_run, lineage):
         path = project.data_dir / run_id / "raw_records"

@@ -9,7 +9,7 @@ one it uses ``config/config.yaml`` of the working directory, or ``$SUPERRUNS_CON
 Imports are lazy so that ``import superruns`` (done by the Snakefile) stays cheap.
 """
 
-from .version import __version__
+from .base.version import __version__
 
 __all__ = ["load", "iter_chunks", "run_metadata", "define_run", "select_runs", "is_stored", "make", "status",
            "Project"]
@@ -28,8 +28,8 @@ def load(run_id, data_types, time_range=None, *, lineage="current", as_frame=Fal
     ``time_range``: ``(start, end)``, each int ns, an ISO-8601 time or None (open end).
     ``lineage``: ``"current"`` (what the configuration gives: data of another lineage are
     refused), ``"any"``, or a lineage hash: one processing version of those kept side by side
-    (see :mod:`superruns.identity`). ``as_frame``: a pandas DataFrame (pandas must be installed)."""
-    from . import loading
+    (see :mod:`superruns.storage.identity`). ``as_frame``: a pandas DataFrame (pandas must be installed)."""
+    from .stored import loading
 
     return loading.load(_project(project), run_id, data_types, time_range=time_range, lineage=lineage,
                         as_frame=as_frame)
@@ -38,7 +38,7 @@ def load(run_id, data_types, time_range=None, *, lineage="current", as_frame=Fal
 def is_stored(run_id, data_type, *, lineage="current", project=None):
     """Whether ``run_id``'s ``data_type`` is stored in ``lineage`` (default: the
     configuration's; ``"any"``: any version); from the file's name and metadata."""
-    from . import loading
+    from .stored import loading
 
     return loading.is_stored(_project(project), run_id, data_type, lineage)
 
@@ -46,8 +46,8 @@ def is_stored(run_id, data_type, *, lineage="current", project=None):
 def make(names, data_types, *, cores=1, project=None, progress=True, snakemake_args=(), snakefile=None):
     """Build what is missing or stale of ``data_types`` of ``names`` (runs or superruns, one
     or a list) through Snakemake, with a progress bar; needs Snakemake (``superruns[workflow]``).
-    Returns the files (the current lineage's). See :mod:`superruns.campaign`."""
-    from . import campaign
+    Returns the files (the current lineage's). See :mod:`superruns.orchestration.campaign`."""
+    from .orchestration import campaign
 
     return campaign.make(_project(project), names, data_types, cores=cores, progress=progress,
                          snakemake_args=snakemake_args, snakefile=snakefile)
@@ -55,15 +55,15 @@ def make(names, data_types, *, cores=1, project=None, progress=True, snakemake_a
 
 def status(name=None, data_types=None, *, project=None):
     """Per data type, how many runs and superruns are done, stale or missing for the current
-    configuration (all, or those ``name`` is built from). See :mod:`superruns.campaign_status`."""
-    from . import campaign_status      # not a module named `status`: it would replace this function
+    configuration (all, or those ``name`` is built from). See :mod:`superruns.stored.campaign_status`."""
+    from .stored import campaign_status      # not a module named `status`: it would replace this function
 
     return campaign_status.status(_project(project), name, data_types)
 
 
 def iter_chunks(run_id, data_types, time_range=None, *, lineage="current", project=None):
     """Rows chunk by chunk, as stored (arguments as for :func:`load`)."""
-    from . import loading
+    from .stored import loading
 
     return loading.iter_chunks(_project(project), run_id, data_types, time_range=time_range,
                                lineage=lineage)

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..names import is_superrun_id
-from ..runs import RunRegistry
+from ..base.names import is_superrun_id
+from ..model.runs import RunRegistry
 from .errors import UnknownSuperrunError, definition_error as _error
 from .derive import Context, Resolution, operand_spans, resolve, spans_of_segments
 from .dq import DataQuality, DQError, load_dq
@@ -221,6 +221,21 @@ class Definitions:
         """The events file of ``name`` (resolved against ``base_dir``), or None."""
         d = self.get(name)
         return None if d.events is None else self.base_dir / d.events
+
+    def events_files(self, name: str) -> list[Path]:
+        """The events files that ``name`` and every superrun it names (transitively) are
+        defined by: what must exist before they can be flattened."""
+        files, stack, seen = [], [name], set()
+        while stack:
+            current = stack.pop()
+            if current in seen or not is_superrun_id(current):
+                continue
+            seen.add(current)
+            events = self.events_file(current)
+            if events is not None:
+                files.append(events)
+            stack.extend(self.get(current).named_subruns())
+        return files
 
     def selection(self, name: str) -> str:
         return self.get(name).selection

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ..atomic import atomic_open
-from ..names import run_id_problem, superrun_name_problem
-from ..runs import RunRegistry
+from ..base.atomic import atomic_open
+from ..base.names import run_id_problem, superrun_name_problem
+from ..model.runs import RunRegistry
 from .catalog import Definitions
 from .errors import definition_error as _error
 from .events import events_to_windows

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..names import is_superrun_id
-from ..runs import RunRegistry
-from ..times import format_ns
+from ..base.names import is_superrun_id
+from ..model.runs import RunRegistry
+from ..base.times import format_ns
 from .dq import DataQuality
 from .errors import definition_error as _error
 from .events import events_to_windows, read_events

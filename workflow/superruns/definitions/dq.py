@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import SuperrunsError, brief
-from ..intervals import intersect_spans, merge_spans
-from ..times import parse_time_ns
-from ..yamlio import yaml_load
+from ..base.errors import SuperrunsError, brief
+from ..base.intervals import intersect_spans, merge_spans
+from ..base.times import parse_time_ns
+from ..base.yamlio import yaml_load
 
 __all__ = ["DQError", "DataQuality", "load_dq"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import SuperrunsError
+from ..base.errors import SuperrunsError
 
 __all__ = ["DefinitionError", "UnknownSuperrunError", "definition_error"]
 

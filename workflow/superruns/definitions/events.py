@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import check_regular
-from ..intervals import merge_span_arrays
-from ..names import is_superrun_id
-from ..runs import Run, RunRegistry
-from ..times import INT64_MAX, format_ns
+from ..base.files import check_regular
+from ..base.intervals import merge_span_arrays
+from ..base.names import is_superrun_id
+from ..model.runs import Run, RunRegistry
+from ..base.times import INT64_MAX, format_ns
 
 __all__ = ["events_to_window_arrays", "events_to_windows", "read_events"]
 

@@ -4,6 +4,19 @@ Superruns name runs and other superruns; this module checks that every name exis
 superrun holds itself through others, orders them inner first, and flattens one superrun to
 its leaf segments: ``[start, end)`` pieces of regular runs in time order, each tagged with
 the direct subrun whose file holds it. Segments of one superrun must not overlap.
+
+The flattened form, :class:`Flat`, is the one truth of what a superrun holds: the build, the
+sub-run specs, the exposure, ``superruns show``, the strax frontend and selections all read
+it (through :class:`~superruns.definitions.Definitions`), never the definition as written.
+It also says, per segment, the two facts the build needs (decided here, once):
+
+* **whole**: the segment is its leaf run's whole registry span ``[run.start, run.end)``,
+  whatever kind of definition led to it (a run in ``runs:``, a query, a union, a range or
+  an event window that happens to cover the run). A whole segment keeps every row of the
+  run's file, also rows reaching past the registry's start or end.
+* **as_stored**: the direct subrun's file already holds exactly this segment's rows, so the
+  build takes them as stored, without the selection rule: a whole segment, or a segment of
+  a superrun named in ``runs:`` (taken unchanged; ranges of a superrun cut it anew).
 """
 
 from __future__ import annotations
@@ -14,9 +27,9 @@ from functools import cached_property
 
 import numpy as np
 
-from ..names import is_superrun_id
-from ..runs import RunRegistry
-from ..times import format_ns
+from ..base.names import is_superrun_id
+from ..model.runs import RunRegistry
+from ..base.times import format_ns
 from .errors import definition_error as _error
 from .records import MAX_NESTING_DEPTH, Segment, Superrun, entry_of
 
@@ -41,6 +54,8 @@ class Flat:
     direct: tuple[str, ...]                   # direct subruns, time order
     cuts: bool                                # some segment is not a whole run
     windows: Mapping[str, np.ndarray]         # event windows per run, (n, 2) (events only)
+    whole: np.ndarray                         # per segment: its leaf run's whole registry span
+    as_stored: np.ndarray                     # per segment: its subrun's file holds exactly it
 
     @cached_property
     def sourced(self) -> tuple[tuple[str, Segment], ...]:
@@ -151,14 +166,14 @@ def flatten(d: Superrun, defs: Mapping[str, Superrun], runs: RunRegistry,
     reads ``d``'s events file (called only when ``d`` has one)."""
     parts = _Parts()
     for sub in d.runs:
-        if is_superrun_id(sub):
-            parts.add_flat(sub, _inner_segments(d, sub, None, defs[sub], flat_of(sub)))
+        if is_superrun_id(sub):    # all its segments, unchanged: its file holds exactly them
+            parts.add_flat(sub, _inner_segments(d, sub, None, defs[sub], flat_of(sub)), as_stored=True)
         else:
             run = runs[sub]
             parts.add(sub, sub, [run.start], [run.end])
     for sub, ranges in d.ranges.items():
-        if is_superrun_id(sub):
-            parts.add_flat(sub, _inner_segments(d, sub, ranges, defs[sub], flat_of(sub)))
+        if is_superrun_id(sub):    # cut anew by the ranges: the selection rule applies
+            parts.add_flat(sub, _inner_segments(d, sub, ranges, defs[sub], flat_of(sub)), as_stored=False)
         else:
             pairs = np.array(ranges, dtype=np.int64).reshape(-1, 2)
             parts.add(sub, sub, pairs[:, 0], pairs[:, 1])
@@ -171,11 +186,17 @@ def flatten(d: Superrun, defs: Mapping[str, Superrun], runs: RunRegistry,
             parts.add(run_id, run_id, pairs[:, 0], pairs[:, 1])
     flat = parts.flat(windows)
     _check_no_overlap(d, flat)
+    whole = whole_segments(flat, runs)
+    return Flat(flat.subruns, flat.sub_index, flat.run_ids, flat.run_index, flat.starts, flat.ends,
+                flat.direct, not bool(whole.all()), windows, whole, whole | flat.as_stored)
+
+
+def whole_segments(flat: Flat, runs: RunRegistry) -> np.ndarray:
+    """Per segment, whether it is its leaf run's whole registry span: the one definition of a
+    run held *whole* (docs/design.md, section 5)."""
     run_start = np.array([runs[r].start for r in flat.run_ids], dtype=np.int64)
     run_end = np.array([runs[r].end for r in flat.run_ids], dtype=np.int64)
-    cuts = bool(np.any((flat.starts != run_start[flat.run_index]) | (flat.ends != run_end[flat.run_index])))
-    return Flat(flat.subruns, flat.sub_index, flat.run_ids, flat.run_index, flat.starts, flat.ends,
-                flat.direct, cuts, windows)
+    return (flat.starts == run_start[flat.run_index]) & (flat.ends == run_end[flat.run_index])
 
 
 class _Parts:
@@ -187,27 +208,33 @@ class _Parts:
         self.columns: list[tuple[np.ndarray, ...]] = []
 
     def add(self, sub: str, run_id: str, starts, ends) -> None:
+        """Segments of a leaf run, read from its own file."""
         starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
         k = self.subruns.setdefault(sub, len(self.subruns))
         r = self.run_ids.setdefault(run_id, len(self.run_ids))
-        self.columns.append((np.full(len(starts), k), np.full(len(starts), r), starts, ends))
+        self.columns.append((np.full(len(starts), k), np.full(len(starts), r), starts, ends,
+                             np.zeros(len(starts), dtype=np.int64)))
 
-    def add_flat(self, sub: str, inner: Flat) -> None:
-        """Segments of an inner superrun (all held by ``sub``'s file)."""
+    def add_flat(self, sub: str, inner: Flat, *, as_stored: bool) -> None:
+        """Segments of an inner superrun (all held by ``sub``'s file); ``as_stored``: taken
+        unchanged, so that file holds exactly their rows."""
         k = self.subruns.setdefault(sub, len(self.subruns))
         runs = np.array([self.run_ids.setdefault(r, len(self.run_ids)) for r in inner.run_ids] or [0])
-        self.columns.append((np.full(len(inner), k), runs[inner.run_index], inner.starts, inner.ends))
+        self.columns.append((np.full(len(inner), k), runs[inner.run_index], inner.starts, inner.ends,
+                             np.full(len(inner), int(as_stored), dtype=np.int64)))
 
     def flat(self, windows: Windows) -> Flat:
-        sub_index, run_index, starts, ends = (np.concatenate([c[i] for c in self.columns]).astype(np.int64)
-                                              for i in range(4))
+        sub_index, run_index, starts, ends, stored = (
+            np.concatenate([c[i] for c in self.columns]).astype(np.int64) for i in range(5))
         order = np.lexsort((ends, starts))      # by start, then end; stable
         sub_index, run_index, starts, ends = sub_index[order], run_index[order], starts[order], ends[order]
+        as_stored = stored[order].astype(bool)
         subruns = tuple(self.subruns)
         held, first = np.unique(sub_index, return_index=True)   # time order: first = earliest
         first_start = {subruns[k]: int(starts[f]) for k, f in zip(held.tolist(), first.tolist())}
         direct = tuple(sorted(first_start, key=lambda s: (first_start[s], s)))
-        return Flat(subruns, sub_index, tuple(self.run_ids), run_index, starts, ends, direct, False, windows)
+        return Flat(subruns, sub_index, tuple(self.run_ids), run_index, starts, ends, direct, False, windows,
+                    np.zeros(len(starts), dtype=bool), as_stored)
 
 
 def _check_event_runs(d: Superrun, windows: Windows) -> None:
@@ -259,10 +286,11 @@ def _inner_segments(d: Superrun, sub: str, ranges, inner_def: Superrun, inner: F
     cut = _cut_segments(d, sub, entry, inner.segments, ranges)
     run_ids = tuple(dict.fromkeys(seg.run_id for seg in cut))
     index = {r: i for i, r in enumerate(run_ids)}
+    none = np.zeros(len(cut), dtype=bool)       # decided by the holder's flatten
     return Flat((sub,), np.zeros(len(cut), np.int64), run_ids,
                 np.array([index[seg.run_id] for seg in cut], dtype=np.int64),
                 np.array([seg.start for seg in cut], dtype=np.int64),
-                np.array([seg.end for seg in cut], dtype=np.int64), (sub,), True, {})
+                np.array([seg.end for seg in cut], dtype=np.int64), (sub,), True, {}, none, none)
 
 
 def _cut_segments(d: Superrun, sub: str, entry: str, segs: tuple[Segment, ...], ranges

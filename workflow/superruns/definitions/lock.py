@@ -44,12 +44,12 @@ from typing import Any
 
 import yaml
 
-from ..atomic import write_atomic
-from ..errors import SuperrunsError
-from ..hashing import deterministic_hash, to_jsonable
-from ..runs import RunRegistry
-from ..times import utc_now_iso
-from ..yamlio import yaml_load
+from ..base.atomic import write_atomic
+from ..base.errors import SuperrunsError
+from ..base.hashing import deterministic_hash, to_jsonable
+from ..model.runs import RunRegistry
+from ..base.times import utc_now_iso
+from ..base.yamlio import yaml_load
 from .records import Superrun
 
 __all__ = ["LOCK_VERSION", "Lock", "LockError", "diff_report", "lock_definition", "lock_report"]

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..hashing import deterministic_hash
-from ..runs import Run, RunRegistry
+from ..base.hashing import deterministic_hash
+from ..model.runs import Run, RunRegistry
 from .derive import Resolution
 from .exposure import exposure
 from .graph import Flat
@@ -61,10 +61,8 @@ def flat_sub_run_spec(flat: Flat, runs: RunRegistry) -> dict[str, Any]:
     first = {r: int(order[bounds[r]]) for r in range(len(flat.run_ids)) if bounds[r] < bounds[r + 1]}
     for r in sorted(first, key=first.get):                # runs in order of their first segment
         rows = order[bounds[r]:bounds[r + 1]]
-        run = runs[flat.run_ids[r]]
-        starts, ends = flat.starts[rows], flat.ends[rows]
-        whole = len(rows) == 1 and int(starts[0]) == run.start and int(ends[0]) == run.end
-        out[run.run_id] = "all" if whole else np.stack([starts, ends], axis=1).tolist()
+        whole = len(rows) == 1 and bool(flat.whole[rows[0]])
+        out[flat.run_ids[r]] = "all" if whole else np.stack([flat.starts[rows], flat.ends[rows]], axis=1).tolist()
     return out
 
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import brief
-from ..files import kind_of
-from ..names import case_collisions, run_id_problem, subrun_problem, superrun_name_problem
-from ..schemas import first_error, schema_error_fix, schema_validator, witness_list, witness_map
-from ..times import INT64_MAX
-from ..yamlio import yaml_load
+from ..base.errors import brief
+from ..base.files import kind_of
+from ..base.names import case_collisions, run_id_problem, subrun_problem, superrun_name_problem
+from ..base.schemas import first_error, schema_error_fix, schema_validator, witness_list, witness_map
+from ..base.times import INT64_MAX
+from ..base.yamlio import yaml_load
 from .errors import DefinitionError, definition_error as _error
 from .records import (DEFAULT_SELECTION, DEFINITION_SUFFIXES, EVENTS_SUFFIXES, KEYS, SELECTIONS,
                       Superrun)

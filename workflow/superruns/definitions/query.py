@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..errors import brief
-from ..runs import Run, RunRegistry
-from ..times import format_ns, parse_time_ns
+from ..base.errors import brief
+from ..model.runs import Run, RunRegistry
+from ..base.times import format_ns, parse_time_ns
 from .dq import DataQuality
 from .errors import definition_error as _error
 

@@ -6,7 +6,7 @@ sets, ``intersection`` keeps the time every operand holds, ``difference`` takes 
 minus each of the others; ``veto`` removes time ranges; ``sample`` keeps a deterministic
 fraction of the leaf runs (per run id and seed, so a run sampled in stays in as runs are
 added, as IceCube's and LHCb's burn samples do). All operations are linear in the number of
-spans (``superruns.intervals``).
+spans (``superruns.base.intervals``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import brief
-from ..intervals import merge_spans
-from ..names import subrun_problem
-from ..times import INT64_MAX
+from ..base.errors import brief
+from ..base.intervals import merge_spans
+from ..base.names import subrun_problem
+from ..base.times import INT64_MAX
 from .errors import definition_error as _error
 from .query import parse_query
 from .records import EVENTS_SUFFIXES, SET_OPERATIONS

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..options import Option
-from ..superrun_plugins import SuperrunPlugin
+from ..model.options import Option
+from ..model.superrun_plugins import SuperrunPlugin
 from .common import ENDTIME, TIME, DetectorPlugin
 from .events import EVENT_BASICS_DTYPE, MAIN_PEAK_FIELDS
 from .peaks import S1, S2

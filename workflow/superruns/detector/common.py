@@ -10,7 +10,7 @@ import zlib
 
 import numpy as np
 
-from ..plugins import Plugin
+from ..model.plugins import Plugin
 
 N_CHANNELS = 8                       # PMTs: 0-3 in the top array, 4-7 in the bottom array
 N_TOP_CHANNELS = 4

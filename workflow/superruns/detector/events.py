@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plugins import Option
+from ..model.plugins import Option
 from .common import (DRIFT_VELOCITY, ENDTIME, DetectorPlugin, N_TOP_CHANNELS, TIME, TOP_PMT_POSITIONS,
                      kernels)
 from .peaks import S2

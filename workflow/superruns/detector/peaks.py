@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plugins import Option
+from ..model.plugins import Option
 from .common import (DT, DetectorPlugin, ENDTIME, LENGTH, N_CHANNELS, N_TOP_CHANNELS, PEAK_SAMPLES,
                      PMT_GAINS_PER_RUN, TIME, empty, kernels)
 

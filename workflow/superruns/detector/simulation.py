@@ -18,7 +18,7 @@ import zlib
 
 import numpy as np
 
-from ..plugins import ChunkSpan, Option, SourcePlugin
+from ..model.plugins import ChunkSpan, Option, SourcePlugin
 from .common import (DT, DetectorPlugin, LENGTH, N_CHANNELS, N_TOP_CHANNELS, PMT_GAINS_PER_RUN, RECORD_SAMPLES,
                      SAMPLE_DT, TIME, TOP_PMT_POSITIONS, DRIFT_VELOCITY, run_number)
 

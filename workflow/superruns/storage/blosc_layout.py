@@ -19,7 +19,7 @@ import struct
 import blosc2
 import numpy as np
 
-from ..files import NotARegularFile, disk_error, open_regular, os_error_message
+from ..base.files import NotARegularFile, disk_error, open_regular, os_error_message
 from .format import REBUILD, DataCorrupted, DataFileMissing, StorageError
 
 __all__ = ["check_frame_file", "read_frame_file", "codec_name", "filter_name", "chunk_sizes",

@@ -20,7 +20,7 @@ Words:
 
 Rows of a chunk ``[start, end)`` satisfy ``start <= time < end`` and ``endtime <= end`` and are
 sorted by time; chunks are in time order and do not overlap (strax's rule with the half-open
-interval made exact, as :func:`superruns.kernels.select_in_ranges` applies it).
+interval made exact, as :func:`superruns.base.kernels.select_in_ranges` applies it).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.format import descr_to_dtype
 
-from ..errors import SuperrunsError
+from ..base.errors import SuperrunsError
 
 __all__ = ["FORMAT_VERSION", "METADATA_KEY", "METADATA_CRC_KEY", "COMPRESSOR", "RESERVED_KEYS",
            "REBUILD", "StorageError", "DataCorrupted", "DataFileMissing", "TimeRangeError", "NewerFormat",

@@ -10,8 +10,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .. import kernels
-from ..files import FileAccessError, NotARegularFile, open_regular
+from ..base import kernels
+from ..base.files import FileAccessError, NotARegularFile, open_regular
 from .blosc_layout import FrameReader, decompress_into, read_frame_file
 from .compression import DEFAULT_NTHREADS
 from .format import (METADATA_CRC_KEY, METADATA_KEY, REBUILD, ChunkRecord, DataCorrupted, Frame,
@@ -87,7 +87,7 @@ class DataFile:
     Time ranges (``time_range=(t0, t1)``) select by containment: the rows with
     ``t0 <= time < t1`` and ``endtime <= t1``, i.e. whose ``[time, endtime)`` lies inside
     ``[t0, t1)`` (strax's ``fully_contained_in``, with a zero-length row at ``t1`` left to the
-    next range, as :func:`superruns.kernels.select_in_ranges` does). Only the chunks whose
+    next range, as :func:`superruns.base.kernels.select_in_ranges` does). Only the chunks whose
     interval overlaps ``[t0, t1)`` are touched, and in them only the frames whose time
     statistics allow a selected row; frames wholly inside are decompressed straight into the
     result.

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import kernels
-from ..atomic import is_temp_name, temp_owner_pid
-from ..files import NotARegularFile, os_error_message
-from ..layout import place_of
+from ..base import kernels
+from ..base.atomic import is_temp_name, temp_owner_pid
+from ..base.files import NotARegularFile, os_error_message
+from .layout import place_of
 from .blosc_layout import chunk_sizes
 from .format import ChunkRecord, FrameRecord, NewerFormat, StorageError
 from .reader import DataFile
@@ -70,7 +70,7 @@ def verify_file(path, *, deep: bool = False, max_problems: int = 20,
     """Check one data file frame by frame; return ``{"path", "ok", "problem", "problems", ...}``.
 
     ``expected`` is the ``(run_id, data_type[, lineage_hash])`` the file's location names (a
-    data file lives at ``{data_dir}/{run_id}/{data_type}-{lineage_hash}``, :mod:`superruns.layout`;
+    data file lives at ``{data_dir}/{run_id}/{data_type}-{lineage_hash}``, :mod:`superruns.storage.layout`;
     a lineage of None is not compared): a file saying otherwise is reported ``misplaced``.
     Memory stays at about one frame (4 MiB of rows by default), whatever the file's size.
     Every damaged frame is listed (up to ``max_problems``), not only the first.
@@ -175,7 +175,7 @@ def _row_problem(rows: np.ndarray, frame: FrameRecord, chunk: ChunkRecord) -> st
 def data_files(directory) -> tuple[list[Path], list[Path]]:
     """``(data files, leftover temporary files)`` under a data directory: files without a
     suffix (logs, summaries and selections have one) outside hidden directories (Snakemake's
-    ``.snakemake``); temporary files are those :mod:`superruns.atomic` makes (a running
+    ``.snakemake``); temporary files are those :mod:`superruns.base.atomic` makes (a running
     writer's, or one a killed writer left behind: see :func:`temp_file_owner`)."""
     files, leftovers = [], []
     for root, dirs, names in os.walk(directory):

@@ -10,9 +10,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import kernels
-from ..atomic import atomic_path
-from ..version import __version__
+from ..base import kernels
+from ..base.atomic import atomic_path
+from ..base.version import __version__
 from .blosc_layout import MAX_CHUNK_BYTES, FrameFileWriter, chunk_sizes, decompress_into
 from .compression import Compression
 from .format import (COMPRESSOR, FORMAT_VERSION, METADATA_CRC_KEY, METADATA_KEY, RESERVED_KEYS,
@@ -52,7 +52,7 @@ class DataWriter:
     ...     w.write_chunk(rows, start, end)
 
     Only the current chunk is in memory: each frame is compressed and appended to a hidden
-    temporary file (:func:`superruns.atomic.atomic_path`) as it comes; the metadata (with the
+    temporary file (:func:`superruns.base.atomic.atomic_path`) as it comes; the metadata (with the
     chunk list) is written once, at :meth:`close`, which then fsyncs and renames the file to
     ``path``. If the ``with`` block raises, or :meth:`close` fails, the temporary file is
     removed and nothing is at ``path``.

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from ..errors import EXPECTED_ERRORS
+from ..base.errors import EXPECTED_ERRORS
 from .format import COMPRESSORS
 from .registry import StraxBridgeError
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Mapping
 
-from ..hashing import deterministic_hash
+from ..base.hashing import deterministic_hash
 from ..storage import DataFile
 from .format import (STRAX_FORMAT_VERSION, StraxFormatError, compress, encode_run_document,
                             folder_name, strax_chunk_info, strax_run_document)

@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
-from ..atomic import write_atomic
-from ..hashing import deterministic_hash
+from ..base.atomic import write_atomic
+from ..base.hashing import deterministic_hash
 from ..storage import dtype_from_metadata
 from ..storage.format import dtype_to_str
 from .registry import StraxBridgeError, StraxDataType
@@ -123,7 +123,7 @@ def _job_json(smk) -> dict:
 
 
 def job_from_json(path) -> SimpleNamespace:
-    """A stand-in for Snakemake's ``snakemake`` object, as :mod:`superruns.jobs` reads it."""
+    """A stand-in for Snakemake's ``snakemake`` object, as :mod:`superruns.orchestration.jobs` reads it."""
     data = json.loads(Path(path).read_text())
 
     class Named(dict):
@@ -139,7 +139,7 @@ def job_from_json(path) -> SimpleNamespace:
 
 def produce_job(smk) -> None:
     """Snakemake job (rule ``strax_produce``): in ``strax.python`` when set, else here."""
-    from ..jobs import error_policy
+    from ..orchestration.jobs import error_policy
 
     with error_policy(lambda line: print(line, file=sys.stderr)):
         python = interpreter(smk.config)

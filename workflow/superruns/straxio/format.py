@@ -26,8 +26,8 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from ..errors import SuperrunsError
-from ..hashing import deterministic_hash
+from ..base.errors import SuperrunsError
+from ..base.hashing import deterministic_hash
 from ..storage import dtype_from_metadata
 
 __all__ = [

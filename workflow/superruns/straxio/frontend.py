@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import strax
 
-from ..errors import SuperrunsError
-from ..hashing import deterministic_hash
+from ..base.errors import SuperrunsError
+from ..base.hashing import deterministic_hash
 from ..storage import DataFile, StorageError
-from ..layout import data_file_name, stored_versions
+from ..storage.layout import data_file_name, stored_versions
 from .format import (STRAX_FORMAT_VERSION, run_document_from_metadata, strax_chunk_info,
                             strax_run_document, superrun_suffix)
 from .registry import StraxDataType
@@ -105,7 +105,7 @@ class SuperrunsFrontend(strax.StorageFrontend):
     can_define_runs = False
 
     def __init__(self, project=None, *, data_dir=None, verify: bool = True, provide_run_metadata=None,
-                 take_only=(), exclude=(), exclude_superruns=(), readonly: bool = True):
+                 take_only=(), exclude=(), exclude_superruns=(), readonly: bool = True, files=None):
         if not readonly:
             raise ValueError("SuperrunsFrontend is read only: the workflow writes its files "
                              "(add a strax.DataDirectory to store what strax computes)")
@@ -123,6 +123,9 @@ class SuperrunsFrontend(strax.StorageFrontend):
         # Data types whose superruns strax must compute itself (e.g. an ExhaustPlugin's): our
         # superrun files are the concatenation of the subruns' (docs/strax.md, divergence 7).
         self.exclude_superruns = set(strax.to_str_tuple(exclude_superruns))
+        #: ``{(run_id, data_type): path}``: serve exactly these files, nothing else (a
+        #: workflow job reads only the inputs Snakemake handed it); None: the data directory.
+        self.files = None if files is None else {key: os.fspath(path) for key, path in files.items()}
 
     # -- data
 
@@ -131,8 +134,14 @@ class SuperrunsFrontend(strax.StorageFrontend):
         return isinstance(value, str) and value not in ("", ".", "..") and "/" not in value and "\\" not in value
 
     def _file_of(self, key, fuzzy) -> str:
-        """The file of ``key``: ``{run}/{data_type}-{lineage_hash}`` (superruns.layout); with
-        fuzzy matching, the newest stored version (its lineage is compared after)."""
+        """The file of ``key``: ``{run}/{data_type}-{lineage_hash}`` (superruns.storage.layout); with
+        fuzzy matching, the newest stored version (its lineage is compared after). With
+        ``files``, only the file given for the key's run and data type."""
+        if self.files is not None:
+            path = self.files.get((key.run_id, key.data_type))
+            if path is None or not os.path.isfile(path):
+                raise strax.DataNotAvailable(f"{key.run_id}/{key.data_type} is not an input of this job")
+            return path
         path = os.path.join(self.path, key.run_id, data_file_name(key.data_type, key.lineage_hash))
         if not os.path.isfile(path) and fuzzy:
             versions = stored_versions(self.path, key.run_id, key.data_type).values()
@@ -262,8 +271,8 @@ def plugin_stubs(project, data_types=None) -> list[type]:
     (``<SUBRUN-DEPENDENT:{hash}>``): superruns of the data types that depend on it load through
     the stubs, their regular runs do not (load those with ``superruns.load``).
     """
-    from ..lineage import subrun_dependent_value
-    from ..options import per_run_spec
+    from ..model.lineage import subrun_dependent_value
+    from ..model.options import per_run_spec
 
     registry = project.registry
     wanted = _stub_types(project) if data_types is None else list(data_types)

@@ -14,9 +14,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..atomic import fsync_directory, write_atomic
-from ..hashing import deterministic_hash
-from ..layout import relative_path
+from ..base.atomic import fsync_directory, write_atomic
+from ..base.hashing import deterministic_hash
+from ..storage.layout import relative_path
 from ..storage import DataWriter, dtype_from_metadata, read_metadata
 from .format import (StraxFolder, StraxFormatError, check_decoder, datetime_to_ns, decode_run_document,
                             iter_folder_chunks, read_folder_metadata, scan_directory)
@@ -57,7 +57,7 @@ def _run_selection(folders: list[StraxFolder], runs) -> dict[str, tuple[str, int
         if strax_id not in available:
             raise StraxFormatError(f"import of {new_id}: the DataDirectory holds no data of run {strax_id!r} "
                                    f"(it has: {', '.join(available) or 'none'})")
-        from ..names import run_id_problem
+        from ..base.names import run_id_problem
 
         problem = run_id_problem(new_id)
         if problem:
@@ -73,7 +73,7 @@ def _clip_chunk(info: dict, rows: np.ndarray, start, end, where: str):
     c0, c1 = max(info["start"], start), min(info["end"], end)
     if c0 >= c1:
         return None
-    from ..kernels import endtime
+    from ..base.kernels import endtime
 
     ends = endtime(rows)
     times = rows["time"]
@@ -314,11 +314,11 @@ def add_runs_to_registry(runs_file, entries: Mapping[str, Mapping], *, dry_run: 
     """Add runs to a run registry file (kept as written: new entries are appended as text).
 
     A run already there with the same start and end is left alone; with other times it is an
-    error. The new text is checked by :class:`superruns.runs.RunRegistry` before it replaces
+    error. The new text is checked by :class:`superruns.model.runs.RunRegistry` before it replaces
     the file (atomically). ``dry_run``: check only. Returns the ids added.
     """
-    from ..runs import RunRegistry
-    from ..yamlio import yaml_load
+    from ..model.runs import RunRegistry
+    from ..base.yamlio import yaml_load
 
     path = Path(runs_file)
     text = path.read_text() if path.exists() else ""

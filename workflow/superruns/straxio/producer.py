@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import strax
 
-from ..hashing import deterministic_hash
-from ..metadata import output_metadata
+from ..base.hashing import deterministic_hash
+from ..build.metadata import output_metadata
 from ..storage import DataWriter
 from .frontend import SuperrunsFrontend
 from .registry import StraxBridgeError, StraxDataType
@@ -99,16 +99,16 @@ def strax_data_types(project, spec: dict, known=()) -> list[StraxDataType]:
     return result
 
 
-def _checked_context(project, run_id: str, data_type: str):
-    """The config's strax Context, reading our files first (its own frontends made read only:
-    the job writes nothing else), after checking it still gives ``data_type`` the lineage the
-    workflow expects."""
-    from ..processing import ProcessingError
+def _checked_context(project, run_id: str, data_type: str, files: dict):
+    """The config's strax Context, reading the job's input ``files`` (``{(run_id, data_type):
+    path}``) first (its own frontends made read only: the job writes nothing else), after
+    checking it still gives ``data_type`` the lineage the workflow expects."""
+    from ..build.processing import ProcessingError
 
     context = make_context(project.config["strax"])
     for frontend in context.storage:
         frontend.readonly = True
-    context.storage = [SuperrunsFrontend(project)] + list(context.storage)
+    context.storage = [SuperrunsFrontend(project, files=files)] + list(context.storage)
     expected = deterministic_hash(project.lineage(run_id, data_type))
     key = context.key_for(run_id, data_type)
     if key.lineage_hash != expected:
@@ -130,7 +130,7 @@ def strax_output_metadata(project, run_id: str, data_type: str, plugin, *, rechu
 
 def _rows_of(chunk, dtype: np.dtype, run_id: str, data_type: str) -> np.ndarray:
     """A strax chunk's rows as the declared dtype (the same fields under other titles pass)."""
-    from ..processing import ProcessingError
+    from ..build.processing import ProcessingError
 
     rows = chunk.data
     if rows.dtype != dtype:
@@ -148,11 +148,12 @@ def produce(project, run_id: str, data_type: str, inputs: dict, output, extra_me
     :class:`SuperrunsFrontend`. Chunks are rechunked as strax's saver would
     (``rechunk_on_save``), unless ``strax.rechunk`` is false.
     """
-    from ..processing import check_input_lineages, open_inputs
+    from ..build.processing import check_input_lineages, open_inputs
 
-    context = _checked_context(project, run_id, data_type)
-    check_input_lineages(project, run_id, open_inputs(
-        {dt: Path(item) if isinstance(item, str) else item for dt, item in inputs.items()}))
+    opened = open_inputs({dt: Path(item) if isinstance(item, str) else item for dt, item in inputs.items()})
+    context = _checked_context(project, run_id, data_type,
+                               {(run_id, dt): data.path for dt, data in opened.items()})
+    check_input_lineages(project, run_id, opened)
     plugin = context._get_plugins((data_type,), run_id)[data_type]
     dtype = np.dtype(plugin.dtype_for(data_type))
     rechunk = bool(project.config["strax"].get("rechunk", True) and plugin.can_rechunk(data_type)
@@ -172,7 +173,7 @@ def produce(project, run_id: str, data_type: str, inputs: dict, output, extra_me
 
 
 def _produce(job) -> None:
-    from ..processing import open_inputs
+    from ..build.processing import open_inputs
 
     run_id, data_type = job.wildcards.run, job.wildcards.data_type
     log.info("strax %s, interpreter %s", strax.__version__, sys.executable)
@@ -183,6 +184,6 @@ def _produce(job) -> None:
 
 def produce_job(smk) -> None:
     """Snakemake job (rule ``strax_produce``): one strax data type of one regular run."""
-    from ..jobs import run_job
+    from ..orchestration.jobs import run_job
 
     run_job(smk, _produce)

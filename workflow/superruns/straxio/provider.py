@@ -2,7 +2,7 @@
 
 The config schema names :func:`plugins` (``superruns.straxio:plugins``) as the default
 ``strax.provider``, so a project with a ``strax:`` section collects these entries through the
-same interface as any ``plugins:`` reference (:func:`superruns.plugins.plugins_of`); the core
+same interface as any ``plugins:`` reference (:func:`superruns.model.plugins.plugins_of`); the core
 never imports this package. strax itself is imported only when ``strax.data_types`` is set.
 """
 

@@ -1,7 +1,7 @@
 """Data types that come from strax, as entries of a project's registry (strax-free).
 
-:class:`StraxDataType` is a :class:`~superruns.plugins.Plugin` that keeps strax's lineage
-(it overrides :meth:`~superruns.plugins.Plugin.lineage`); :mod:`superruns.straxio.provider`
+:class:`StraxDataType` is a :class:`~superruns.model.plugins.Plugin` that keeps strax's lineage
+(it overrides :meth:`~superruns.model.plugins.Plugin.lineage`); :mod:`superruns.straxio.provider`
 gives the registry these entries through the same interface as any plugin module.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SuperrunsError
-from ..plugins import Plugin
+from ..base.errors import SuperrunsError
+from ..model.plugins import Plugin
 from ..storage import dtype_from_metadata, read_metadata
 
 __all__ = ["StraxBridgeError", "StraxDataType", "StraxOnlyError", "imported_data_type",

@@ -1,0 +1,171 @@
+"""Building from Python: ``superruns.make(names, data_types, cores=...)`` runs Snakemake.
+
+strax users expect ``get_array`` to make what is missing; here the workflow engine stays
+Snakemake (its rerun triggers, its cluster profiles, its locks), run as a subprocess of the
+same Python (``python -m snakemake``) in the project's directory, so that the core package
+still imports without Snakemake (the ``superruns[workflow]`` extra; issue 14) and a failing
+job never takes the user's interpreter down. Targets are the current lineage's files
+(:mod:`superruns.storage.layout`), so ``make`` builds exactly what ``load`` reads.
+
+Progress: Snakemake's ``N of M steps (P%) done`` lines drive a bar on stderr (redrawn in
+place on a terminal, one line per step otherwise); its whole output goes to
+``{data_dir}/logs/make/{time}-{pid}.log``, whose last lines a failure quotes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..base.errors import SuperrunsError
+
+if TYPE_CHECKING:
+    from ..project import Project
+
+__all__ = ["MakeError", "make", "make_command", "snakefile_of", "targets_of"]
+
+_STEPS = re.compile(r"(\d+) of (\d+) steps \(\d+%\) done")
+_JOBS_TOTAL = re.compile(r"^total\s+(\d+)", re.MULTILINE)
+PACKAGE_SNAKEFILE = Path(__file__).resolve().parents[3] / "Snakefile"
+
+
+class MakeError(SuperrunsError, RuntimeError):
+    """``make`` could not build what was asked; the message says why and where the log is."""
+
+
+def _as_list(value, what: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
+        raise MakeError(f"{what}={value!r}: give a name or a non-empty list of names")
+    return list(dict.fromkeys(value))
+
+
+def targets_of(project: Project, names, data_types) -> list[str]:
+    """The files to build, relative to the project's directory (Snakemake's working one)."""
+    from ..storage.identity import check_name
+
+    targets = []
+    for name in _as_list(names, "names"):
+        for data_type in _as_list(data_types, "data_types"):
+            check_name(project, name, data_type)
+            project.check_known(name)
+            targets.append(os.path.relpath(project.path(name, data_type), project.base_dir))
+    return targets
+
+
+def snakefile_of(project: Project, snakefile=None) -> Path:
+    """The Snakefile to run: ``snakefile``, else the project directory's own, else the one of
+    the repository this package is installed from."""
+    for candidate in (snakefile, project.base_dir / "Snakefile", PACKAGE_SNAKEFILE):
+        if candidate is not None and Path(candidate).is_file():
+            return Path(candidate).resolve()
+    raise MakeError(f"No Snakefile in {project.base_dir} nor at {PACKAGE_SNAKEFILE}: pass "
+                    "snakefile= (the superruns workflow's Snakefile)")
+
+
+def _config_file(project: Project, scratch: Path) -> Path:
+    """The project's config file, or its configuration written to ``scratch``."""
+    source = Path(project.source)
+    if source.is_file():
+        return source.resolve()
+    import json
+
+    path = scratch / "config.json"          # JSON is YAML: Snakemake reads either
+    path.write_text(json.dumps(project.config))
+    return path
+
+
+def make_command(project: Project, targets, *, cores, snakefile, configfile, snakemake_args=()) -> list[str]:
+    """``python -m snakemake`` with the project's config, in its directory."""
+    return [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(project.base_dir),
+            "--configfile", str(configfile), "--replace-workflow-config", "--cores", str(cores),
+            *map(str, snakemake_args), *targets]
+
+
+def make(project: Project, names, data_types, *, cores=1, progress=True, snakemake_args=(),
+         snakefile=None) -> list[Path]:
+    """Build ``data_types`` of ``names`` (runs or superruns) that are missing or stale for
+    the current configuration; return their files. Raises :class:`MakeError` naming the log
+    when Snakemake fails."""
+    if importlib.util.find_spec("snakemake") is None:
+        raise MakeError("superruns.make runs the workflow with Snakemake, which is not installed: "
+                        "pip install 'superruns[workflow]'")
+    targets = targets_of(project, names, data_types)
+    log_path = project.data_dir / "logs" / "make" / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="superruns-make-") as scratch:
+        command = make_command(project, targets, cores=cores, snakefile=snakefile_of(project, snakefile),
+                               configfile=_config_file(project, Path(scratch)), snakemake_args=snakemake_args)
+        returncode, tail = _run(command, log_path, ProgressBar(sys.stderr) if progress else None)
+    if returncode != 0:
+        raise MakeError(f"snakemake failed (exit status {returncode}) building {', '.join(targets)}; "
+                        f"its log is {log_path}. Last lines:\n" + "\n".join(tail))
+    return [project.base_dir / t for t in targets]
+
+
+def _run(command: list[str], log_path: Path, bar) -> tuple[int, list[str]]:
+    """Run ``command``, its output to ``log_path`` and through ``bar``; its exit status and
+    its last output lines."""
+    tail: deque[str] = deque(maxlen=25)
+    with open(log_path, "w") as log, subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1")) as process:
+        for line in process.stdout:
+            log.write(line)
+            tail.append(line.rstrip("\n"))
+            if bar is not None:
+                bar.feed(line)
+        returncode = process.wait()
+    if bar is not None:
+        bar.close()
+    return returncode, list(tail)
+
+
+class ProgressBar:
+    """``[#####.....] 12/40 jobs`` from Snakemake's output lines, on ``stream``."""
+
+    WIDTH = 30
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.done, self.total, self.shown = 0, None, None
+
+    def feed(self, line: str) -> None:
+        steps = _STEPS.search(line)
+        if steps:
+            self.done, self.total = int(steps[1]), int(steps[2])
+        elif self.total is None and (total := _JOBS_TOTAL.search(line)):
+            self.total = int(total[1])
+        else:
+            return
+        self.draw()
+
+    def text(self) -> str:
+        total = self.total or 0
+        filled = self.WIDTH * self.done // total if total else 0
+        return f"superruns.make [{'#' * filled}{'.' * (self.WIDTH - filled)}] {self.done}/{total} jobs"
+
+    def draw(self) -> None:
+        text = self.text()
+        if text == self.shown:
+            return
+        self.shown = text
+        self.stream.write(("\r" + text) if self.tty else text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown is None:
+            self.stream.write("superruns.make: nothing to build\n")
+        elif self.tty:
+            self.stream.write("\n")
+        self.stream.flush()

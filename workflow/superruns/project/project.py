@@ -1,0 +1,228 @@
+"""A Project ties one configuration to its registry, runs, superrun definitions and data.
+
+The Snakefile builds one Project at parse time and makes it this process's default; the
+scripts build one per job from the config it hands them; users get the default one
+(``config/config.yaml`` in the working directory, or ``$SUPERRUNS_CONFIG``) through
+:func:`superruns.load` and friends.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from ..base.errors import SuperrunsError
+from ..base.names import is_superrun_id
+from .config import (DEFAULT_CONFIG, SNAKEMAKE_CONFIG, ConfigError, _schema_default, check_options,
+                     check_yaml_files, resolve_paths, validate_config)
+
+__all__ = ["OtherLineageError", "Project", "UnknownRunIdError", "set_default_project"]
+
+
+class OtherLineageError(SuperrunsError, ValueError):
+    """A file of another lineage than the configuration's was asked to be built."""
+
+
+class UnknownRunIdError(SuperrunsError, KeyError):
+    """A target names a run or superrun the project does not define."""
+
+
+_DEFAULT_PROJECT: list["Project"] = []
+
+
+def set_default_project(project: "Project | None") -> None:
+    """Make ``project`` what :func:`superruns.load` and friends use without ``project=`` in this
+    process (None: back to the config file). The Snakefile registers its own, so the rules of a
+    host workflow that includes ours as a module find the module's data."""
+    _DEFAULT_PROJECT[:] = [project] if project is not None else []
+
+
+class Project:
+    """Configuration, plugin registry, run registry and superrun definitions of one workflow."""
+
+    def __init__(self, config: dict, base_dir: str | Path | None = None, *, source: str | None = None):
+        # Paths in the config are relative to Snakemake's working directory: the current one
+        # in the Snakefile and in its jobs.
+        self.base_dir = Path(base_dir or Path.cwd()).resolve()
+        self.source = source or SNAKEMAKE_CONFIG
+        self.config = resolve_paths(validate_config(config, self.source), self.base_dir)
+        self.data_dir = Path(self.config["data_dir"])
+
+    @classmethod
+    def from_file(cls, path: str | Path = DEFAULT_CONFIG, base_dir: str | Path | None = None) -> "Project":
+        """The Project of a config file; its paths are relative to ``base_dir``, by default
+        the workflow directory of ``<dir>/config/config.yaml`` (``<dir>``, where snakemake
+        runs), else the file's own directory."""
+        from ..base.yamlio import yaml_load
+
+        path = Path(path)
+        check_yaml_files([path])
+        if not path.is_file():
+            raise ConfigError(f"No configuration file at {path.resolve()}: run from the workflow's "
+                              "directory, or set SUPERRUNS_CONFIG to the config.yaml to use.")
+        config = yaml_load(path, ConfigError) or {}
+        if base_dir is None:
+            base_dir = path.resolve().parent.parent if path.parent.name == "config" else path.parent
+        return cls(config, base_dir, source=str(path))
+
+    @classmethod
+    def default(cls) -> "Project":
+        """The Project registered for this process (by the Snakefile of a workflow, also one
+        included as a module), else the one of ``$SUPERRUNS_CONFIG`` or ``config/config.yaml``."""
+        if _DEFAULT_PROJECT:
+            return _DEFAULT_PROJECT[-1]
+        return cls.from_file(os.environ.get("SUPERRUNS_CONFIG", DEFAULT_CONFIG))
+
+    # -- what the project knows, loaded on first use ---------------------------------------
+
+    @cached_property
+    def registry(self):
+        from ..model.plugins import PluginReferenceError, Registry
+
+        references = self.plugin_references()
+        try:
+            registry = Registry.from_references(references, self)
+        except PluginReferenceError as error:
+            raise ConfigError(f"{self.source}: plugins: {error}; fix: give importable modules that list "
+                              "their plugins in PLUGINS, or 'module:function' providers returning them "
+                              f"(now {references})") from None
+        if not self.config.get("strax"):        # strax Contexts take options of their own
+            check_options(registry, self.config.get("options") or {}, self.source)
+        return registry
+
+    def plugin_references(self) -> list[str]:
+        """Where the registry's plugins come from: the config's ``plugins:``, then, when the
+        config has a ``strax:`` section, its ``provider``. The provider's default is in the
+        config schema (``superruns.straxio:plugins``): the core names no bridge itself."""
+        references = list(self.config["plugins"])
+        strax = self.config.get("strax")
+        if strax:
+            references.append(strax.get("provider") or _schema_default("strax", "provider"))
+        return references
+
+    @cached_property
+    def runs(self):
+        from ..model.runs import RunRegistry
+
+        return RunRegistry.load(self.config["runs"])
+
+    @cached_property
+    def definitions(self):
+        from ..definitions import Definitions
+
+        # Definitions.load checks its files and folders itself (FIFOs, subfolders, symlinks).
+        return Definitions.load(self.config["superruns"], self.runs, base_dir=self.base_dir,
+                                dq_dir=self.config["dq_dir"], lock=self.config["lock"])
+
+    def live_definitions(self):
+        """The definitions with query and sample superruns resolved from the registry as it
+        is now, the lock only read (what ``superruns lock`` and ``diff`` compare)."""
+        from ..definitions import Definitions
+
+        return Definitions.load(self.config["superruns"], self.runs, base_dir=self.base_dir,
+                                dq_dir=self.config["dq_dir"], lock=self.config["lock"],
+                                lock_mode="live")
+
+    @cached_property
+    def options(self) -> dict:
+        """The config's option overrides, values given as text typed by the options' defaults
+        (``--config`` hands nested values over as text: :func:`superruns.model.options.typed_overrides`)."""
+        from ..model.options import typed_overrides
+
+        return typed_overrides(self.registry, self.config.get("options"))
+
+    @property
+    def storage(self) -> dict:
+        return self.config["storage"]
+
+    # -- names and paths ---------------------------------------------------------------------
+
+    is_superrun = staticmethod(is_superrun_id)
+
+    def path(self, run_id: str, data_type: str, lineage_hash: str | None = None) -> Path:
+        """The data file of ``run_id``'s ``data_type`` of lineage ``lineage_hash`` (default:
+        the current one, the configuration's): ``{data_dir}/{run_id}/{data_type}-{hash}``
+        (:mod:`superruns.storage.layout`)."""
+        return self.data_dir / self.relative_path(run_id, data_type, lineage_hash)
+
+    def relative_path(self, run_id: str, data_type: str, lineage_hash: str | None = None) -> str:
+        """:meth:`path` relative to ``data_dir``, as the rules name their inputs and outputs."""
+        from ..storage.layout import relative_path
+
+        return relative_path(run_id, data_type, lineage_hash or self.lineage_hash(run_id, data_type))
+
+    def stored_versions(self, run_id: str, data_type: str) -> dict[str, Path]:
+        """``{lineage_hash: path}`` of every stored version of ``run_id``'s ``data_type``."""
+        from ..storage.layout import stored_versions
+
+        return stored_versions(self.data_dir, run_id, data_type)
+
+    def check_known(self, run_id: str) -> None:
+        known = self.definitions if self.is_superrun(run_id) else self.runs
+        if run_id not in known:
+            what = "superrun" if self.is_superrun(run_id) else "run"
+            raise UnknownRunIdError(f"Unknown {what} {run_id!r}: define it in "
+                                    f"{'the superrun definitions' if what == 'superrun' else self.config['runs']}.")
+
+    # -- lineage -----------------------------------------------------------------------------
+
+    def lineage(self, run_id: str, data_type: str) -> dict:
+        """strax's lineage of ``data_type`` for a run or superrun, as its plugin says it."""
+        return self.registry[data_type].lineage(self, run_id)
+
+    def lineage_hash(self, run_id: str, data_type: str) -> str:
+        """The lineage hash of (run, data type); computed once per distinct lineage (see
+        :meth:`superruns.model.plugins.Plugin.lineage_key`)."""
+        from ..model.lineage import lineage_hash
+
+        key = (data_type, self.registry[data_type].lineage_key(self, run_id))
+        cache = self.__dict__.setdefault("_lineage_hashes", {})
+        if key not in cache:
+            cache[key] = lineage_hash(self.lineage(run_id, data_type))
+        return cache[key]
+
+    def current_lineage_hash(self, run_id: str, data_type: str, asked: str) -> str:
+        """The lineage hash of ``run_id/data_type``, refusing an ``asked`` other one: the
+        configuration makes only its own version (other versions stay as they were built)."""
+        wanted = self.lineage_hash(run_id, data_type)
+        if asked != wanted:
+            raise OtherLineageError(
+                f"{run_id}/{data_type}-{asked}: the configuration makes lineage {wanted} of "
+                f"{run_id}/{data_type}, not {asked}; ask for {run_id}/{data_type} (the current version), "
+                "or switch the configuration back to the one of that lineage to build it.")
+        return wanted
+
+    def per_run_options(self, data_type: str) -> set[str]:
+        from ..model.options import per_run_options
+
+        return per_run_options(self.registry, data_type, self.options)
+
+    def resolved_options(self, run_id: str, data_type: str) -> dict:
+        from ..model.options import resolve_options
+
+        return resolve_options(self.registry, data_type, run_id, self.options)
+
+    # -- run metadata ------------------------------------------------------------------------
+
+    def run_metadata(self, run_id: str) -> dict:
+        """The run document: start/end (int ns), livetime (s), mode, source, tags, and for a
+        superrun its sub_run_spec (as defined and flattened) and hash."""
+        self.check_known(run_id)
+        if self.is_superrun(run_id):
+            return self.definitions.run_metadata(run_id)
+        run = self.runs[run_id]
+        return {"name": run.run_id, "start": run.start, "end": run.end,
+                "livetime": (run.end - run.start) / 1e9, "mode": [run.mode] if run.mode else [],
+                "source": [run.source] if run.source else [], "tags": sorted(run.tags)}
+
+    # -- what a superrun needs built first ----------------------------------------------
+
+    def selections_needed(self, superrun: str) -> list[str]:
+        """The configured selections whose events files ``superrun`` (or a superrun it holds)
+        is defined by."""
+        from ..storage.layout import selection_path
+
+        produced = {selection_path(self.data_dir, name).resolve(): name for name in self.config["selections"]}
+        return [produced[path.resolve()] for path in self.definitions.events_files(superrun)
+                if path.resolve() in produced]
