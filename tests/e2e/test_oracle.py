@@ -40,6 +40,8 @@ def oracle_session(tmp_path_factory):
 
 
 def test_every_kind_of_superrun_holds_what_the_oracle_says(oracle_session, capsys):
+    """Batches of drawn definitions, each built by one snakemake, every superrun and data
+    type as the oracle says; at least MIN_DEFINITIONS of them per run."""
     done = {"definitions": 0, "batches": 0, "snakemake": 0.0}
 
     @settings(max_examples=BATCHES, deadline=None, suppress_health_check=SLOW, print_blob=True)
@@ -63,6 +65,8 @@ def test_every_kind_of_superrun_holds_what_the_oracle_says(oracle_session, capsy
 @settings(max_examples=8, deadline=None, suppress_health_check=SLOW)
 @given(data=st.data())
 def test_a_definition_that_holds_nothing_is_refused_at_parse_time(oracle_session, data):
+    """A query, set operation, veto, sample or range of a superrun that holds nothing stops
+    the parse (a dry run) naming the superrun, with no traceback and no lock written."""
     batch, name = data.draw(empty_cases(oracle_session.universe), label="case")
     oracle = batch.oracle(oracle_session.registry)
     with pytest.raises(Refused):

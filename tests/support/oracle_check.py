@@ -163,9 +163,9 @@ def build(flow: Workflow, batch: Batch) -> float:
     return time.monotonic() - started
 
 
-def check_batch(session: Session, batch: Batch) -> None:
-    """Every superrun and data type against the oracle; raises the first problem found
-    (its superrun's definitions as YAML), listing the others after it."""
+def batch_problems(session: Session, batch: Batch) -> list:
+    """``(exception class, superrun, message)`` of every difference from the oracle, the
+    most severe first (definition order within a kind)."""
     project = superruns.Project.from_file(session.flow.root / "config" / "config.yaml")
     oracle = Oracle(batch.definitions, session.registry, *disk_readers(session.flow.root))
     problems = []
@@ -174,8 +174,14 @@ def check_batch(session: Session, batch: Batch) -> None:
         for dt in DATA_TYPES:
             problems += row_problems(session, project, oracle, name, dt)
             problems += chunk_problems(session, project, oracle, name, dt)
+    return sorted(problems, key=lambda p: SEVERITY.index(p[0]))   # stable
+
+
+def check_batch(session: Session, batch: Batch) -> None:
+    """Every superrun and data type against the oracle; raises the most severe problem
+    found (with its superrun's definitions as YAML), listing the others after it."""
+    problems = batch_problems(session, batch)
     if problems:
-        problems.sort(key=lambda p: SEVERITY.index(p[0]))    # stable: definition order within
         kind, name, message = problems[0]
         others = "".join(f"\n  {m}" for _, _, m in problems[1:12])
         raise kind(f"{message}\n\nDefinitions ({name} and the superruns it holds):\n"

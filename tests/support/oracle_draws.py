@@ -293,8 +293,11 @@ def veto_body(draw, b: Builder, name: str, body: dict, tables: dict, inline: boo
 
 @st.composite
 def empty_cases(draw, u: Universe) -> tuple[Batch, str]:
-    """A batch whose last definition holds nothing by the documents (helpers before it)."""
+    """A batch whose last definition holds nothing by the documents (helpers before it, among
+    them a query superrun: the lock must stay unwritten when the parse stops)."""
     builder = Builder(u, draw(dq_versions(u)))
+    modes = sorted({r["mode"] for r in u.registry.values()})
+    builder.try_add("_h_locked", {"query": {"mode": draw(st.sampled_from(modes))}}, {})
     runs, reg = u.run_ids, u.registry
     kind = draw(st.sampled_from(("query", "intersection", "difference", "veto", "sample", "gap")))
     apart = [(x, y) for x, y in zip(runs, runs[1:]) if reg[x]["end"] < reg[y]["start"]]
