@@ -42,23 +42,28 @@ def oracle_session(tmp_path_factory):
 def test_every_kind_of_superrun_holds_what_the_oracle_says(oracle_session, capsys):
     """Batches of drawn definitions, each built by one snakemake, every superrun and data
     type as the oracle says; at least MIN_DEFINITIONS of them per run."""
-    done = {"definitions": 0, "batches": 0, "snakemake": 0.0}
+    done = {"definitions": 0, "batches": 0, "drawn": 0, "examples": 0, "snakemake": 0.0}
 
     @settings(max_examples=BATCHES, deadline=None, suppress_health_check=SLOW, print_blob=True)
     @given(st.data())
     def built_batch_matches(data):
         batch = data.draw(batches(oracle_session.universe, *BATCH_SIZE), label="batch")
+        done["drawn"] += len(batch.definitions)
+        done["examples"] += 1
         done["snakemake"] += build(oracle_session.flow, batch)
         check_batch(oracle_session, batch)
         done["definitions"] += len(batch.definitions)
         done["batches"] += 1
 
     started = time.monotonic()
-    built_batch_matches()
-    with capsys.disabled():
-        print(f"\noracle: {done['definitions']} definitions in {done['batches']} batches, "
-              f"{len(DATA_TYPES)} data types each, {time.monotonic() - started:.0f} s "
-              f"(snakemake {done['snakemake']:.0f} s)")
+    try:
+        built_batch_matches()
+    finally:    # also when it fails: how much was drawn (shrinking included) and how long
+        with capsys.disabled():
+            print(f"\noracle: {done['definitions']} definitions matched in {done['batches']} batches; "
+                  f"{done['drawn']} drawn in {done['examples']} examples (shrinking included), "
+                  f"{len(DATA_TYPES)} data types each, {time.monotonic() - started:.0f} s "
+                  f"(snakemake {done['snakemake']:.0f} s)")
     assert done["definitions"] >= MIN_DEFINITIONS
 
 
