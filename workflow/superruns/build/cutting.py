@@ -89,7 +89,9 @@ def blocks_of(sources: Iterable[Source]) -> list[Block]:
 @dataclass
 class Piece:
     """The rows of one source chunk that belong to a block's segments; ``starts``/``ends``:
-    the part of each segment the chunk covers, widened to the rows taken by overlap."""
+    the part of each segment the chunk covers (what the superrun holds there, recorded in the
+    chunk's ``subruns``). Rows taken by overlap (``selection: touching``) may reach past it:
+    :attr:`start`/:attr:`end` cover them too, so the chunk that holds the piece does."""
 
     leaf: str
     starts: np.ndarray
@@ -98,14 +100,17 @@ class Piece:
     parts: list = field(default_factory=list)   # Carried frames and row arrays
     first_time: int | None = None
     last_time: int | None = None
+    rows_end: int | None = None                 # the latest end of a row taken
 
     @property
     def start(self) -> int:
-        return int(self.starts.min())
+        held = int(self.starts.min())
+        return held if self.first_time is None else min(held, self.first_time)
 
     @property
     def end(self) -> int:
-        return int(self.ends.max())
+        held = int(self.ends.max())
+        return held if self.rows_end is None else max(held, self.rows_end)
 
 
 @dataclass(frozen=True)
@@ -213,8 +218,7 @@ def block_pieces(block: Block, cache: FrameCache, settings: BuildSettings) -> It
             a, b = _frame_segments(records[j], starts, ends)
             if b - a == 1 and frame_wholly_selected(records[j], chunk.end, int(starts[a]), int(ends[a]),
                                                     block.whole, settings.touching):
-                _add(piece, Carried(frame, data), frame.n, frame.first_time, frame.last_time,
-                     np.array([a]), np.array([frame.first_time]), np.array([frame.max_endtime]))
+                _add(piece, Carried(frame, data), frame.n, frame.first_time, frame.last_time, frame.max_endtime)
                 continue
             rows, endtime = cache.decoded(chunk_i, j, frame)
             _add_rows(piece, rows, endtime, starts, ends, a, b, touching,
@@ -242,18 +246,16 @@ def _add_rows(piece: Piece, rows: np.ndarray, endtime: np.ndarray, starts, ends,
     if not keep.size:
         return
     selected = rows[r0:r1][keep]
-    sel_time, sel_end = time[r0:r1][keep], endtime[r0:r1][keep]
-    _add(piece, selected, len(selected), int(sel_time[0]), int(sel_time[-1]), which[keep] + a, sel_time, sel_end)
+    sel_time = time[r0:r1][keep]
+    _add(piece, selected, len(selected), int(sel_time[0]), int(sel_time[-1]), int(endtime[r0:r1][keep].max()))
 
 
-def _add(piece: Piece, part, n: int, first_time: int, last_time: int, segment: np.ndarray,
-         time: np.ndarray, endtime: np.ndarray) -> None:
+def _add(piece: Piece, part, n: int, first_time: int, last_time: int, rows_end: int) -> None:
     piece.parts.append(part)
     piece.n += n
     if piece.first_time is None:
         piece.first_time = first_time
     piece.last_time = last_time
-    # Rows taken by overlap (touching mode) may reach past their segment: the piece, and so
-    # the chunk that holds it, must cover them.
-    np.minimum.at(piece.starts, segment, time)
-    np.maximum.at(piece.ends, segment, endtime)
+    # Rows taken by overlap (touching mode) may reach past their segment: the piece's
+    # start/end, and so the chunk that holds it, cover them; its held spans stay as defined.
+    piece.rows_end = rows_end if piece.rows_end is None else max(piece.rows_end, rows_end)
