@@ -42,9 +42,12 @@ test: $(BIN)/.installed-$(EXTRAS)
 test-fast: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/pytest tests/unit
 
+# Snakemake's own lints, snakefmt's formatting, and ruff ([tool.ruff] in pyproject.toml:
+# syntax errors, pyflakes, import order) over the Python code.
 lint: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules/
+	$(BIN)/ruff check workflow tests benchmarks scripts
 
 # Benchmarks against strax need the strax extra: make bench EXTRAS=test,strax
 bench: $(BIN)/.installed-$(EXTRAS)

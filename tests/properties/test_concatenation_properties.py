@@ -14,8 +14,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from superruns.build.concatenation import BuildSettings, Source, build_superrun
 from superruns.storage import DataFile, DataWriter

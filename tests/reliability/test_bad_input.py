@@ -21,12 +21,22 @@ import yaml
 
 import superruns
 from superruns.base import kernels
-from superruns.orchestration import jobs
 from superruns.build.processing import process_run
+from superruns.orchestration import jobs
 from superruns.storage import DataFile, DataWriter, dtype_to_str
 
-from support.reliability import (OPTIONS, RUNS, Workflow, files_under, job, run_entry, run_job,
-                                 snakemake_many, superrun_job, t)
+from support.reliability import (
+    OPTIONS,
+    RUNS,
+    Workflow,
+    files_under,
+    job,
+    run_entry,
+    run_job,
+    snakemake_many,
+    superrun_job,
+    t,
+)
 
 pytestmark = pytest.mark.e2e
 

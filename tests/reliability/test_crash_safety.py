@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import shutil
+import signal
 import subprocess
 import time
 import traceback
@@ -27,9 +27,22 @@ from superruns import storage
 from superruns.orchestration import jobs
 from superruns.storage import data_files, verify_paths
 
-from support.reliability import (OPTIONS, RUNS, STORAGE, SUPERRUNS, Workflow, assert_same_file, data_hashes,
-                                 process_job, reference_build, run_job, snakemake_command, snakemake_run,
-                                 standard_workflow, superrun_job)
+from support.reliability import (
+    OPTIONS,
+    RUNS,
+    STORAGE,
+    SUPERRUNS,
+    Workflow,
+    assert_same_file,
+    data_hashes,
+    process_job,
+    reference_build,
+    run_job,
+    snakemake_command,
+    snakemake_run,
+    standard_workflow,
+    superrun_job,
+)
 
 pytestmark = pytest.mark.e2e
 
