@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support.workflows import REPO, SNAKEMAKE
+from support.workflows import REPO, build_demo
 
 pytest.importorskip("strax")
 pytestmark = [pytest.mark.strax, pytest.mark.e2e]
 
 DOC = REPO / "docs" / "strax.md"
 STRAXEN = Path(os.environ.get("SUPERRUNS_STRAXEN_PYTHON") or REPO / ".venv-straxen" / "bin" / "python")
-SHIPPED = ["Snakefile", "rules", "scripts", "config", "profiles", "report", "environment.yml"]
 
 
 def blocks() -> list[tuple[str, str]]:
@@ -31,13 +29,7 @@ def blocks() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    for name in SHIPPED:
-        source = REPO / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
-    result = subprocess.run([str(SNAKEMAKE), "--cores", "2"], cwd=root, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return root
+    return build_demo(tmp_path_factory.mktemp("demo"))
 
 
 def test_the_page_has_blocks_of_both_kinds():
