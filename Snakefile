@@ -29,7 +29,8 @@ from superruns.project import (
 from superruns.base.errors import SuperrunsError
 from superruns.orchestration.targets import expand_short_targets, under_data_dir
 
-min_version("9.0")
+# 9.17: workflow.modifier.is_main_snakefile() (below), new in Snakemake 9.17.0 (#4050).
+min_version("9.17")
 
 
 configfile: "config/config.yaml"  # in a module, Snakemake skips it: the host's config: is used
