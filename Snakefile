@@ -29,7 +29,8 @@ from superruns.project import (
 from superruns.base.errors import SuperrunsError
 from superruns.orchestration.targets import expand_short_targets, under_data_dir
 
-min_version("9.0")
+# 9.17: workflow.modifier.is_main_snakefile() (below), new in Snakemake 9.17.0 (#4050).
+min_version("9.17")
 
 
 configfile: "config/config.yaml"  # in a module, Snakemake skips it: the host's config: is used
@@ -92,12 +93,11 @@ iter_chunks = functools.partial(superruns.iter_chunks, project=PROJECT)
 run_metadata = functools.partial(superruns.run_metadata, project=PROJECT)
 
 
-def data_file(run_id, data_type):
-    """The path a host's rule names our file by: the current lineage's (superruns.storage.layout),
-    relative to Snakemake's working directory, this module's prefix: and data_dir included.
-    """
-    # the Project knows the prefix
-    return os.path.relpath(PROJECT.path(run_id, data_type))
+# data_file(run_id, data_type): the path a host's rule names our file by, the current
+# lineage's (superruns.storage.layout), relative to Snakemake's working directory, this
+# module's prefix: and data_dir included (the Project knows the prefix). A lambda, not a def:
+# `snakemake --lint` wants no function defined beside this file's rule all.
+data_file = lambda run_id, data_type: os.path.relpath(PROJECT.path(run_id, data_type))
 
 
 if STANDALONE:

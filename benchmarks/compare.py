@@ -17,8 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __main__ as suite
-from . import data, workspace
+from . import __main__ as suite, data, workspace
 
 CASES = ("build", "load", "range", "many1k", "many10k", "jobs")
 

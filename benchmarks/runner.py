@@ -93,9 +93,9 @@ def case_build_pkg(spec):
 
 def case_build_project(spec):
     """superruns.build.concatenation.build_from_project (what the snakemake job runs, minus start-up)."""
+    from benchmarks import workspace
     from superruns.build.concatenation import build_from_project
     from superruns.storage import DataFile
-    from benchmarks import workspace
 
     root = _ws(spec)
     proj = workspace.project(root)
@@ -165,9 +165,8 @@ def case_command(spec):
 
 
 def case_load_datafile(spec):
-    from superruns.storage import DataFile
-
     from benchmarks import workspace
+    from superruns.storage import DataFile
 
     path = workspace.project(_ws(spec)).path("_bench", spec["data_type"])
     time_range = spec.get("time_range")
@@ -184,8 +183,8 @@ def case_load_superruns(spec):
     import superruns
     from superruns import definitions, storage  # noqa: F401
     from superruns.model import plugins, runs as _runs  # noqa: F401
-    from superruns.stored import loading  # noqa: F401
     from superruns.project import Project
+    from superruns.stored import loading  # noqa: F401
 
     root = _ws(spec)
     runs = spec["runs"]

@@ -6,8 +6,9 @@ Generates peaks-like rows (824 B/row: time, length, dt, channel, type, 1 byte of
 a 200-sample float32 waveform with a pulse, noise, and zeros after the pulse's length), then,
 ``--repeat`` times each, reports the median speed in MB/s of *uncompressed* data:
 
-1. codecs: raw ``blosc2.compress2`` / ``decompress2`` of the same frames (16 MiB, into a
-   preallocated array), for the default and the alternatives measured;
+1. codecs: raw ``blosc2.compress2`` / ``decompress2`` of the same frames (``--frame-mb``,
+   by default ``storage.FRAME_SIZE``, 4 MiB; into a preallocated array), for the default and
+   the alternatives measured;
 2. the read path of the frames of a file: ``os.pread`` into a reused buffer + CRC32 +
    ``decompress2`` into the result (what DataFile does) against ``get_chunk`` + CRC32 +
    ``decompress2``, ``decompress_chunk(i, dst)`` and ``decompress_chunk(i)`` + copy;

@@ -164,9 +164,8 @@ def main(argv=None) -> None:
             if repeat:
                 results[name].append(sample)
             print(f"{name}: {sample[0]:.2f} s, {sample[1]:.0f} MB", flush=True)
-    from superruns.storage import DataFile
-
     from superruns.project import Project
+    from superruns.storage import DataFile
 
     project = Project.from_file(root / "config" / "config.yaml")
     ours_rows = DataFile(project.path("_bench", "accidental_events")).load()

@@ -4,6 +4,7 @@ import re
 
 from superruns.orchestration.chains import external_inputs, plan_chains, runs_pattern
 from superruns.orchestration.jobs import in_snakemake
+from superruns.orchestration.resources import memory_estimate_for_paths
 from superruns.storage.layout import LINEAGE_PATTERN
 from superruns.project import Project
 
@@ -94,6 +95,36 @@ def superrun_lineage_hash(wildcards):
 def superrun_spec_hash(wildcards):
     wait_for_selections(wildcards.superrun)
     return PROJECT.definitions.run_metadata(wildcards.superrun)["sub_run_spec_hash"]
+
+
+# The superrun-level rule (superrun_plugins.smk).
+def superrun_level_inputs(wildcards):
+    """The same (super)run's files of every data type the plugin depends on."""
+    PROJECT.check_known(wildcards.target)
+    plugin = PROJECT.registry[wildcards.data_type]
+    current_lineage(wildcards.target, wildcards.data_type, wildcards)
+    return {dep: data_file(wildcards.target, dep) for dep in plugin.depends_on}
+
+
+def superrun_level_params(wildcards):
+    """What the output is made with: its lineage hash and, for a superrun, its definition's
+    hash (editing the definition reruns the job), per-run options refused if they differ.
+    """
+    target, spec = wildcards.target, None
+    if PROJECT.is_superrun(target):
+        wait_for_selections(target)
+        spec = PROJECT.definitions.run_metadata(target)["sub_run_spec_hash"]
+    return {
+        "lineage_hash": current_lineage(target, wildcards.data_type, wildcards),
+        "sub_run_spec_hash": spec,
+    }
+
+
+def superrun_level_mem_mb(wildcards, input):
+    """The plugin's memory estimate from its inputs' row bytes. Snakemake evaluates it again
+    when the job is ready (its inputs built); before that (a dry run) inputs not yet built
+    count as empty."""
+    return memory_estimate_for_paths(PROJECT.registry[wildcards.data_type], list(input))
 
 
 def selection_input(wildcards):

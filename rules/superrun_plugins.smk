@@ -1,43 +1,12 @@
 # Superrun-level data types (superruns.model.superrun_plugins): computed over a whole superrun, or a
 # run (a superrun of one), from that superrun's OWN files of its inputs -- concatenations that
-# the rule `superrun` builds first, or other superrun-level types -- never concatenated.
+# the rule `superrun` builds first, or other superrun-level types -- never concatenated. Its
+# input, params and mem_mb functions are in common.smk.
 from superruns.model.superrun_plugins import superrun_level_types
-from superruns.orchestration.resources import memory_estimate_for_paths
 
 
 ruleorder: superrun_level > process
 ruleorder: superrun_level > superrun
-
-
-def superrun_level_inputs(wildcards):
-    """The same (super)run's files of every data type the plugin depends on."""
-    PROJECT.check_known(wildcards.target)
-    plugin = PROJECT.registry[wildcards.data_type]
-    current_lineage(wildcards.target, wildcards.data_type, wildcards)
-    return {dep: data_file(wildcards.target, dep) for dep in plugin.depends_on}
-
-
-def superrun_level_params(wildcards):
-    """What the output is made with: its lineage hash and, for a superrun, its definition's
-    hash (editing the definition reruns the job), per-run options refused if they differ.
-    """
-    target, spec = wildcards.target, None
-    if PROJECT.is_superrun(target):
-        wait_for_selections(target)
-        spec = PROJECT.definitions.run_metadata(target)["sub_run_spec_hash"]
-    return {
-        "lineage_hash": current_lineage(target, wildcards.data_type, wildcards),
-        "sub_run_spec_hash": spec,
-    }
-
-
-def superrun_level_mem_mb(wildcards, input):
-    """The plugin's memory estimate from its inputs' row bytes. Snakemake evaluates it again
-    when the job is ready (its inputs built); before that (a dry run) inputs not yet built
-    count as empty."""
-    return memory_estimate_for_paths(
-        PROJECT.registry[wildcards.data_type], list(input)
-    )
 
 
 rule superrun_level:

@@ -12,12 +12,27 @@
 #      filesystem puts it at the same path here), else $SUPERRUNS_ENV (a venv or conda prefix),
 #      else whatever `python3` is on PATH;
 #   3. execs `python -m snakemake` with the arguments, so its exit code is the job's.
+# Snakemake may put commands before the job's (`PRE && python -m snakemake ...`), which
+# HTCondor hands over as words: they run first, in the activated environment, except the
+# `pip install --target .snakemake/pip-deployments PLUGINS` that the htcondor executor adds
+# whenever a storage plugin is installed: the environment activated here (the submitting one,
+# on the shared filesystem) has those plugins already.
 set -euo pipefail
 
 if [ -n "${SUPERRUNS_JOB_SETUP:-}" ]; then
     # shellcheck disable=SC1090
     source "$SUPERRUNS_JOB_SETUP"
 fi
+
+# The words before the last `&&` (the commands before the job's, `&&` between them).
+before=()
+for ((i = $#; i >= 1; i--)); do
+    if [ "${!i}" = "&&" ]; then
+        before=("${@:1:i}")
+        shift "$i"
+        break
+    fi
+done
 
 python=
 case "${1:-}" in
@@ -49,6 +64,20 @@ if [ -n "$prefix" ]; then
 fi
 python=${python:-python3}
 command -v "$python" >/dev/null || { echo "job_wrapper: no Python '$python' on $(hostname)" >&2; exit 1; }
+
+command=()
+for word in "${before[@]}"; do
+    if [ "$word" != "&&" ]; then
+        command+=("$word")
+        continue
+    fi
+    if [ "${command[0]:-}" = pip ] && [[ " ${command[*]} " == *" --target .snakemake/pip-deployments "* ]]; then
+        echo "job_wrapper: skipped, the environment has them: ${command[*]}" >&2
+    elif [ ${#command[@]} -gt 0 ]; then
+        "${command[@]}"
+    fi
+    command=()
+done
 
 echo "job_wrapper: $(hostname): $python -m snakemake (in $PWD)" >&2
 exec "$python" -m snakemake "$@"

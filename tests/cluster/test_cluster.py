@@ -236,6 +236,23 @@ def test_job_wrapper_activates_the_environment(tmp_path):
     assert job.returncode == 1 and "neither a virtualenv nor a conda environment" in job.stderr
 
 
+def test_job_wrapper_runs_the_commands_before_the_job(tmp_path):
+    """Snakemake's `PRE && python -m snakemake ...`, as words: PRE runs first, in the activated
+    environment; the executor's deployment of installed storage plugins into
+    .snakemake/pip-deployments is skipped (the environment has them)."""
+    wrapper = PROFILES / "htcondor" / "job_wrapper.sh"
+    marker = tmp_path / "ran"
+    args = ["pip", "install", "--target", ".snakemake/pip-deployments", "snakemake-storage-plugin-fs", "&&",
+            "touch", str(marker), "&&", sys.executable, "-m", "snakemake", "--version"]
+    job = subprocess.run([str(wrapper), *args], cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+                         capture_output=True, text=True, timeout=120)
+    assert job.returncode == 0, job.stderr
+    assert job.stdout == subprocess.run([str(SNAKEMAKE), "--version"], capture_output=True, text=True).stdout
+    assert marker.exists() and not (tmp_path / ".snakemake").exists()
+    assert "job_wrapper: skipped, the environment has them: pip install --target .snakemake/pip-deployments" \
+        in job.stderr
+
+
 # -- a real SLURM ----------------------------------------------------------------------------------
 
 

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from superruns.detector.accidentals import accidental_events
-from superruns.storage import DataFile
 from superruns.model.superrun_plugins import memory_estimate_mb, uniform_options
+from superruns.storage import DataFile
+
 from support.reliability import assert_same_file
 from support.workflows import Workflow, run_entry
 

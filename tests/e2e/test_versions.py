@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 import superruns
+from superruns.base.errors import SuperrunsError
 from superruns.cli import commands as cli
 from superruns.orchestration.campaign import MakeError
-from superruns.base.errors import SuperrunsError
-from superruns.stored.loading import LoadError
 from superruns.storage import content_hash
+from superruns.stored.loading import LoadError
 
 from support.workflows import RUN_CHAIN, Workflow, run_entry
 

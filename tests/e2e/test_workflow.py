@@ -196,19 +196,21 @@ def test_unknown_superrun_has_no_rule(workflow):
     assert not (workflow.data / "_nosuch").exists()
 
 
+# The message names the file, the superrun and what is wrong (not just a name that the
+# target "8/event_info" or any listing would contain anyway).
 @pytest.mark.parametrize("superruns_doc, message", [
-    ({"nounderscore": {"runs": ["8"]}}, "nounderscore"),
-    ({"_a": {"runs": ["8", "99"]}}, "99"),
-    ({"_a": {"runs": ["_b"]}, "_b": {"runs": ["_a"]}}, "_a"),
-    ({"_a": {"runs": ["8", "8"]}}, "8"),
-    ({"_a": {"runs": []}}, "_a"),
+    ({"nounderscore": {"runs": ["8"]}}, "superrun 'nounderscore': superrun name 'nounderscore' does not start with '_'"),
+    ({"_a": {"runs": ["8", "99"]}}, "superrun '_a', runs[1] '99': run '99' is not in the run registry"),
+    ({"_a": {"runs": ["_b"]}, "_b": {"runs": ["_a"]}}, "superrun '_a': superruns contain each other: _a -> _b -> _a"),
+    ({"_a": {"runs": ["8", "8"]}}, "superrun '_a', runs[1]: '8' is listed twice (also runs[0])"),
+    ({"_a": {"runs": []}}, "superrun '_a': holds no subruns"),
 ])
 def test_bad_definition_stops_snakemake_before_any_job(workflow, superruns_doc, message):
     workflow.write(RUNS, superruns_doc)
     result = workflow.snakemake("8/event_info", check=False)
     output = result.stdout + result.stderr
     assert result.returncode != 0
-    assert "superruns.yaml" in output and message in output
+    assert f"config/superruns.yaml: {message}" in output, output
     assert not (workflow.file("8", "event_info")).exists()
 
 

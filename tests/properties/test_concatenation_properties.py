@@ -4,7 +4,8 @@ Random subruns (random chunkings, empty chunks, zero-row subruns, random frame s
 by random time ranges or taken whole, built with random chunk targets and carry-over
 thresholds, in contained and touching selection: the superrun loads as the plain
 concatenation of what each segment selects, and its chunk metadata is consistent (``n``,
-``start <= time < end``, ``endtime <= end``, chunks in order, ``subruns`` exactly the segments).
+``start <= time < end``, ``endtime <= end``, chunks in order, every row wholly inside its
+chunk's ``subruns``; ``subruns`` exactly the segments when contained, covering them when touching).
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from superruns.build.concatenation import BuildSettings, Source, build_superrun
 from superruns.storage import DataFile, DataWriter
@@ -145,11 +145,18 @@ def check_chunks(data: DataFile, segments: dict, touching: bool) -> None:
                     spans[-1][1] = max(spans[-1][1], e)
                 else:
                     spans.append([s, e])
-        # every row lies in one of its chunk's subruns' intervals
+        # every row lies wholly in one of its chunk's subruns' intervals; in touching mode too:
+        # a row taken by overlap widens its piece's interval to cover it (cutting._add)
         intervals = [(s, e) for spec in subruns.values() for s, e in spec.get("ranges", [[spec["start"], spec["end"]]])]
-        for time in rows["time"]:
-            assert any(s <= time < e for s, e in intervals) or touching, (time, intervals)
-    if not touching:
+        for time, endtime in zip(rows["time"], rows["endtime"]):
+            assert any(s <= time < e and endtime <= e for s, e in intervals), (time, endtime, intervals)
+    if touching:
+        # touching: the chunks' subruns cover every segment (and, above, every row taken by overlap)
+        for leaf, spans in segments.items():
+            covered = held.get(leaf, [])
+            for s, e in spans:
+                assert s == e or any(a <= s and e <= b for a, b in covered), (leaf, (s, e), covered)
+    else:
         # contained: the chunks' subruns record exactly the segments (adjacent ones merged)
         merged = {}
         for leaf, spans in segments.items():

@@ -8,11 +8,10 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from superruns.base import kernels
-from superruns.definitions import Definitions, DefinitionError
+from superruns.definitions import DefinitionError, Definitions
 from superruns.definitions.parsing import parse_document
 from superruns.model.runs import RunRegistry
 

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import yaml
 
-from superruns.definitions.records import MAX_NESTING_DEPTH
 from superruns.base.errors import MAX_MESSAGE_CHARS
 from superruns.base.names import MAX_NAME_LENGTH
+from superruns.definitions.records import MAX_NESTING_DEPTH
 
 from support.reliability import OPTIONS, RUNS, Workflow, files_under, snakemake_many, t
 

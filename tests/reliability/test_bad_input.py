@@ -21,12 +21,22 @@ import yaml
 
 import superruns
 from superruns.base import kernels
-from superruns.orchestration import jobs
 from superruns.build.processing import process_run
+from superruns.orchestration import jobs
 from superruns.storage import DataFile, DataWriter, dtype_to_str
 
-from support.reliability import (OPTIONS, RUNS, Workflow, files_under, job, run_entry, run_job,
-                                 snakemake_many, superrun_job, t)
+from support.reliability import (
+    OPTIONS,
+    RUNS,
+    Workflow,
+    files_under,
+    job,
+    run_entry,
+    run_job,
+    snakemake_many,
+    superrun_job,
+    t,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -127,7 +137,8 @@ CONFIG_CASES = [
     runs_case("run-missing-end", {"runs": {**RUNS, "11": {"start": t(30)}}}, "run '11'", "end"),
     runs_case("run-listed-twice", "runs:\n  '8': {start: 1, end: 2}\n  '8': {start: 3, end: 4}\n",
               "'8'", "twice"),
-    runs_case("run-id-unquoted-in-registry", "runs:\n  8: {start: 1, end: 2}\n", "8", "quote"),
+    runs_case("run-id-unquoted-in-registry", "runs:\n  8: {start: 1, end: 2}\n", "run id 8 is a number, not a string",
+              "quote it"),     # (a bare "8" is in any output: the target is 8/raw_records)
     # config.yaml
     config_case("config-unknown-option", {"options": {"chunk_duraton_s": 2}}, "options", "'chunk_duraton_s'",
                 "'chunk_duration_s'"),

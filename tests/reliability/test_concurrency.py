@@ -23,8 +23,7 @@ import pytest
 
 from superruns.storage import verify_paths
 
-from support.reliability import (data_hashes, files_under, reference_build, snakemake_command,
-                                 standard_workflow)
+from support.reliability import data_hashes, files_under, reference_build, snakemake_command, standard_workflow
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,7 @@ import pytest
 
 import superruns
 from superruns.cli import commands as cli
-from superruns.storage import verify_file
-from superruns.storage import METADATA_KEY, DataCorrupted, DataFile, FrameCursor, StorageError
+from superruns.storage import METADATA_KEY, DataCorrupted, DataFile, FrameCursor, StorageError, verify_file
 
 from support.reliability import copy_workflow, snakemake_many
 

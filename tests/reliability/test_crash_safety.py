@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import shutil
+import signal
 import subprocess
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -27,9 +28,23 @@ from superruns import storage
 from superruns.orchestration import jobs
 from superruns.storage import data_files, verify_paths
 
-from support.reliability import (OPTIONS, RUNS, STORAGE, SUPERRUNS, Workflow, assert_same_file, data_hashes,
-                                 process_job, reference_build, run_job, snakemake_command, snakemake_run,
-                                 standard_workflow, superrun_job)
+from support.reliability import (
+    OPTIONS,
+    REPO,
+    RUNS,
+    STORAGE,
+    SUPERRUNS,
+    Workflow,
+    assert_same_file,
+    data_hashes,
+    process_job,
+    reference_build,
+    run_job,
+    snakemake_command,
+    snakemake_run,
+    standard_workflow,
+    superrun_job,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -189,6 +204,7 @@ def test_killed_job_leaves_no_wrong_file(flow, what, monkeypatch):
 # -- killing snakemake --------------------------------------------------------------------------------
 
 KILL_TARGETS = ["_b/raw_records", "8/peaks"]         # 6 jobs: 3 runs, 2 nested superruns, peaks
+GATED_SNAKEMAKE = REPO / "tests" / "support" / "gated_snakemake.py"
 
 
 def wait_for_files(directory: Path, count: int, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -204,21 +220,24 @@ def test_killed_snakemake_then_rerun_incomplete(tmp_path, tmp_path_factory):
     reference_flow = reference_build(tmp_path_factory)
     reference = data_hashes(reference_flow.data)
     rng = random.Random(SEED)
-    # Kill once early (after 1 or 2 files) and once late (after 3 or 4 of the 6 files),
-    # each at a random moment after that file appeared. Not after 5: on an idle machine the
-    # last file can then be written within the random wait, and there is nothing to kill.
+    # Kill once early (after 1 or 2 files) and once late (after 3 or 4 of the 6 files), each
+    # at a random moment after that file appeared. The build cannot finish first, however fast
+    # the machine: gated_snakemake holds every data file after those before its rename (its
+    # job has written the hidden temporary file, Snakemake has it running), until the kill.
     for iteration, files in enumerate((rng.randint(1, 2), rng.randint(3, 4))):
         flow = standard_workflow(tmp_path / f"run{iteration}", job_layout="per_data_type")
-        process = subprocess.Popen(snakemake_command(*KILL_TARGETS), cwd=flow.root, start_new_session=True,
+        command = [sys.executable, str(GATED_SNAKEMAKE), str(files), *snakemake_command(*KILL_TARGETS)[1:]]
+        process = subprocess.Popen(command, cwd=flow.root, start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_files(flow.data, files, process)
         time.sleep(rng.uniform(0, 0.3))
+        assert process.poll() is None, "snakemake ended before the kill"
         os.killpg(process.pid, signal.SIGKILL)           # snakemake and every job it started
         process.wait()
 
         # Nothing readable-but-wrong: each file there is whole and equal to the clean build's.
         found = data_hashes(flow.data)
-        assert len(found) < 6, "the build finished before the kill"
+        assert len(found) == files, (files, sorted(found))
         assert all(found[name] == reference[name] for name in found), (iteration, found)
         assert verify_paths([flow.data])["ok"]
 

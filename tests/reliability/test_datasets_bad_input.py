@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from superruns.definitions import Definitions
 from superruns.base.errors import SuperrunsError
+from superruns.definitions import Definitions
 from superruns.model.runs import RunRegistry
 
 S = 1_000_000_000

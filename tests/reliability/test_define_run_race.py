@@ -11,13 +11,12 @@ definition in 30 of 30 trials.
 from __future__ import annotations
 
 import multiprocessing
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from superruns.definitions import Definitions, DefinitionError, define_run
+from superruns.definitions import DefinitionError, Definitions, define_run
 from superruns.model.runs import RunRegistry
 
 T0 = 1_546_300_800_000_000_000

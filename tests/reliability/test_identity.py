@@ -21,11 +21,11 @@ import pytest
 
 import superruns
 from superruns.cli import commands as cli
+from superruns.storage import DataFile
 from superruns.storage.identity import IdentityError
 from superruns.stored.loading import LoadError
-from superruns.storage import DataFile
 
-from support.reliability import OPTIONS, RUNS, STORAGE, SUPERRUNS, data_hashes, snakemake_run
+from support.reliability import OPTIONS, RUNS, STORAGE, SUPERRUNS, snakemake_run
 
 pytestmark = pytest.mark.e2e
 

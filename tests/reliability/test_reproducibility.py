@@ -9,6 +9,7 @@ when and where it was written (``docs/reliability.md``).
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -17,8 +18,15 @@ import pytest
 from superruns.build.provenance import WHEN_AND_WHERE, WRITER_TIMES, code_version, config_hash, reproducible_metadata
 from superruns.storage import DataFile, content_hash, verify_paths
 
-from support.reliability import (TARGETS, assert_same_file, copy_workflow, data_hashes,
-                                 reference_build, snakemake_run, standard_workflow)
+from support.reliability import (
+    TARGETS,
+    assert_same_file,
+    copy_workflow,
+    data_hashes,
+    reference_build,
+    snakemake_run,
+    standard_workflow,
+)
 from support.workflows import short_name
 
 pytestmark = pytest.mark.e2e
@@ -120,17 +128,26 @@ def test_provenance_record(builds):
     assert reproducible_metadata({"provenance": record}) == reproducible_metadata({"provenance": other})
 
 
+def subruns_table(page: str) -> list[list[str]]:
+    """The cells of a summary page's "Subruns" table, one list per row (the header left out)."""
+    table = page.split("<h2>Subruns</h2>", 1)[1].split("<h2>", 1)[0]
+    return [re.findall(r"<td class='l?'>([^<]*)</td>", row) for row in re.findall(r"<tr><td.*?</tr>", table)]
+
+
 def test_snakemake_report_with_superrun_summaries(builds, tmp_path):
     first, _ = builds
     flow = copy_workflow(first, tmp_path / "flow")
     summaries = ["summary/_b/raw_records.html", "summary/_cut/peaks.html"]
     snakemake_run(flow, *summaries)
     text = (flow.data / summaries[0]).read_text()
-    for word in ("_b / raw_records", "<svg", "8", "9", "10", "livetime", "15.000 s", "lineage hash",
-                 "content hash", "config hash"):
+    for word in ("<h1>_b / raw_records</h1>", "<svg", "<td class='l'>livetime</td><td class=''>15.000 s</td>",
+                 "<td class='l'>lineage hash</td>", "<td class='l'>content hash</td>", "<td class='l'>config hash</td>"):
         assert word in text, word
+    # the subruns table: run and livetime per leaf run, in time order (a bare "8" is in any page)
+    assert [(row[0], row[3]) for row in subruns_table(text)] == [("8", "5.000"), ("9", "5.000"), ("10", "5.000")]
     cut = (flow.data / summaries[1]).read_text()
-    assert "4.000" in cut and "9.000 s" in cut           # 4 s of run 8 and all 5 s of run 9
+    assert [(row[0], row[3]) for row in subruns_table(cut)] == [("8", "4.000"), ("9", "5.000")]  # 4 s of 8, all of 9
+    assert "<td class='l'>livetime</td><td class=''>9.000 s</td>" in cut
     report = flow.root / "report.html"
     result = snakemake_run(flow, "--report", str(report), *summaries)
     assert report.exists(), result.stdout + result.stderr

@@ -25,11 +25,11 @@ import numpy as np
 import pytest
 
 import superruns
-from superruns.cli import commands as cli
 from superruns.base.errors import SuperrunsError
-from superruns.stored.loading import LoadError
-from superruns.storage import DataFile, FileChanged, NewerFormat, StorageError
 from superruns.base.times import format_ns
+from superruns.cli import commands as cli
+from superruns.storage import DataFile, FileChanged, NewerFormat, StorageError
+from superruns.stored.loading import LoadError
 
 from support.reliability import OPTIONS, RUNS, STORAGE, SUPERRUNS, files_under, snakemake_run, t
 

@@ -10,13 +10,11 @@ import pytest
 
 strax = pytest.importorskip("strax")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
 from superruns.model.lineage import deterministic_hash  # noqa: E402
-from superruns.straxio.format import (decode_run_document, encode_run_document, folder_name,  # noqa: E402
-                                    superrun_suffix)
+from superruns.straxio.format import decode_run_document, encode_run_document, folder_name, superrun_suffix  # noqa: E402
 
 pytestmark = pytest.mark.strax
 

@@ -9,8 +9,8 @@ strax = pytest.importorskip("strax")
 
 import superruns  # noqa: E402
 from superruns.build.concatenation import build_from_project  # noqa: E402
-from superruns.detector.common import PMT_GAINS_PER_RUN  # noqa: E402
 from superruns.build.processing import process_run  # noqa: E402
+from superruns.detector.common import PMT_GAINS_PER_RUN  # noqa: E402
 
 from support.workflows import Workflow, run_entry  # noqa: E402
 

@@ -12,11 +12,11 @@ strax = pytest.importorskip("strax")
 
 import superruns  # noqa: E402
 from superruns.build.concatenation import build_from_project  # noqa: E402
+from superruns.build.processing import process_run  # noqa: E402
+from superruns.build.superrun_processing import process_superrun_level  # noqa: E402
 from superruns.detector.accidentals import ACCIDENTAL_OPTIONS, accidental_events  # noqa: E402
 from superruns.detector.common import PMT_GAINS_PER_RUN  # noqa: E402
 from superruns.detector.events import EVENT_BASICS_DTYPE  # noqa: E402
-from superruns.build.processing import process_run  # noqa: E402
-from superruns.build.superrun_processing import process_superrun_level  # noqa: E402
 
 from support.workflows import Workflow, run_entry  # noqa: E402
 

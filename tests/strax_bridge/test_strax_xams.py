@@ -17,9 +17,8 @@ import yaml
 strax = pytest.importorskip("strax")
 
 from superruns.storage import DataFile  # noqa: E402
-from superruns.straxio.format import (StraxFormatError, iter_folder_chunks,  # noqa: E402
-                                    read_folder_metadata, scan_directory)
 from superruns.straxio.exporter import export_run  # noqa: E402
+from superruns.straxio.format import StraxFormatError, iter_folder_chunks, read_folder_metadata, scan_directory  # noqa: E402
 from superruns.straxio.importer import import_directory  # noqa: E402
 
 from support.workflows import Workflow  # noqa: E402

@@ -13,8 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from superruns.build.provenance import reproducible_metadata
-from superruns.storage import content_hash, data_files
-from superruns.storage import DataFile
+from superruns.storage import DataFile, content_hash, data_files
 
 from support.workflows import REPO, SECOND, SNAKEMAKE, T0, Workflow, run_entry
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -91,3 +92,18 @@ class Workflow:
         from superruns.project import Project
 
         return Project.from_file(self.root / "config" / "config.yaml")
+
+
+#: What a clone ships that the demo needs: the workflow and its configuration.
+SHIPPED = ["Snakefile", "rules", "scripts", "config", "profiles", "report", "environment.yml"]
+
+
+def build_demo(root: Path) -> Path:
+    """``make demo`` in ``root``: the shipped workflow copied there, and ``snakemake --cores 2``
+    (the config's default_target) run in it, as the Makefile does. Returns ``root``."""
+    for name in SHIPPED:
+        source = REPO / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    result = subprocess.run([str(SNAKEMAKE), "--cores", "2"], cwd=root, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root

@@ -22,3 +22,17 @@ def piece_runs() -> dict[str, tuple[str, int, int]]:
     """``import_directory``'s ``runs=``: each piece, one raw_records chunk of the run."""
     bounds = chunk_bounds()
     return {piece: (RUN, bounds[i], bounds[i + 1]) for i, piece in enumerate(PIECES)}
+
+
+def missing_decoder(*compressors: str) -> str | None:
+    """Why the XAMS chunks of these strax compressors cannot be read here (the package to
+    install, from ``straxio.format.check_decoder``), or None. Its raw_records are lz4 chunks,
+    its peaks zstd: they need ``lz4`` and ``zstandard``, which the strax extra brings."""
+    from superruns.straxio.format import StraxFormatError, check_decoder
+
+    for compressor in compressors:
+        try:
+            check_decoder(compressor)
+        except StraxFormatError as error:
+            return str(error)
+    return None

@@ -68,9 +68,9 @@ def test_a_fifo_in_place_of_a_yaml_or_events_file_is_refused_at_once(tmp_path):
     """Reading a FIFO would wait forever for a writer; both readers refuse it by its kind."""
     import os
 
-    from superruns.definitions.events import read_events
     from superruns.base.files import NotARegularFile
     from superruns.base.yamlio import YamlError, yaml_load
+    from superruns.definitions.events import read_events
 
     fifo = tmp_path / "runs.yaml"
     os.mkfifo(fifo)

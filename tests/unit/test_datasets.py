@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import yaml
 
+from superruns.base.intervals import intersect_spans, measure, subtract_spans
 from superruns.definitions import DefinitionError, Definitions
 from superruns.definitions.lock import LockError
 from superruns.definitions.setalgebra import sample_key
-from superruns.base.intervals import intersect_spans, measure, subtract_spans
 from superruns.model.runs import RunRegistry
 
 from support.run_grid import S, end, rid, start

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from superruns.base.errors import SuperrunsError
 from superruns.cli import commands as cli
 from superruns.orchestration import jobs
-from superruns.base.errors import SuperrunsError
 
 
 class BadInput(SuperrunsError, ValueError):

@@ -7,10 +7,17 @@ import sys
 import numpy as np
 import pytest
 
-from superruns.model import lineage as lineages
 from superruns.base.errors import SuperrunsError
-from superruns.model.plugins import (Option, Plugin, PluginError, PluginReferenceError, Registry,
-                               UnknownDataTypeError, plugins_of)
+from superruns.model import lineage as lineages
+from superruns.model.plugins import (
+    Option,
+    Plugin,
+    PluginError,
+    PluginReferenceError,
+    Registry,
+    UnknownDataTypeError,
+    plugins_of,
+)
 
 
 class Source(Plugin):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from superruns.definitions.errors import DefinitionError
-from superruns.definitions.metadata import MAX_LISTED_RANGES, file_spec_fields, hash_form
-from superruns.definitions.parsing import normalise_ranges
 from superruns.base.hashing import deterministic_hash, hashablize
 from superruns.base.intervals import merge_span_arrays, merge_spans
 from superruns.base.yamlio import yaml_load
+from superruns.definitions.errors import DefinitionError
+from superruns.definitions.metadata import MAX_LISTED_RANGES, file_spec_fields, hash_form
+from superruns.definitions.parsing import normalise_ranges
 
 
 @pytest.mark.parametrize("seed", range(20))

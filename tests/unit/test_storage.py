@@ -11,12 +11,20 @@ import zlib
 import blosc2
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from superruns import storage
-from superruns.storage import (DataCorrupted, DataFile, DataWriter, Frame, FrameCursor, StorageError, dtype_from_metadata,
-                               dtype_to_str, read_metadata)
+from superruns.storage import (
+    DataCorrupted,
+    DataFile,
+    DataWriter,
+    Frame,
+    FrameCursor,
+    StorageError,
+    dtype_from_metadata,
+    dtype_to_str,
+    read_metadata,
+)
 
 T0 = 1_546_300_800_000_000_000
 

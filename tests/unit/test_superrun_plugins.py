@@ -7,15 +7,20 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from superruns.detector.accidentals import (AccidentalEvents, PeakRates, accidental_events, isolated,
-                                            rate_bins)
-from superruns.detector.peaks import PEAK_BASICS_DTYPE, S1, S2
 from superruns.build.metadata import output_metadata
-from superruns.model.plugins import ChunkSpan
-from superruns.storage import DataFile, DataWriter
-from superruns.model.superrun_plugins import (SuperrunPluginError, SuperrunSpan, leaf_runs, superrun_level_types,
-                                        uniform_options)
 from superruns.build.superrun_processing import check_alignable, process_superrun_level
+from superruns.detector.accidentals import AccidentalEvents, PeakRates, accidental_events, isolated, rate_bins
+from superruns.detector.peaks import PEAK_BASICS_DTYPE, S1, S2
+from superruns.model.plugins import ChunkSpan
+from superruns.model.superrun_plugins import (
+    SuperrunPluginError,
+    SuperrunSpan,
+    leaf_runs,
+    superrun_level_types,
+    uniform_options,
+)
+from superruns.storage import DataFile, DataWriter
+
 from support.workflows import SECOND, T0, Workflow, run_entry
 
 CONFIG = {o.name: o.default for o in AccidentalEvents.options}

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from superruns.orchestration.campaign import ProgressBar, targets_of
-from superruns.stored.campaign_status import status
-from superruns.storage.layout import data_file_name, parse_data_file_name, place_of, stored_in_run
-from superruns.stored.loading import LoadError, as_data_frame, with_run_ids
-from superruns.project import OtherLineageError, Project
+from superruns.project import OtherLineageError
 from superruns.project.lineages import current_lineages
+from superruns.storage.layout import data_file_name, parse_data_file_name, place_of, stored_in_run
+from superruns.stored.campaign_status import status
+from superruns.stored.loading import LoadError, as_data_frame, with_run_ids
 from superruns.stored.versions import CleanError, clean, stored_files
 
 

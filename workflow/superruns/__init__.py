@@ -11,8 +11,8 @@ Imports are lazy so that ``import superruns`` (done by the Snakefile) stays chea
 
 from .base.version import __version__
 
-__all__ = ["load", "iter_chunks", "run_metadata", "define_run", "select_runs", "is_stored", "make", "status",
-           "Project"]
+__all__ = ["__version__", "load", "iter_chunks", "run_metadata", "define_run", "select_runs", "is_stored", "make",
+           "status", "Project"]
 
 
 def _project(project):
@@ -56,7 +56,7 @@ def make(names, data_types, *, cores=1, project=None, progress=True, snakemake_a
 def status(name=None, data_types=None, *, project=None):
     """Per data type, how many runs and superruns are done, stale or missing for the current
     configuration (all, or those ``name`` is built from). See :mod:`superruns.stored.campaign_status`."""
-    from .stored import campaign_status      # not a module named `status`: it would replace this function
+    from .stored import campaign_status  # not a module named `status`: it would replace this function
 
     return campaign_status.status(_project(project), name, data_types)
 

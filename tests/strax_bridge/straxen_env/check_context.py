@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 import strax
 import straxen
+import xams_context
 
 import superruns
 from superruns.straxio import serve_superruns
-
-import xams_context
 
 config, superrun, data_type, out = sys.argv[1], sys.argv[2], sys.argv[3], Path(sys.argv[4])
 facts = {"straxen": straxen.__version__, "snakemake_importable": True}

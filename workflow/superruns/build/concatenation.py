@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 import numpy as np
 
 from ..base import kernels
-from .cutting import (Block, BuildSettings, Carried, FrameCache, Piece, Source, block_pieces,
-                      blocks_of, merge_arrays)
+from ..base.errors import SuperrunsError
 from ..definitions.metadata import file_spec_fields
 from ..definitions.records import Segment
-from ..base.errors import SuperrunsError
-from .metadata import output_metadata
 from ..storage import DataFile, DataWriter
+from .cutting import Block, BuildSettings, Carried, FrameCache, Piece, Source, block_pieces, blocks_of, merge_arrays
+from .metadata import output_metadata
 
 if TYPE_CHECKING:
     from ..model.seam import ProjectView

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from ..base.errors import SuperrunsError
-from .metadata import output_metadata
 from ..model.plugins import ChunkSpan, Plugin, SourcePlugin
-from ..storage.identity import check_identity
 from ..storage import DataFile, DataWriter
+from ..storage.identity import check_identity
+from .metadata import output_metadata
 
 if TYPE_CHECKING:
     from ..model.seam import ProjectView

@@ -30,8 +30,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..storage import DataFile, content_hash
 from ..base.times import utc_now_iso
+from ..storage import DataFile, content_hash
 
 if TYPE_CHECKING:
     from ..model.seam import ProjectView

@@ -15,12 +15,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..model.superrun_plugins import (
+    SuperrunPlugin,
+    SuperrunPluginError,
+    SuperrunSpan,
+    memory_estimate_mb,
+    uniform_options,
+)
+from ..storage import DataFile, DataWriter
 from .concatenation import subrun_entry
 from .metadata import output_metadata
 from .processing import check_input_lineages, input_chunks, open_inputs
-from ..storage import DataFile, DataWriter
-from ..model.superrun_plugins import (SuperrunPlugin, SuperrunPluginError, SuperrunSpan, memory_estimate_mb,
-                               uniform_options)
 
 if TYPE_CHECKING:
     from ..model.seam import ProjectView

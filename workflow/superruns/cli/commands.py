@@ -9,8 +9,8 @@ import sys
 
 from ..base.errors import EXPECTED_ERRORS, SuperrunsError
 from ..base.files import os_error_message
-from ..project import Project
 from ..base.times import format_ns
+from ..project import Project
 
 
 def built_data_types(project: Project, run_id: str) -> list[str]:
@@ -61,9 +61,8 @@ def file_info(path: str, project: Project | None = None) -> dict:
     inside its data directory must hold the run and data type its place names."""
     from pathlib import Path
 
-    from ..storage.identity import IdentityError, identity_problem, identity_of
     from ..storage import DataFile
-
+    from ..storage.identity import IdentityError, identity_of, identity_problem
     from ..storage.layout import place_of
 
     data = DataFile(path)
@@ -306,8 +305,8 @@ def optional_project(args) -> Project | None:
 
 
 def verify(args, out) -> int:
-    from ..storage.identity import check_verified_lineages
     from ..storage import verify_paths
+    from ..storage.identity import check_verified_lineages
 
     project = optional_project(args)
     result = verify_paths(args.paths, deep=args.deep,

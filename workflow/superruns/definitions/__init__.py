@@ -71,8 +71,7 @@ from .catalog import Definitions
 from .define import define_run
 from .errors import DefinitionError, UnknownSuperrunError
 from .events import events_to_windows
-from .records import (DEFAULT_SELECTION, DEFINE_RUN_MARKER, EVENTS_SUFFIXES, SELECTIONS, Segment,
-                      Superrun)
+from .records import DEFAULT_SELECTION, DEFINE_RUN_MARKER, EVENTS_SUFFIXES, SELECTIONS, Segment, Superrun
 
 __all__ = [
     "DEFAULT_SELECTION",

@@ -9,10 +9,10 @@ from typing import Any
 
 from ..base.names import is_superrun_id
 from ..model.runs import RunRegistry
-from .errors import UnknownSuperrunError, definition_error as _error
 from .derive import Context, Resolution, operand_spans, resolve, spans_of_segments
 from .dq import DataQuality, DQError, load_dq
-from .events import events_to_window_arrays, events_to_windows, read_events
+from .errors import UnknownSuperrunError, definition_error as _error
+from .events import events_to_window_arrays, read_events
 from .graph import Flat, Windows, check_depth, check_references, flatten, topological_order
 from .lock import Lock
 from .metadata import flat_sub_run_spec, run_metadata, sub_run_spec

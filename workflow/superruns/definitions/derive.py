@@ -16,15 +16,24 @@ from pathlib import Path
 import numpy as np
 
 from ..base.names import is_superrun_id
-from ..model.runs import RunRegistry
 from ..base.times import format_ns
+from ..model.runs import RunRegistry
 from .dq import DataQuality
 from .errors import definition_error as _error
 from .events import events_to_windows, read_events
 from .query import emptied_by, resolve_query
 from .records import Segment, Superrun
-from .setalgebra import (RunSpans, as_array, difference, spans_from_arrays, intersection, sample_runs, spans_measure, union,
-                         veto_spans)
+from .setalgebra import (
+    RunSpans,
+    as_array,
+    difference,
+    intersection,
+    sample_runs,
+    spans_from_arrays,
+    spans_measure,
+    union,
+    veto_spans,
+)
 
 __all__ = ["Resolution", "resolve", "spans_of_segments"]
 

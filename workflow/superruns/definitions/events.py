@@ -16,8 +16,8 @@ import numpy as np
 from ..base.files import check_regular
 from ..base.intervals import merge_span_arrays
 from ..base.names import is_superrun_id
-from ..model.runs import Run, RunRegistry
 from ..base.times import INT64_MAX, format_ns
+from ..model.runs import Run, RunRegistry
 
 __all__ = ["events_to_window_arrays", "events_to_windows", "read_events"]
 

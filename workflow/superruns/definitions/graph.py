@@ -28,8 +28,8 @@ from functools import cached_property
 import numpy as np
 
 from ..base.names import is_superrun_id
-from ..model.runs import RunRegistry
 from ..base.times import format_ns
+from ..model.runs import RunRegistry
 from .errors import definition_error as _error
 from .records import MAX_NESTING_DEPTH, Segment, Superrun, entry_of
 

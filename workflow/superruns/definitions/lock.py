@@ -47,9 +47,9 @@ import yaml
 from ..base.atomic import write_atomic
 from ..base.errors import SuperrunsError
 from ..base.hashing import deterministic_hash, to_jsonable
-from ..model.runs import RunRegistry
 from ..base.times import utc_now_iso
 from ..base.yamlio import yaml_load
+from ..model.runs import RunRegistry
 from .records import Superrun
 
 __all__ = ["LOCK_VERSION", "Lock", "LockError", "diff_report", "lock_definition", "lock_report"]

@@ -21,8 +21,7 @@ from ..base.schemas import first_error, schema_error_fix, schema_validator, witn
 from ..base.times import INT64_MAX
 from ..base.yamlio import yaml_load
 from .errors import DefinitionError, definition_error as _error
-from .records import (DEFAULT_SELECTION, DEFINITION_SUFFIXES, EVENTS_SUFFIXES, KEYS, SELECTIONS,
-                      Superrun)
+from .records import DEFAULT_SELECTION, DEFINITION_SUFFIXES, EVENTS_SUFFIXES, KEYS, SELECTIONS, Superrun
 from .setalgebra import parse_dataset_keys
 
 __all__ = ["definition_files", "is_int", "parse_definition", "parse_document",

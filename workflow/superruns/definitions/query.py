@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..base.errors import brief
-from ..model.runs import Run, RunRegistry
 from ..base.times import format_ns, parse_time_ns
+from ..model.runs import Run, RunRegistry
 from .dq import DataQuality
 from .errors import definition_error as _error
 

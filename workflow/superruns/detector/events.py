@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..model.plugins import Option
-from .common import (DRIFT_VELOCITY, ENDTIME, DetectorPlugin, N_TOP_CHANNELS, TIME, TOP_PMT_POSITIONS,
-                     kernels)
+from .common import DRIFT_VELOCITY, ENDTIME, N_TOP_CHANNELS, TIME, TOP_PMT_POSITIONS, DetectorPlugin, kernels
 from .peaks import S2
 
 EVENTS_DTYPE = np.dtype([

@@ -5,8 +5,19 @@ from __future__ import annotations
 import numpy as np
 
 from ..model.plugins import Option
-from .common import (DT, DetectorPlugin, ENDTIME, LENGTH, N_CHANNELS, N_TOP_CHANNELS, PEAK_SAMPLES,
-                     PMT_GAINS_PER_RUN, TIME, empty, kernels)
+from .common import (
+    DT,
+    ENDTIME,
+    LENGTH,
+    N_CHANNELS,
+    N_TOP_CHANNELS,
+    PEAK_SAMPLES,
+    PMT_GAINS_PER_RUN,
+    TIME,
+    DetectorPlugin,
+    empty,
+    kernels,
+)
 
 UNKNOWN, S1, S2 = 0, 1, 2
 

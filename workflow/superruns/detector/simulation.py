@@ -19,8 +19,20 @@ import zlib
 import numpy as np
 
 from ..model.plugins import ChunkSpan, Option, SourcePlugin
-from .common import (DT, DetectorPlugin, LENGTH, N_CHANNELS, N_TOP_CHANNELS, PMT_GAINS_PER_RUN, RECORD_SAMPLES,
-                     SAMPLE_DT, TIME, TOP_PMT_POSITIONS, DRIFT_VELOCITY, run_number)
+from .common import (
+    DRIFT_VELOCITY,
+    DT,
+    LENGTH,
+    N_CHANNELS,
+    N_TOP_CHANNELS,
+    PMT_GAINS_PER_RUN,
+    RECORD_SAMPLES,
+    SAMPLE_DT,
+    TIME,
+    TOP_PMT_POSITIONS,
+    DetectorPlugin,
+    run_number,
+)
 
 BASELINE = 16000
 

@@ -30,8 +30,17 @@ from typing import Any, NamedTuple
 # Re-exported: the hash and the option resolution are part of what a lineage is.
 from ..base.errors import SuperrunsError
 from ..base.hashing import canonical_json, deterministic_hash, hashablize, to_jsonable
-from .options import (PER_RUN_KEY, Option, per_run_options, per_run_spec, plugin_options,
-                      resolve_option, resolve_options, run_number, unknown_options)
+from .options import (
+    PER_RUN_KEY,
+    Option,
+    per_run_options,
+    per_run_spec,
+    plugin_options,
+    resolve_option,
+    resolve_options,
+    run_number,
+    unknown_options,
+)
 
 __all__ = [
     "ABSENT",

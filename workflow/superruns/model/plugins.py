@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from ..base.errors import SuperrunsError
-from .lineage import lineage as derived_lineage
-from .lineage import superrun_lineage
+from .lineage import lineage as derived_lineage, superrun_lineage
+
 # Option is declared in superruns.model.options; plugins import it from here.
 from .options import Option, per_run_spec, resolve_option
 

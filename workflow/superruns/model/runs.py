@@ -28,8 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from ..base.errors import SuperrunsError
-from ..base.names import (RUN_ID_PATTERN, SUPERRUN_NAME_PATTERN, case_collisions, is_superrun_id,
-                    run_id_problem, superrun_name_problem)
+from ..base.names import (
+    RUN_ID_PATTERN,
+    SUPERRUN_NAME_PATTERN,
+    case_collisions,
+    is_superrun_id,
+    run_id_problem,
+    superrun_name_problem,
+)
 from ..base.schemas import first_error, schema_error_fix, schema_validator, witness_map
 from ..base.times import format_ns, parse_time_ns
 from ..base.yamlio import yaml_load

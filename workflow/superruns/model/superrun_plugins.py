@@ -32,8 +32,7 @@ import numpy as np
 
 from ..base.errors import SuperrunsError
 from ..base.hashing import to_jsonable
-from .lineage import lineage as derived_lineage
-from .lineage import superrun_lineage
+from .lineage import lineage as derived_lineage, superrun_lineage
 from .options import per_run_spec, plugin_options, resolve_option
 from .plugins import Plugin, PluginError
 

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..storage.layout import relative_path, scan_run
 from ..model.superrun_plugins import is_superrun_level
+from ..storage.layout import relative_path, scan_run
 
 if TYPE_CHECKING:
     from ..project import Project

@@ -259,9 +259,9 @@ def open_subrun_files(job: Job, superrun: str, data_type: str) -> dict:
 
 
 def _summarise(job: Job) -> None:
+    from ..storage import DataFile
     from ..storage.identity import check_identity
     from ..stored.report import write_summary
-    from ..storage import DataFile
 
     path = Path(job.smk.input[0])
     superrun, data_type = job.wildcards.superrun, job.wildcards.data_type

@@ -14,8 +14,16 @@ from pathlib import Path
 
 from ..base.errors import SuperrunsError
 from ..base.names import is_superrun_id
-from .config import (DEFAULT_CONFIG, SNAKEMAKE_CONFIG, ConfigError, _schema_default, check_options,
-                     check_yaml_files, resolve_paths, validate_config)
+from .config import (
+    DEFAULT_CONFIG,
+    SNAKEMAKE_CONFIG,
+    ConfigError,
+    _schema_default,
+    check_options,
+    check_yaml_files,
+    resolve_paths,
+    validate_config,
+)
 
 __all__ = ["OtherLineageError", "Project", "UnknownRunIdError", "set_default_project"]
 

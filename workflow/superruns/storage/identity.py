@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..base.errors import SuperrunsError
-from .layout import place_of
 from ..base.names import subrun_problem
+from .layout import place_of
 
 if TYPE_CHECKING:
     from ..model.seam import ProjectView

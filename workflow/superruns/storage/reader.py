@@ -14,9 +14,20 @@ from ..base import kernels
 from ..base.files import FileAccessError, NotARegularFile, open_regular
 from .blosc_layout import FrameReader, decompress_into, read_frame_file
 from .compression import DEFAULT_NTHREADS
-from .format import (METADATA_CRC_KEY, METADATA_KEY, REBUILD, ChunkRecord, DataCorrupted, Frame,
-                     FrameRecord, StorageError, TimeRangeError, dtype_from_metadata, layout_records,
-                     parse_metadata)
+from .format import (
+    METADATA_CRC_KEY,
+    METADATA_KEY,
+    REBUILD,
+    ChunkRecord,
+    DataCorrupted,
+    Frame,
+    FrameRecord,
+    StorageError,
+    TimeRangeError,
+    dtype_from_metadata,
+    layout_records,
+    parse_metadata,
+)
 
 __all__ = ["DataFile", "Chunk", "FrameCursor", "FileChanged", "read_metadata"]
 

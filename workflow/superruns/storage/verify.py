@@ -23,9 +23,9 @@ import numpy as np
 from ..base import kernels
 from ..base.atomic import is_temp_name, temp_owner_pid
 from ..base.files import NotARegularFile, os_error_message
-from .layout import place_of
 from .blosc_layout import chunk_sizes
 from .format import ChunkRecord, FrameRecord, NewerFormat, StorageError
+from .layout import place_of
 from .reader import DataFile
 
 __all__ = ["ADVICE", "content_hash", "verify_file", "verify_paths", "data_files", "temp_file_owner"]

@@ -15,9 +15,21 @@ from ..base.atomic import atomic_path
 from ..base.version import __version__
 from .blosc_layout import MAX_CHUNK_BYTES, FrameFileWriter, chunk_sizes, decompress_into
 from .compression import Compression
-from .format import (COMPRESSOR, FORMAT_VERSION, METADATA_CRC_KEY, METADATA_KEY, RESERVED_KEYS,
-                     ChunkRecord, DataCorrupted, Frame, FrameRecord, StorageError, dtype_to_str,
-                     normalised, to_json)
+from .format import (
+    COMPRESSOR,
+    FORMAT_VERSION,
+    METADATA_CRC_KEY,
+    METADATA_KEY,
+    RESERVED_KEYS,
+    ChunkRecord,
+    DataCorrupted,
+    Frame,
+    FrameRecord,
+    StorageError,
+    dtype_to_str,
+    normalised,
+    to_json,
+)
 
 __all__ = ["DataWriter", "FRAME_SIZE"]
 

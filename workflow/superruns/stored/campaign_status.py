@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..base.errors import SuperrunsError
-from ..storage.layout import scan_run
 from ..project.lineages import current_lineages
+from ..storage.layout import scan_run
 
 if TYPE_CHECKING:
     from ..project import Project

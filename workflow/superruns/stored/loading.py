@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 import numpy as np
 
 from ..base.errors import SuperrunsError
-from ..storage.identity import ANY, CURRENT, check_identity, check_name, wanted_lineage_hash
-from ..storage import DataFile
 from ..base.times import INT64_MAX, parse_time_ns
+from ..storage import DataFile
+from ..storage.identity import ANY, CURRENT, check_identity, check_name, wanted_lineage_hash
 
 if TYPE_CHECKING:
     from ..project import Project

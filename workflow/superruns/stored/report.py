@@ -14,8 +14,8 @@ import os
 
 from ..base.atomic import write_atomic
 from ..base.intervals import merge_spans
-from ..storage import DataFile, content_hash
 from ..base.times import format_ns
+from ..storage import DataFile, content_hash
 
 __all__ = ["summary", "render_html", "write_summary"]
 

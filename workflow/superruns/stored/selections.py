@@ -64,7 +64,7 @@ def leaf_run_of(project: Project, source: str, times: np.ndarray) -> np.ndarray:
 def select_events(project: Project, name: str, source_file: str | Path) -> np.ndarray:
     """The events of ``source_file`` (the selection's source: its run or superrun's data type,
     checked to be what the selection names) that pass the selection's cuts."""
-    from ..base import kernels    # here: planning a workflow (selection_path) needs neither
+    from ..base import kernels  # here: planning a workflow (selection_path) needs neither
     from ..storage import DataFile
     from ..storage.identity import check_identity
 

@@ -11,8 +11,15 @@ from typing import Mapping
 
 from ..base.hashing import deterministic_hash
 from ..storage import DataFile
-from .format import (STRAX_FORMAT_VERSION, StraxFormatError, compress, encode_run_document,
-                            folder_name, strax_chunk_info, strax_run_document)
+from .format import (
+    STRAX_FORMAT_VERSION,
+    StraxFormatError,
+    compress,
+    encode_run_document,
+    folder_name,
+    strax_chunk_info,
+    strax_run_document,
+)
 
 __all__ = ["export_file", "export_run"]
 

@@ -27,8 +27,13 @@ from ..base.errors import SuperrunsError
 from ..base.hashing import deterministic_hash
 from ..storage import DataFile, StorageError
 from ..storage.layout import data_file_name, stored_versions
-from .format import (STRAX_FORMAT_VERSION, run_document_from_metadata, strax_chunk_info,
-                            strax_run_document, superrun_suffix)
+from .format import (
+    STRAX_FORMAT_VERSION,
+    run_document_from_metadata,
+    strax_chunk_info,
+    strax_run_document,
+    superrun_suffix,
+)
 from .registry import StraxDataType
 
 __all__ = ["SuperrunsBackend", "SuperrunsFrontend", "plugin_stubs", "strax_metadata"]

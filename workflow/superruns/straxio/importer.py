@@ -16,10 +16,18 @@ import numpy as np
 
 from ..base.atomic import fsync_directory, write_atomic
 from ..base.hashing import deterministic_hash
-from ..storage.layout import relative_path
 from ..storage import DataWriter, dtype_from_metadata, read_metadata
-from .format import (StraxFolder, StraxFormatError, check_decoder, datetime_to_ns, decode_run_document,
-                            iter_folder_chunks, read_folder_metadata, scan_directory)
+from ..storage.layout import relative_path
+from .format import (
+    StraxFolder,
+    StraxFormatError,
+    check_decoder,
+    datetime_to_ns,
+    decode_run_document,
+    iter_folder_chunks,
+    read_folder_metadata,
+    scan_directory,
+)
 
 __all__ = ["Imported", "add_runs_to_registry", "import_directory"]
 
@@ -317,8 +325,8 @@ def add_runs_to_registry(runs_file, entries: Mapping[str, Mapping], *, dry_run: 
     error. The new text is checked by :class:`superruns.model.runs.RunRegistry` before it replaces
     the file (atomically). ``dry_run``: check only. Returns the ids added.
     """
-    from ..model.runs import RunRegistry
     from ..base.yamlio import yaml_load
+    from ..model.runs import RunRegistry
 
     path = Path(runs_file)
     text = path.read_text() if path.exists() else ""

@@ -28,7 +28,7 @@ def plugins(project) -> list[StraxDataType]:
         python = interpreter(project.config, project.base_dir)
         if python is not None:                      # strax lives in another environment
             return found + declare(project, python, known=set(imported))
-        from .producer import strax_data_types     # imports strax: only when configured
+        from .producer import strax_data_types  # imports strax: only when configured
 
         found += strax_data_types(project, spec, known=set(imported))
     return found
