@@ -28,8 +28,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import (  # noqa: E402
+    HealthCheck,
+    Phase,
+    given,
+    seed,
+    settings,
+    strategies as st,  # noqa: E402
+)
 
 from support.oracle_check import DATA_TYPES, BuildFailed, batch_problems, build, start_session  # noqa: E402
 from support.oracle_draws import batches  # noqa: E402

@@ -18,8 +18,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from support.oracle import Refused
 from support.oracle_check import DATA_TYPES, build, check_batch, start_session, write_batch

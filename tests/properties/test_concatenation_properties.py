@@ -145,27 +145,25 @@ def check_chunks(data: DataFile, segments: dict, touching: bool) -> None:
                     spans[-1][1] = max(spans[-1][1], e)
                 else:
                     spans.append([s, e])
-        # every row lies wholly in one of its chunk's subruns' intervals; in touching mode too:
-        # a row taken by overlap widens its piece's interval to cover it (cutting._add)
+        # every row lies wholly in one of its chunk's subruns' intervals (contained), or overlaps
+        # one (touching: a zero-length row, where its time is): rows taken by overlap may reach
+        # past what the superrun holds, the chunk's [start, end) covers them (checked above)
         intervals = [(s, e) for spec in subruns.values() for s, e in spec.get("ranges", [[spec["start"], spec["end"]]])]
         for time, endtime in zip(rows["time"], rows["endtime"]):
-            assert any(s <= time < e and endtime <= e for s, e in intervals), (time, endtime, intervals)
-    if touching:
-        # touching: the chunks' subruns cover every segment (and, above, every row taken by overlap)
-        for leaf, spans in segments.items():
-            covered = held.get(leaf, [])
-            for s, e in spans:
-                assert s == e or any(a <= s and e <= b for a, b in covered), (leaf, (s, e), covered)
-    else:
-        # contained: the chunks' subruns record exactly the segments (adjacent ones merged)
-        merged = {}
-        for leaf, spans in segments.items():
-            out = []
-            for s, e in spans:
-                if out and out[-1][1] >= s:
-                    out[-1][1] = max(out[-1][1], e)
-                else:
-                    out.append([s, e])
-            merged[leaf] = out
-        assert held == merged
+            if touching:
+                ok = any(time < e and (endtime > s or (endtime == time and time >= s)) for s, e in intervals)
+            else:
+                ok = any(s <= time < e and endtime <= e for s, e in intervals)
+            assert ok, (time, endtime, intervals)
+    # in both modes the chunks' subruns record exactly the segments (adjacent ones merged)
+    merged = {}
+    for leaf, spans in segments.items():
+        out = []
+        for s, e in spans:
+            if out and out[-1][1] >= s:
+                out[-1][1] = max(out[-1][1], e)
+            else:
+                out.append([s, e])
+        merged[leaf] = out
+    assert held == merged
     assert list(held) == list(segments)                    # subruns in time order, none missing

@@ -22,8 +22,16 @@ import yaml
 import superruns
 from superruns.storage import DataFile
 
-from support.oracle import (Oracle, disk_readers, expected_chunk_spans, expected_document,
-                            expected_rows, keeps, merge, row_end)
+from support.oracle import (
+    Oracle,
+    disk_readers,
+    expected_chunk_spans,
+    expected_document,
+    expected_rows,
+    keeps,
+    merge,
+    row_end,
+)
 from support.oracle_draws import Batch, Universe
 from support.workflows import SECOND, Workflow, run_entry
 
