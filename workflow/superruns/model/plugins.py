@@ -78,6 +78,9 @@ class Plugin:
     #: True when the lineage is derived from the declarations (:meth:`lineage` not
     #: overridden): such a plugin can only depend on data types whose lineage is derived too.
     lineage_is_derived: bool = True
+    #: False for a data type whose runs' data come from outside the workflow (imported, or
+    #: read in place): no rule makes (or, with --forcerun, deletes) a run's file of it.
+    made_by_workflow: bool = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -91,6 +94,17 @@ class Plugin:
 
     def compute(self, inputs: dict[str, np.ndarray], config: dict, span: ChunkSpan) -> np.ndarray:
         raise NotImplementedError
+
+    def source_path(self, project: ProjectView, run_id: str):
+        """Where a regular run's data of this type are read in place, outside ``data_dir``
+        (an absolute path: a superrun's inputs name it), or None: the run's file under
+        ``data_dir``. The strax bridge reads strax folders this way."""
+        return None
+
+    def open_in_place(self, path):
+        """The data at ``path`` (a :meth:`source_path`) opened for reading like a
+        :class:`~superruns.storage.DataFile`, or None when ``path`` is a file of ours."""
+        return None
 
     def lineage(self, project: ProjectView, run_id: str) -> dict:
         """strax's lineage of this data type for ``run_id`` (a run or a superrun), derived

@@ -15,11 +15,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..base.atomic import fsync_directory, write_atomic
-from ..base.hashing import deterministic_hash
 from ..storage.layout import relative_path
 from ..storage import DataWriter, dtype_from_metadata, read_metadata
-from .format import (StraxFolder, StraxFormatError, check_decoder, datetime_to_ns, decode_run_document,
-                            iter_folder_chunks, read_folder_metadata, scan_directory)
+from .format import (StraxFolder, StraxFormatError, checked_folder_metadata, datetime_to_ns,
+                     decode_run_document, iter_folder_chunks, scan_directory)
 
 __all__ = ["Imported", "add_runs_to_registry", "import_directory"]
 
@@ -184,22 +183,11 @@ def _plan(strax_dir: Path, runs, data_types, data_dir: Path, overwrite: bool) ->
         types = sorted({f.data_type for f in mine}) if data_types is None else list(data_types)
         for data_type in types:
             folder = _choose(mine, strax_dir, new_id, strax_id, data_type, wanted_hash)
-            md = _checked_metadata(folder)
+            md = checked_folder_metadata(folder)
             output = data_dir / relative_path(new_id, data_type, folder.lineage_hash)
             skipped = _already_imported(folder, output, new_id, start, end, overwrite)
             tasks.append(_Task(folder, new_id, start, end, md, skipped))
     return tasks
-
-
-def _checked_metadata(folder: StraxFolder) -> dict:
-    md = read_folder_metadata(folder)
-    where = str(folder.path)
-    if md["lineage_hash"] != folder.lineage_hash or deterministic_hash(md["lineage"]) != folder.lineage_hash:
-        raise StraxFormatError(f"{where}: the folder's lineage hash {folder.lineage_hash} does not match its "
-                               f"metadata ({md['lineage_hash']}, recomputed {deterministic_hash(md['lineage'])}); "
-                               "the data cannot be trusted: remake it with strax")
-    check_decoder(md.get("compressor", "blosc"), f"{where}: ")
-    return md
 
 
 def _already_imported(folder, output: Path, new_id, start, end, overwrite) -> Imported | None:
