@@ -280,6 +280,7 @@ def _registry_entry(strax_dir: Path, strax_id: str, start, end, spans) -> dict:
     if start is None:
         if isinstance(doc.get("start"), _dt.datetime) and isinstance(doc.get("end"), _dt.datetime):
             start, end = datetime_to_ns(doc["start"]), datetime_to_ns(doc["end"])
+            _check_document_covers(doc_path, strax_id, start, end, spans)
         elif spans:
             start, end = min(s for s, _ in spans), max(e for _, e in spans)
         else:
@@ -296,6 +297,25 @@ def _registry_entry(strax_dir: Path, strax_id: str, start, end, spans) -> dict:
     if tags:
         entry["tags"] = tags
     return entry
+
+
+def _check_document_covers(doc_path: Path, strax_id: str, start: int, end: int, spans) -> None:
+    """Refuse a run document whose ``[start, end)`` holds none of the run's data: a registry
+    entry from it would put every file of the run outside its run, and no superrun of the run
+    could be built (its data in seconds, the data in ns, or another run's times)."""
+    if not spans:
+        return
+    first, last = min(s for s, _ in spans), max(e for _, e in spans)
+    if first < end and last > start:
+        return
+    from ..base.times import format_ns
+
+    raise StraxFormatError(
+        f"run {strax_id}: its run document {doc_path} puts it at [{format_ns(start)}, {format_ns(end)}), but its "
+        f"data span [{format_ns(first)}, {format_ns(last)}) ([{first}, {last}) ns), none of it inside: a run registry "
+        f"entry from it would make every superrun of {strax_id} fail. Fix the run document, or import the run "
+        f"with the data's span: --runs {strax_id}={strax_id}:{first}:{last} (from Python: runs={{{strax_id!r}: "
+        f"({strax_id!r}, {first}, {last})}})")
 
 
 def add_runs_to_registry(runs_file, entries: Mapping[str, Mapping], *, dry_run: bool = False) -> list[str]:
