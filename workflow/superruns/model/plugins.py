@@ -223,23 +223,31 @@ class Registry:
         return cls.from_references(module_names)
 
 
-def plugins_of(reference: str, project: ProjectView | None = None) -> list[Plugin]:
-    """The plugins a ``plugins:`` reference names: a module's ``PLUGINS`` (classes,
-    instantiated here), or what the provider function ``module:function`` returns for
-    ``project`` (plugins or plugin classes)."""
+def load_reference(reference: str):
+    """The module (``module``) or function (``module:function``) a reference names."""
     module_name, _, function_name = reference.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise PluginReferenceError(f"{reference!r} cannot be imported ({error})") from None
+    if not function_name:
+        return module
+    provider = getattr(module, function_name, None)
+    if not callable(provider):
+        raise PluginReferenceError(f"{reference!r}: module {module_name} has no function {function_name!r}")
+    return provider
+
+
+def plugins_of(reference: str, project: ProjectView | None = None) -> list[Plugin]:
+    """The plugins a ``plugins:`` reference names: a module's ``PLUGINS`` (classes,
+    instantiated here), or what the provider function ``module:function`` returns for
+    ``project`` (plugins or plugin classes)."""
+    module_name, _, function_name = reference.partition(":")
+    loaded = load_reference(reference)
     if function_name:
-        provider = getattr(module, function_name, None)
-        if not callable(provider):
-            raise PluginReferenceError(f"{reference!r}: module {module_name} has no function "
-                                       f"{function_name!r}")
-        found = provider(project)
+        found = loaded(project)
     else:
-        found = getattr(module, "PLUGINS", None)
+        found = getattr(loaded, "PLUGINS", None)
         if found is None:
             raise PluginReferenceError(f"{reference!r}: module {module_name} has no PLUGINS list")
     return [item() if isinstance(item, type) else item for item in found]

@@ -103,9 +103,17 @@ class Project:
 
     @cached_property
     def runs(self):
+        """The run registry: the ``runs:`` file, or what the provider of the config's
+        ``run_registry`` section returns (default ``superruns.straxio:context_runs``: a strax
+        Context's run documents; the core names no bridge itself)."""
         from ..model.runs import RunRegistry
 
-        return RunRegistry.load(self.config["runs"])
+        spec = self.config.get("run_registry")
+        if not spec:
+            return RunRegistry.load(self.config["runs"])
+        from ..model.plugins import load_reference
+
+        return load_reference(spec.get("provider") or _schema_default("run_registry", "provider"))(self)
 
     @cached_property
     def definitions(self):

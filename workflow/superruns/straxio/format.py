@@ -208,7 +208,11 @@ def strax_run_document(project, run_id: str) -> dict:
     :func:`run_document_from_metadata`)."""
     md = project.run_metadata(run_id)
     comments = () if project.is_superrun(run_id) else getattr(project.runs[run_id], "comments", ())
-    return run_document_from_metadata(md, run_id, comments)
+    doc = run_document_from_metadata(md, run_id, comments)
+    number = None if project.is_superrun(run_id) else getattr(project.runs[run_id], "number", None)
+    if number is not None:
+        doc["number"] = number             # as the run database has it (strax_typed: else from the id)
+    return doc
 
 
 def run_document_from_metadata(md: Mapping, run_id: str, comments=()) -> dict:
