@@ -46,7 +46,8 @@ def test_the_page_has_blocks_of_both_kinds():
 
 
 def test_every_block_runs_against_the_demo(demo):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "SUPERRUNS_WORKFLOW_PYTHON": sys.executable}      # the workflow's environment: this one
     ran = 0
     for i, (language, code) in enumerate(blocks()):
         if language == "bash":
