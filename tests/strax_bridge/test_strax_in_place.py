@@ -9,7 +9,6 @@ of the folders (strax's backend is the oracle).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import numpy as np
@@ -21,7 +20,7 @@ from superruns.storage import DataFile  # noqa: E402
 from superruns.straxio.format import read_folder_metadata, scan_directory  # noqa: E402
 
 from support.workflows import Workflow  # noqa: E402
-from support.xams import RUN, XAMS, chunk_bounds  # noqa: E402
+from support.xams import RUN, XAMS, chunk_bounds, strax_only_root  # noqa: E402
 
 pytestmark = [pytest.mark.strax, pytest.mark.e2e]
 
@@ -60,11 +59,7 @@ def the_run_document():
 
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory):
-    root = tmp_path_factory.mktemp("in_place")
-    (root / "no_native_plugins.py").write_text("PLUGINS = []\n")
-    patch = pytest.MonkeyPatch()
-    patch.syspath_prepend(str(root))
-    patch.setenv("PYTHONPATH", str(root), prepend=os.pathsep)
+    root, patch = strax_only_root(tmp_path_factory, "in_place")
     bounds = chunk_bounds()
     superruns_doc = {"_xams": {"runs": [RUN]},
                      "_xams_middle": {"ranges": {RUN: [[bounds[1], bounds[2]]]}},

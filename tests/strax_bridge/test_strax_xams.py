@@ -24,7 +24,7 @@ from superruns.straxio.exporter import export_run  # noqa: E402
 from superruns.straxio.importer import import_directory  # noqa: E402
 
 from support.workflows import Workflow  # noqa: E402
-from support.xams import PIECES, RUN, XAMS, chunk_bounds, piece_runs  # noqa: E402
+from support.xams import PIECES, RUN, XAMS, chunk_bounds, piece_runs, strax_only_root  # noqa: E402
 
 pytestmark = [pytest.mark.strax, pytest.mark.e2e]
 
@@ -42,11 +42,7 @@ def strax_rows(data_type: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory):
-    root = tmp_path_factory.mktemp("xams")
-    (root / "no_native_plugins.py").write_text("PLUGINS = []\n")
-    patch = pytest.MonkeyPatch()
-    patch.syspath_prepend(str(root))
-    patch.setenv("PYTHONPATH", str(root), prepend=":")
+    root, patch = strax_only_root(tmp_path_factory, "xams")
     workflow = Workflow(root)
     superruns_doc = {"_xams": {"runs": PIECES}, "_whole": {"runs": [RUN]}}
     workflow.write({}, superruns_doc, plugins=["no_native_plugins"], strax={"imported": DATA_TYPES}, options={})
