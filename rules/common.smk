@@ -32,6 +32,10 @@ wildcard_constraints:
     lineage=LINEAGE_PATTERN,
 
 
+# The data types a rule makes: not those whose runs' data come from outside (imported, read in place).
+MADE_TYPES = [dt for dt in PROJECT.registry if PROJECT.registry[dt].made_by_workflow]
+
+
 # One job per run (superruns.orchestration.chains): the chains of the runs none or all of whose files exist.
 CHAINS = plan_chains(PROJECT, config["job_layout"])
 

@@ -45,6 +45,8 @@ rule process:
         "{run}/{data_type}-{lineage}",
     log:
         "logs/process/{run}/{data_type}-{lineage}.log",
+    wildcard_constraints:
+        data_type=alternatives(MADE_TYPES),
     run:
         run_here(
             process_job,

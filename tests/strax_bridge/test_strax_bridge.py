@@ -244,6 +244,34 @@ def test_frontend_run_documents(flow):
     assert runs.set_index("name").loc["_superrun_test", "mode"] == "mode_a,mode_b"      # item 56
 
 
+def test_frontend_lets_strax_fall_through_to_the_next_frontend(flow, reference, tmp_path):
+    """Our frontend first, a DataDirectory behind it: a run only the DataDirectory knows (its
+    data and run document written by strax itself), a superrun defined with strax's own
+    define_run and computed by strax, and our stored superrun, all in one Context."""
+    from superruns.straxio import serve_superruns
+
+    behind = strax.DataDirectory(str(tmp_path), provide_run_metadata=True, readonly=False)
+    context = sys.modules[FACTORY].make_context()
+    context.storage = [behind]
+    context.set_config({"secret_time_offset": 50})
+    context.make("5", "records", progress_bar=False)           # run 5: strax's data, strax's run document
+    start = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=50)
+    behind.write_run_metadata("5", {"name": "5", "start": start, "end": start + datetime.timedelta(seconds=1),
+                                    "mode": "mode_c", "source": "test"})
+    context.set_config({"secret_time_offset": 0})
+    serve_superruns(context, flow.project())                   # ours first, strax's behind
+    assert context.run_metadata("5")["mode"] == "mode_c"       # only the DataDirectory knows run 5
+    assert context.run_metadata("0")["source"] == "test"       # ours
+    context.define_run("_strax_sr", ["0", "5"])                # written to the DataDirectory
+    assert (tmp_path / "_strax_sr-metadata.json").is_file() and not (flow.project().data_dir / "_strax_sr").exists()
+    computed = context.get_array("_strax_sr", "peaks", progress_bar=False)
+    subruns = context.get_array(["0", "5"], "peaks", add_run_id_field=False, progress_bar=False)
+    assert len(computed) == 20 and computed.tobytes() == subruns.tobytes()
+    ours = context.get_array("_superrun_test", "peaks", progress_bar=False)
+    assert ours.tobytes() == reference.get_array("_superrun_test", "peaks", progress_bar=False).tobytes()
+    assert set(context.select_runs()["name"]) >= {"5", "_strax_sr", "_superrun_test", "0"}
+
+
 def test_frontend_without_project_reads_files(flow):
     project = flow.project()
     context = sys.modules[FACTORY].make_context()

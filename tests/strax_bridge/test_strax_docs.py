@@ -40,7 +40,8 @@ def test_the_page_has_blocks_of_both_kinds():
 def run_block(demo: Path, language: str, code: str) -> str | None:
     """Run one block in the demo's directory: None when it ran, else why it was skipped (it
     fails the test when the block fails)."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "SUPERRUNS_WORKFLOW_PYTHON": sys.executable}      # the workflow's environment: this one
     if language == "bash":
         command = ["bash", "-euo", "pipefail", "-c", code]
     elif "straxen environment" in code.splitlines()[0]:

@@ -62,8 +62,44 @@ def test_strax_loads_our_runs_and_superruns(project):
     for name in ("s2_area", "x", "drift_time"):
         assert (merged[name] == ours[name]).all()
     assert not st.is_stored("_sr", "events")          # never built as a superrun
-    with pytest.raises(RuntimeError, match="only loaded"):
+
+
+def test_unbuilt_data_say_which_snakemake_command_builds_them(project):
+    """A stub cannot compute: where strax would, it says how to build what was asked (not
+    strax's "Plugin forbids saving of raw_records"), for a regular run and, prepared by
+    serve_superruns, for a superrun before strax reads any subrun."""
+    from superruns.straxio import serve_superruns
+    from superruns.straxio.frontend import NotBuiltError
+
+    st = context(project)
+    stored = project.path("1", "event_info")
+    stored.rename(stored.with_name("aside"))
+    try:
+        for save in ((), "event_info"):
+            with pytest.raises(NotBuiltError, match=r"snakemake --cores 2 1/event_info.* "
+                                                    r"superruns.make\('1', 'event_info'\)"):
+                st.get_array("1", "event_info", save=save, progress_bar=False)
+    finally:
+        stored.with_name("aside").rename(stored)
+    serve_superruns(st, project)
+    read = []
+    original = st.storage[0].backends[0].data_file
+    st.storage[0].backends[0].data_file = lambda path: read.append(path) or original(path)
+    with pytest.raises(NotBuiltError, match=f"_sr/events is not built.*snakemake --cores 2 _sr/events`"
+                                            f" in {project.base_dir}"):
         st.get_array("_sr", "events", progress_bar=False)
+    assert not [path for path in read if "/_sr/" not in str(path)]     # no subrun file was opened
+    with pytest.raises(strax.DataNotAvailable):                          # strax's own error class too
+        st.get_array("_sr", "events", progress_bar=False)
+
+
+def test_available_for_run_lists_what_is_stored(project):
+    st = context(project)
+    table = st.available_for_run("_sr").set_index("target")["is_stored"]
+    assert table["peaks"] and table["event_info"] and not table["events"]
+    assert set(table.index) == set(project.registry)                # every data type, stored or not
+    assert set(table[table].index) == {"peaks", "event_basics", "event_positions", "event_info"}
+    assert set(st.available_for_run("1").set_index("target")["is_stored"].pipe(lambda t: t[t].index)) == set(CHAIN)
 
 
 def test_per_run_defaults_get_the_superrun_value_in_stubs(tmp_path):
@@ -81,3 +117,15 @@ def test_per_run_defaults_get_the_superrun_value_in_stubs(tmp_path):
     context = strax.Context(storage=[SuperrunsFrontend(project)], register=plugin_stubs(project, ["peaks"]))
     assert context.key_for("_s", "peaks").lineage_hash == project.lineage_hash("_s", "peaks")
     assert context.key_for("1", "peaks").lineage_hash != project.lineage_hash("1", "peaks")
+    # The stub's key stands for the run's value under the per-run spec: the run's current file
+    # is served (its lineage has the run's own value).
+    for data_type in ("raw_records", "peaks"):
+        inputs = {d: project.path("1", d) for d in project.registry[data_type].depends_on}
+        process_run(project, "1", data_type, inputs, project.path("1", data_type))
+    assert context.is_stored("1", "peaks")
+    assert context.get_array("1", "peaks", progress_bar=False).tobytes() == \
+        superruns.load("1", "peaks", project=project).tobytes()
+    # Another per-run spec (its hash is in the key) names no stored file.
+    other = strax.Context(storage=[SuperrunsFrontend(project)], register=plugin_stubs(project, ["peaks"]),
+                          config={per_run[0]: "<SUBRUN-DEPENDENT:aaaaaaaaaa>"})
+    assert not other.is_stored("1", "peaks")

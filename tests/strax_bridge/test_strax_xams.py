@@ -8,6 +8,7 @@ folders, byte for byte (padding included). strax's own reader is the oracle.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -22,7 +23,7 @@ from superruns.straxio.format import StraxFormatError, iter_folder_chunks, read_
 from superruns.straxio.importer import import_directory  # noqa: E402
 
 from support.workflows import Workflow  # noqa: E402
-from support.xams import PIECES, RUN, XAMS, chunk_bounds, piece_runs  # noqa: E402
+from support.xams import PIECES, RUN, XAMS, chunk_bounds, piece_runs, strax_only_root  # noqa: E402
 
 pytestmark = [pytest.mark.strax, pytest.mark.e2e]
 
@@ -40,11 +41,7 @@ def strax_rows(data_type: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory):
-    root = tmp_path_factory.mktemp("xams")
-    (root / "no_native_plugins.py").write_text("PLUGINS = []\n")
-    patch = pytest.MonkeyPatch()
-    patch.syspath_prepend(str(root))
-    patch.setenv("PYTHONPATH", str(root), prepend=":")
+    root, patch = strax_only_root(tmp_path_factory, "xams")
     workflow = Workflow(root)
     superruns_doc = {"_xams": {"runs": PIECES}, "_whole": {"runs": [RUN]}}
     workflow.write({}, superruns_doc, plugins=["no_native_plugins"], strax={"imported": DATA_TYPES}, options={})
@@ -180,3 +177,54 @@ def test_command_line(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "out" / f"{RUN}-peak_positions-b3uvsccosw").is_dir()
     assert main(["--config", config, "import", str(tmp_path / "nowhere")]) == 1
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_a_run_document_that_does_not_cover_the_data_is_refused(tmp_path):
+    """Importer bug 1: a run document holding none of the run's data (here one day late) used
+    to give a registry entry under which every superrun of the run failed; it is refused at
+    import, naming the run and the fix, and nothing is written."""
+    strax_dir = tmp_path / "strax"
+    folder = next(f for f in scan_directory(XAMS) if f.data_type == "peak_positions")
+    shutil.copytree(folder.path, strax_dir / folder.path.name)
+    doc = json.loads((XAMS / f"{RUN}-metadata.json").read_text())
+    for key in ("start", "end"):
+        doc[key]["$date"] = doc[key]["$date"].replace("2021-11-12", "2021-11-13")
+    (strax_dir / f"{RUN}-metadata.json").write_text(json.dumps(doc))
+    runs_file = tmp_path / "runs.yaml"
+    runs_file.write_text("runs: {}\n")
+    with pytest.raises(StraxFormatError, match=rf"run {RUN}: its run document .* none of it inside.*"
+                                               rf"--runs {RUN}={RUN}:\d+:\d+"):
+        import_directory(strax_dir, tmp_path / "data", runs=[RUN], runs_file=runs_file)
+    assert runs_file.read_text() == "runs: {}\n" and not list((tmp_path / "data").glob(f"{RUN}/*"))
+    fix = re.search(rf"--runs {RUN}=({RUN}):(\d+):(\d+)", str(_refusal(strax_dir, tmp_path, runs_file)))
+    import_directory(strax_dir, tmp_path / "data", runs={RUN: (fix[1], int(fix[2]), int(fix[3]))},
+                     runs_file=runs_file)                              # the fix it names works
+    assert yaml.safe_load(runs_file.read_text())["runs"][RUN]["start"] == int(fix[2])
+
+
+def _refusal(strax_dir, tmp_path, runs_file) -> StraxFormatError:
+    try:
+        import_directory(strax_dir, tmp_path / "data", runs=[RUN], runs_file=runs_file)
+    except StraxFormatError as error:
+        return error
+    raise AssertionError("not refused")
+
+
+def test_an_imported_type_is_never_made_nor_deleted_by_the_workflow(flow):
+    """Importer bug 2: asking snakemake for an imported data type of a run without its file
+    crashed in the generic rule (StopIteration), and --forcerun deleted the imported file. No
+    rule makes imported data: snakemake says so, and --forcerun leaves the file alone."""
+    runs_file = flow.root / "config" / "runs.yaml"
+    text = runs_file.read_text()
+    runs_file.write_text(text + '  "extra": {start: 1636719600000000000, end: 1636719601000000000}\n')
+    try:
+        missing = flow.snakemake("extra/peaks", check=False)
+    finally:
+        runs_file.write_text(text)
+    assert missing.returncode != 0 and "StopIteration" not in missing.stderr
+    assert "No rule to produce data/extra/peaks-" in missing.stderr
+    piece = flow.file(PIECES[0], "peaks")
+    before = piece.stat().st_mtime_ns
+    forced = flow.snakemake("--forcerun", f"{PIECES[0]}/peaks", check=False)
+    assert "StopIteration" not in forced.stderr and "rule process" not in forced.stdout + forced.stderr
+    assert piece.exists() and piece.stat().st_mtime_ns == before

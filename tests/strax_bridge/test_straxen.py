@@ -120,3 +120,37 @@ def test_a_straxen_context_loads_the_superrun_bitwise_equal(loaded):
     assert list(df_strax.columns) == list(df_ours.columns)
     for column in df_ours.columns:
         assert df_strax[column].to_numpy().tobytes() == df_ours[column].to_numpy().tobytes(), column
+
+
+MAKE = """
+import sys, superruns
+project = superruns.Project.from_file("config/config.yaml")
+try:
+    superruns.make("_xams_two", "peaks", project=project)
+except superruns.orchestration.campaign.MakeError as error:
+    print("MakeError:", error, file=sys.stderr)
+    sys.exit(3)
+assert not any(name.split(".")[0] == "snakemake" for name in sys.modules)
+"""
+
+
+def test_superruns_make_from_the_straxen_environment_builds_through_the_workflows(flow):
+    """One kernel: superruns.make in the straxen environment (no Snakemake there, pydantic 1)
+    runs the workflow's own Snakemake in the workflow's environment, with the progress bar;
+    without one named it says how, and gives no advice that would break straxen."""
+    import sys
+
+    (flow.root / "config" / "superruns.d" / "two.yaml").write_text(f"_xams_two: {{runs: {PIECES[:2]}}}\n")
+    env = {**os.environ, "PYTHONPATH": str(flow.root)}
+    env.pop("SUPERRUNS_WORKFLOW_PYTHON", None)
+    refused = subprocess.run([str(STRAXEN), "-c", MAKE], cwd=flow.root, env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert refused.returncode == 3 and "workflow_python" in refused.stderr and "pydantic 1" in refused.stderr
+    assert "pip install" not in refused.stderr
+    assert not flow.file("_xams_two", "peaks").exists()
+    env["SUPERRUNS_WORKFLOW_PYTHON"] = sys.executable          # the workflow's environment (this one)
+    built = subprocess.run([str(STRAXEN), "-c", MAKE], cwd=flow.root, env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert "superruns.make [" in built.stderr and "1/1 jobs" in built.stderr
+    assert DataFile(flow.file("_xams_two", "peaks")).metadata["sub_run_spec"] == {p: "all" for p in PIECES[:2]}

@@ -36,3 +36,19 @@ def missing_decoder(*compressors: str) -> str | None:
         except StraxFormatError as error:
             return str(error)
     return None
+
+
+def strax_only_root(tmp_path_factory, name: str):
+    """A workflow directory whose config lists no plugins of this package (``no_native_plugins``:
+    every data type comes from strax), importable by snakemake's jobs; and the MonkeyPatch that
+    set it up (undo it after)."""
+    import os
+
+    import pytest
+
+    root = tmp_path_factory.mktemp(name)
+    (root / "no_native_plugins.py").write_text("PLUGINS = []\n")
+    patch = pytest.MonkeyPatch()
+    patch.syspath_prepend(str(root))
+    patch.setenv("PYTHONPATH", str(root), prepend=os.pathsep)
+    return root, patch

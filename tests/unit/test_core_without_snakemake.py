@@ -55,3 +55,30 @@ def test_core_entry_points_import_and_run_without_snakemake():
         """)
         assert result.returncode == 0, result.stderr
         assert "blocked by the test" not in result.stderr
+
+
+def test_make_without_snakemake_names_the_workflows_environment(tmp_path):
+    """superruns.make in an environment without Snakemake says how to point it at the workflow's
+    (workflow_python, $SUPERRUNS_WORKFLOW_PYTHON); with one named, it runs Snakemake there."""
+    result = _run("""
+        import os, sys, superruns
+        from superruns.orchestration.campaign import MakeError, workflow_python
+        project = superruns.Project.default()
+        os.environ.pop("SUPERRUNS_WORKFLOW_PYTHON", None)
+        try:
+            workflow_python(project)
+        except MakeError as error:
+            print(error)
+        os.environ["SUPERRUNS_WORKFLOW_PYTHON"] = sys.executable    # has snakemake (not blocked there)
+        print("USES", workflow_python(project))
+        os.environ["SUPERRUNS_WORKFLOW_PYTHON"] = "/nonexistent/python"
+        try:
+            workflow_python(project)
+        except MakeError as error:
+            print(error)
+    """)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "workflow_python" in lines[0] and "SUPERRUNS_WORKFLOW_PYTHON" in lines[0]
+    assert lines[1] == f"USES {os.path.abspath(sys.executable)}"
+    assert "/nonexistent/python" in lines[2] and "not an interpreter" in lines[2]

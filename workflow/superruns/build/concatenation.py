@@ -229,10 +229,13 @@ def check_run_file_current(superrun: str, data: DataFile, segment) -> None:
     start, end = data.metadata.get("start"), data.metadata.get("end")
     if data.run_id == segment.run_id and data.n_rows and start is not None and \
             (start >= segment.end or end <= segment.start):
+        made_here = not (data.metadata.get("imported_from") or data.metadata.get("strax_folder"))
+        fix = (f"the file is stale. Rebuild it: snakemake --forcerun {segment.run_id}/{data.data_type}" if made_here
+               else "the workflow did not make it (imported, or read in place), so it cannot rebuild it: "
+                    "correct the run's start/end in the run registry")
         raise ConcatenationError(
             f"Superrun {superrun}: {data.path} holds data of run {segment.run_id} in [{start}, {end}), "
-            f"but the run registry puts the run at [{segment.start}, {segment.end}): the file is "
-            f"stale. Rebuild it: snakemake --forcerun {segment.run_id}/{data.data_type}")
+            f"but the run registry puts the run at [{segment.start}, {segment.end}): {fix}")
 
 
 def check_lineages(superrun: str, expected: dict, per_run_options: set[str],

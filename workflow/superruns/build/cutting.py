@@ -216,8 +216,8 @@ def block_pieces(block: Block, cache: FrameCache, settings: BuildSettings) -> It
         needed = [j for j, record in enumerate(records) if _overlaps(_frame_segments(record, starts, ends))]
         for j, frame in zip(needed, cache.frames(chunk_i, needed)):
             a, b = _frame_segments(records[j], starts, ends)
-            if b - a == 1 and frame_wholly_selected(records[j], chunk.end, int(starts[a]), int(ends[a]),
-                                                    block.whole, settings.touching):
+            if b - a == 1 and data.carries_frames and frame_wholly_selected(
+                    records[j], chunk.end, int(starts[a]), int(ends[a]), block.whole, settings.touching):
                 _add(piece, Carried(frame, data), frame.n, frame.first_time, frame.last_time, frame.max_endtime)
                 continue
             rows, endtime = cache.decoded(chunk_i, j, frame)

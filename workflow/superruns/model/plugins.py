@@ -78,6 +78,9 @@ class Plugin:
     #: True when the lineage is derived from the declarations (:meth:`lineage` not
     #: overridden): such a plugin can only depend on data types whose lineage is derived too.
     lineage_is_derived: bool = True
+    #: False for a data type whose runs' data come from outside the workflow (imported, or
+    #: read in place): no rule makes (or, with --forcerun, deletes) a run's file of it.
+    made_by_workflow: bool = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -91,6 +94,17 @@ class Plugin:
 
     def compute(self, inputs: dict[str, np.ndarray], config: dict, span: ChunkSpan) -> np.ndarray:
         raise NotImplementedError
+
+    def source_path(self, project: ProjectView, run_id: str):
+        """Where a regular run's data of this type are read in place, outside ``data_dir``
+        (an absolute path: a superrun's inputs name it), or None: the run's file under
+        ``data_dir``. The strax bridge reads strax folders this way."""
+        return None
+
+    def open_in_place(self, path):
+        """The data at ``path`` (a :meth:`source_path`) opened for reading like a
+        :class:`~superruns.storage.DataFile`, or None when ``path`` is a file of ours."""
+        return None
 
     def lineage(self, project: ProjectView, run_id: str) -> dict:
         """strax's lineage of this data type for ``run_id`` (a run or a superrun), derived
@@ -209,23 +223,31 @@ class Registry:
         return cls.from_references(module_names)
 
 
-def plugins_of(reference: str, project: ProjectView | None = None) -> list[Plugin]:
-    """The plugins a ``plugins:`` reference names: a module's ``PLUGINS`` (classes,
-    instantiated here), or what the provider function ``module:function`` returns for
-    ``project`` (plugins or plugin classes)."""
+def load_reference(reference: str):
+    """The module (``module``) or function (``module:function``) a reference names."""
     module_name, _, function_name = reference.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise PluginReferenceError(f"{reference!r} cannot be imported ({error})") from None
+    if not function_name:
+        return module
+    provider = getattr(module, function_name, None)
+    if not callable(provider):
+        raise PluginReferenceError(f"{reference!r}: module {module_name} has no function {function_name!r}")
+    return provider
+
+
+def plugins_of(reference: str, project: ProjectView | None = None) -> list[Plugin]:
+    """The plugins a ``plugins:`` reference names: a module's ``PLUGINS`` (classes,
+    instantiated here), or what the provider function ``module:function`` returns for
+    ``project`` (plugins or plugin classes)."""
+    module_name, _, function_name = reference.partition(":")
+    loaded = load_reference(reference)
     if function_name:
-        provider = getattr(module, function_name, None)
-        if not callable(provider):
-            raise PluginReferenceError(f"{reference!r}: module {module_name} has no function "
-                                       f"{function_name!r}")
-        found = provider(project)
+        found = loaded(project)
     else:
-        found = getattr(module, "PLUGINS", None)
+        found = getattr(loaded, "PLUGINS", None)
         if found is None:
             raise PluginReferenceError(f"{reference!r}: module {module_name} has no PLUGINS list")
     return [item() if isinstance(item, type) else item for item in found]

@@ -81,6 +81,7 @@ class Run:
     source: str = ""
     tags: tuple[str, ...] = ()
     comments: tuple[str, ...] = ()
+    number: int | None = None          # the run number of the experiment's run database, if given
 
     @property
     def duration_ns(self) -> int:
@@ -219,7 +220,7 @@ def _run_from_entry(run_id: str, entry: Mapping, where: str) -> Run:
     if isinstance(comments, str):
         comments = (comments,)
     return Run(run_id, times["start"], times["end"], entry.get("mode", ""),
-               entry.get("source", ""), tuple(tags), tuple(comments))
+               entry.get("source", ""), tuple(tags), tuple(comments), entry.get("number"))
 
 
 def _plain(value: Any) -> Any:

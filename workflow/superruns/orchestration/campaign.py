@@ -7,6 +7,11 @@ still imports without Snakemake (the ``superruns[workflow]`` extra; issue 14) an
 job never takes the user's interpreter down. Targets are the current lineage's files
 (:mod:`superruns.storage.layout`), so ``make`` builds exactly what ``load`` reads.
 
+Snakemake runs in the workflow's own environment: ``$SUPERRUNS_WORKFLOW_PYTHON``, else the
+config's ``workflow_python``, else this interpreter when it has Snakemake (:func:`workflow_python`).
+So an analyst's straxen kernel, which cannot hold Snakemake 9 (pydantic 1 against 2), builds
+through the workflow's environment, with the same bar (docs/strax.md, "Two environments").
+
 Progress: Snakemake's ``N of M steps (P%) done`` lines drive a bar on stderr (redrawn in
 place on a terminal, one line per step otherwise); its whole output goes to
 ``{data_dir}/logs/make/{time}-{pid}.log``, whose last lines a failure quotes.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,11 +36,15 @@ from ..base.errors import SuperrunsError
 if TYPE_CHECKING:
     from ..project import Project
 
-__all__ = ["MakeError", "make", "make_command", "snakefile_of", "targets_of"]
+__all__ = ["WORKFLOW_PYTHON_VARIABLE", "MakeError", "make", "make_command", "snakefile_of", "targets_of",
+           "workflow_python"]
 
 _STEPS = re.compile(r"(\d+) of (\d+) steps \(\d+%\) done")
 _JOBS_TOTAL = re.compile(r"^total\s+(\d+)", re.MULTILINE)
 PACKAGE_SNAKEFILE = Path(__file__).resolve().parents[3] / "Snakefile"
+#: The environment variable naming the interpreter of the workflow's environment (with Snakemake).
+WORKFLOW_PYTHON_VARIABLE = "SUPERRUNS_WORKFLOW_PYTHON"
+_HAS_SNAKEMAKE = "import importlib.util, sys; sys.exit(importlib.util.find_spec('snakemake') is None)"
 
 
 class MakeError(SuperrunsError, RuntimeError):
@@ -84,9 +94,55 @@ def _config_file(project: Project, scratch: Path) -> Path:
     return path
 
 
-def make_command(project: Project, targets, *, cores, snakefile, configfile, snakemake_args=()) -> list[str]:
-    """``python -m snakemake`` with the project's config, in its directory."""
-    return [sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(project.base_dir),
+def workflow_python(project: Project) -> str:
+    """The interpreter that runs Snakemake: ``$SUPERRUNS_WORKFLOW_PYTHON`` (relative to the
+    working directory), else the config's ``workflow_python`` (relative to the project's
+    directory), else this one if it has Snakemake; a clear :class:`MakeError` otherwise."""
+    given = os.environ.get(WORKFLOW_PYTHON_VARIABLE)
+    where = f"${WORKFLOW_PYTHON_VARIABLE}"
+    if not given and project.config.get("workflow_python"):
+        given, where = project.config["workflow_python"], f"workflow_python in {project.source}"
+        given = given if os.path.isabs(given) or os.sep not in given else str(project.base_dir / given)
+    if given:
+        python = given if os.sep in given else shutil.which(given)
+        if python is None or not os.access(python, os.X_OK):
+            raise MakeError(f"{where} names {given!r}, which is not an interpreter here: give the Python of the "
+                            "workflow's environment (the one with Snakemake, e.g. .venv/bin/python)")
+        if subprocess.run([python, "-c", _HAS_SNAKEMAKE]).returncode:
+            raise MakeError(f"{where} names {python}, which has no Snakemake: give the Python of the workflow's "
+                            "environment (pip install 'superruns[workflow]' there, e.g. make demo's .venv)")
+        return os.path.abspath(python)
+    try:
+        here = importlib.util.find_spec("snakemake") is not None
+    except ImportError:
+        here = False
+    if here:
+        return sys.executable
+    raise MakeError(_no_snakemake(project))
+
+
+def _no_snakemake(project: Project) -> str:
+    """Why ``make`` cannot run here, and the fix that keeps this environment intact."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pydantic_1 = version("pydantic").startswith("1.")
+    except PackageNotFoundError:
+        pydantic_1 = False
+    fix = (f"set workflow_python in {project.source} (or ${WORKFLOW_PYTHON_VARIABLE}) to the Python of the "
+           "workflow's environment, e.g. .venv/bin/python (make demo builds it)")
+    if pydantic_1:
+        return (f"superruns.make runs the workflow with Snakemake, which this environment ({sys.executable}) does "
+                f"not have and cannot take (its pydantic 1, e.g. straxen's, against Snakemake 9's pydantic 2): {fix}")
+    return (f"superruns.make runs the workflow with Snakemake, which this environment ({sys.executable}) does not "
+            f"have: {fix}, or pip install 'superruns[workflow]' here")
+
+
+def make_command(project: Project, targets, *, cores, snakefile, configfile, snakemake_args=(),
+                 python=None) -> list[str]:
+    """``python -m snakemake`` (this interpreter, or ``python``) with the project's config, in
+    its directory."""
+    return [python or sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(project.base_dir),
             "--configfile", str(configfile), "--replace-workflow-config", "--cores", str(cores),
             *map(str, snakemake_args), *targets]
 
@@ -96,15 +152,14 @@ def make(project: Project, names, data_types, *, cores=1, progress=True, snakema
     """Build ``data_types`` of ``names`` (runs or superruns) that are missing or stale for
     the current configuration; return their files. Raises :class:`MakeError` naming the log
     when Snakemake fails."""
-    if importlib.util.find_spec("snakemake") is None:
-        raise MakeError("superruns.make runs the workflow with Snakemake, which is not installed: "
-                        "pip install 'superruns[workflow]'")
+    python = workflow_python(project)
     targets = targets_of(project, names, data_types)
     log_path = project.data_dir / "logs" / "make" / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="superruns-make-") as scratch:
         command = make_command(project, targets, cores=cores, snakefile=snakefile_of(project, snakefile),
-                               configfile=_config_file(project, Path(scratch)), snakemake_args=snakemake_args)
+                               configfile=_config_file(project, Path(scratch)), snakemake_args=snakemake_args,
+                               python=python)
         returncode, tail = _run(command, log_path, ProgressBar(sys.stderr) if progress else None)
     if returncode != 0:
         raise MakeError(f"snakemake failed (exit status {returncode}) building {', '.join(targets)}; "

@@ -252,8 +252,10 @@ def open_subrun_files(job: Job, superrun: str, data_type: str) -> dict:
                              f"for {len(subruns)} direct subruns: the definitions changed while the "
                              "workflow ran; run snakemake again.")
     files = {}
+    plugin = job.project.registry[data_type]
     for subrun, path in zip(subruns, paths):
-        files[subrun] = DataFile(Path(path).absolute())
+        path = Path(path).absolute()
+        files[subrun] = plugin.open_in_place(path) or DataFile(path)      # or read in place
         check_identity(files[subrun], subrun, data_type, reader="job")
     return files
 

@@ -111,9 +111,17 @@ class Project:
 
     @cached_property
     def runs(self):
+        """The run registry: the ``runs:`` file, or what the provider of the config's
+        ``run_registry`` section returns (default ``superruns.straxio:context_runs``: a strax
+        Context's run documents; the core names no bridge itself)."""
         from ..model.runs import RunRegistry
 
-        return RunRegistry.load(self.config["runs"])
+        spec = self.config.get("run_registry")
+        if not spec:
+            return RunRegistry.load(self.config["runs"])
+        from ..model.plugins import load_reference
+
+        return load_reference(spec.get("provider") or _schema_default("run_registry", "provider"))(self)
 
     @cached_property
     def definitions(self):
@@ -155,9 +163,15 @@ class Project:
         return self.data_dir / self.relative_path(run_id, data_type, lineage_hash)
 
     def relative_path(self, run_id: str, data_type: str, lineage_hash: str | None = None) -> str:
-        """:meth:`path` relative to ``data_dir``, as the rules name their inputs and outputs."""
+        """:meth:`path` relative to ``data_dir``, as the rules name their inputs and outputs; an
+        absolute path for a regular run whose data are read in place (the plugin's
+        :meth:`~superruns.model.plugins.Plugin.source_path`, e.g. a strax folder)."""
         from ..storage.layout import relative_path
 
+        if lineage_hash is None and not self.is_superrun(run_id):
+            source = self.registry[data_type].source_path(self, run_id)
+            if source is not None:
+                return str(source)
         return relative_path(run_id, data_type, lineage_hash or self.lineage_hash(run_id, data_type))
 
     def stored_versions(self, run_id: str, data_type: str) -> dict[str, Path]:

@@ -106,6 +106,9 @@ class DataFile:
 
     chunks: list[ChunkRecord]          # the logical chunks, in time order
     frame_table: list[FrameRecord]     # every frame of the file, in file order
+    #: Its frames are blosc2 frames a writer may copy as they are (data read in place from
+    #: another format, e.g. strax folders, give decoded rows instead).
+    carries_frames = True
 
     def __init__(self, path, *, verify: bool = True, nthreads: int | None = None):
         self.path = os.fspath(path)

@@ -9,6 +9,10 @@ module             what                                                         
 ``external``       ``strax: {python: PATH}``: strax work in another environment     no
 ``producer``       strax Contexts make subrun data types (rule ``strax_produce``)   yes
 ``importer``       strax DataDirectory folders -> our files, runs -> run registry   no
+``inplace``        the strax folders ``strax.in_place`` types are read from         no
+``folders``        ``StraxFolderFile``: a strax folder read like one of our files   no
+``rundb``          ``context_runs``: the run registry from a strax Context's run   no (there)
+                   documents, cached; ``refresh_runs``
 ``exporter``       our files -> strax DataDirectory folders and run documents       no
 ``registry``       ``StraxDataType``: strax-made and imported types in a registry   no
 ``provider``       ``plugins(project)``: the provider the ``strax:`` section names    no
@@ -29,6 +33,8 @@ _WHERE = {
     "SuperrunsFrontend": "frontend", "SuperrunsBackend": "frontend", "plugin_stubs": "frontend",
     "make_context": "producer", "produce": "producer", "strax_data_types": "producer",
     "import_directory": "importer", "add_runs_to_registry": "importer",
+    "InPlaceIndex": "inplace", "StraxFolderFile": "folders",
+    "context_runs": "rundb", "refresh_runs": "rundb",
     "export_run": "exporter", "export_file": "exporter",
     "StraxDataType": "registry", "produced_data_types": "registry", "plugins": "provider",
 }

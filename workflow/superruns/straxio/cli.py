@@ -1,4 +1,4 @@
-"""``python -m superruns.straxio import|export ...`` (see docs/strax.md)."""
+"""``python -m superruns.straxio import|export|runs ...`` (see docs/strax.md)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("strax_dir")
     exp.add_argument("--compressor", default="blosc", choices=COMPRESSORS)
     exp.add_argument("--overwrite", action="store_true")
+    runs = sub.add_parser("runs", help="the run registry from the strax Context of the config's run_registry "
+                          "(docs/strax.md): what is cached, or --refresh to fetch the run documents again")
+    runs.add_argument("--refresh", action="store_true", help="fetch the run documents again and rewrite the cache")
+    documents = sub.add_parser("run-documents", help=argparse.SUPPRESS)   # for run_registry.python (rundb.py)
+    documents.add_argument("request")
     describe = sub.add_parser("describe", help=argparse.SUPPRESS)   # for strax.python (external.py)
     describe.add_argument("spec")
     job = sub.add_parser("job", help=argparse.SUPPRESS)             # rule strax_produce in strax.python
@@ -103,17 +108,47 @@ def _export(project, args) -> None:
         print(f"exported {folder}")
 
 
+def _runs(project, args) -> None:
+    from .rundb import cache_path, refresh_runs
+
+    if args.refresh:
+        doc = refresh_runs(project)
+        print(f"{len(doc['runs'])} runs from {doc['source']['context']} in {cache_path(project)}; added: "
+              f"{', '.join(doc['added']) or 'none'}; removed: {', '.join(doc['removed']) or 'none'}; "
+              f"skipped documents: {len(doc['skipped'])}")
+        return
+    runs = project.runs
+    print(f"{len(runs)} runs in {runs.source}")
+
+
+def _run_documents(args) -> int:
+    """In ``run_registry.python``: the Context's run documents as JSON on stdout."""
+    import json
+
+    from .rundb import documents_from_context
+
+    request = json.loads(args.request)
+    try:
+        print(json.dumps(documents_from_context(request["context"], request["select"])))
+    except EXPECTED_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv=None) -> int:
     """``python -m superruns.straxio import|export ...`` (see docs/strax.md). Error policy as in
     the jobs: an expected error is one line and exit status 1; any other keeps its traceback."""
     args = parser().parse_args(argv)
     if args.command in ("describe", "job"):
         return _internal(args)
+    if args.command == "run-documents":
+        return _run_documents(args)
     from ..project import Project
 
     try:
         project = Project.from_file(args.config)
-        (_import if args.command == "import" else _export)(project, args)
+        {"import": _import, "export": _export, "runs": _runs}[args.command](project, args)
     except EXPECTED_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

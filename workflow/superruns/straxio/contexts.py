@@ -11,15 +11,19 @@ strax refuses every superrun of a data type whose plugin does not set ``allow_su
 it. Stored data need no computation, so :func:`serve_superruns` lets this one Context treat a
 data type of a superrun as allowed exactly when the superruns frontend holds that superrun's
 file for the Context's key (same lineage hash, same ``sub_run_spec``). Data that are not stored
-keep strax's behaviour (refused, or computed for plugins that allow superruns). Only this
-Context's plugin instances change: the plugin classes, and other Contexts, do not.
+keep strax's behaviour (refused, or computed for plugins that allow superruns), except data the
+workflow builds (a data type of the project, of a run or superrun it knows) that no storage of
+the Context holds and strax cannot make (this package's plugin stubs, a superrun of a plugin
+that does not allow superruns): those are refused before strax reads anything, with the
+``snakemake`` command that builds them (:class:`~superruns.straxio.frontend.NotBuiltError`).
+Only this Context's plugin instances change: the plugin classes, and other Contexts, do not.
 """
 
 from __future__ import annotations
 
 import strax
 
-from .frontend import SuperrunsFrontend
+from .frontend import NotBuiltError, SuperrunsFrontend, build_hint
 
 __all__ = ["serve_superruns"]
 
@@ -68,4 +72,30 @@ def serve_superruns(context: strax.Context, project=None, *, frontend: Superruns
         return plugins
 
     context._get_plugins = _get_plugins
+    original_components = context.get_components
+
+    def get_components(run_id, targets=(), *args, **kwargs):
+        refuse_unbuilt(context, context._superruns_frontend.project, run_id, targets)
+        return original_components(run_id, targets, *args, **kwargs)
+
+    context.get_components = get_components
     return frontend
+
+
+def refuse_unbuilt(context: strax.Context, project, run_id, targets) -> None:
+    """Raise :class:`NotBuiltError` for a target the workflow builds that is not stored in any
+    of the Context's storage and that strax cannot make itself."""
+    if project is None or not isinstance(run_id, str):
+        return
+    try:
+        project.check_known(run_id)
+    except KeyError:
+        return                     # a run or superrun of strax's own (define_run, the RunDB)
+    for target in strax.to_str_tuple(targets):
+        if target not in project.registry:
+            continue
+        plugin = context._get_plugins((target,), run_id)[target]
+        strax_can_make = not getattr(plugin, "superruns_stub", False) and (
+            plugin.allow_superrun or not run_id.startswith("_"))
+        if not strax_can_make and not context.is_stored(run_id, target):
+            raise NotBuiltError(build_hint(project, run_id, target))

@@ -31,9 +31,10 @@ from ..base.hashing import deterministic_hash
 from ..storage import dtype_from_metadata
 
 __all__ = [
-    "COMPRESSORS", "STRAX_FORMAT_VERSION", "StraxFormatError", "StraxFolder", "check_decoder", "compress",
+    "COMPRESSORS", "STRAX_FORMAT_VERSION", "StraxFormatError", "StraxFolder", "check_decoder", "checked_folder_metadata",
+    "compress",
     "datetime_to_ns", "decode_run_document", "decompress", "encode_run_document", "folder_name",
-    "iter_folder_chunks", "ns_to_datetime", "read_folder_metadata", "run_document_from_metadata",
+    "iter_folder_chunks", "ns_to_datetime", "read_folder_chunk", "read_folder_metadata", "run_document_from_metadata",
     "scan_directory", "strax_chunk_info", "strax_run_document", "superrun_suffix",
 ]
 
@@ -207,7 +208,11 @@ def strax_run_document(project, run_id: str) -> dict:
     :func:`run_document_from_metadata`)."""
     md = project.run_metadata(run_id)
     comments = () if project.is_superrun(run_id) else getattr(project.runs[run_id], "comments", ())
-    return run_document_from_metadata(md, run_id, comments)
+    doc = run_document_from_metadata(md, run_id, comments)
+    number = None if project.is_superrun(run_id) else getattr(project.runs[run_id], "number", None)
+    if number is not None:
+        doc["number"] = number             # as the run database has it (strax_typed: else from the id)
+    return doc
 
 
 def run_document_from_metadata(md: Mapping, run_id: str, comments=()) -> dict:
@@ -304,27 +309,46 @@ def read_folder_metadata(folder: StraxFolder | Path) -> dict:
     return md
 
 
+def checked_folder_metadata(folder: StraxFolder) -> dict:
+    """:func:`read_folder_metadata`, refused unless the folder's name, its metadata and the
+    lineage recomputed agree on the lineage hash (the identity of strax data, as of our files)
+    and its codec can be read here."""
+    md = read_folder_metadata(folder)
+    where = str(folder.path)
+    if md["lineage_hash"] != folder.lineage_hash or deterministic_hash(md["lineage"]) != folder.lineage_hash:
+        raise StraxFormatError(f"{where}: the folder's lineage hash {folder.lineage_hash} does not match its "
+                               f"metadata ({md['lineage_hash']}, recomputed {deterministic_hash(md['lineage'])}); "
+                               "the data cannot be trusted: remake it with strax")
+    check_decoder(md.get("compressor", "blosc"), f"{where}: ")
+    return md
+
+
 def iter_folder_chunks(folder: StraxFolder, metadata: dict | None = None) -> Iterator[tuple[dict, np.ndarray]]:
     """``(chunk_info, rows)`` per chunk, in order; rows have the stored dtype (padding kept as
     gaps, see :func:`superruns.storage.dtype_from_metadata`) and their count is checked."""
     md = metadata if metadata is not None else read_folder_metadata(folder)
     dtype = dtype_from_metadata(md)
     for info in md["chunks"]:
-        if not info.get("n"):
-            yield info, np.zeros(0, dtype)
-            continue
-        path = folder.path / info["filename"]
-        try:
-            raw = decompress(path.read_bytes(), md["compressor"])
-        except StraxFormatError:
-            raise
-        except Exception as error:
-            raise StraxFormatError(f"{path}: cannot be decompressed with {md['compressor']} "
-                                   f"({type(error).__name__}: {error}); the chunk is damaged") from None
-        if len(raw) != info["n"] * dtype.itemsize:
-            raise StraxFormatError(f"{path}: holds {len(raw)} bytes, the metadata says {info['n']} rows of "
-                                   f"{dtype.itemsize} bytes; the chunk is damaged")
-        yield info, np.frombuffer(raw, dtype)
+        yield info, read_folder_chunk(folder, info, md["compressor"], dtype)
+
+
+def read_folder_chunk(folder: StraxFolder, info: dict, compressor: str, dtype: np.dtype) -> np.ndarray:
+    """The rows of one chunk of a folder (its ``chunk_info`` from the folder's metadata),
+    decompressed, their count checked against the metadata."""
+    if not info.get("n"):
+        return np.zeros(0, dtype)
+    path = folder.path / info["filename"]
+    try:
+        raw = decompress(path.read_bytes(), compressor)
+    except StraxFormatError:
+        raise
+    except Exception as error:
+        raise StraxFormatError(f"{path}: cannot be decompressed with {compressor} "
+                               f"({type(error).__name__}: {error}); the chunk is damaged") from None
+    if len(raw) != info["n"] * dtype.itemsize:
+        raise StraxFormatError(f"{path}: holds {len(raw)} bytes, the metadata says {info['n']} rows of "
+                               f"{dtype.itemsize} bytes; the chunk is damaged")
+    return np.frombuffer(raw, dtype)
 
 
 def strax_chunk_info(chunk: dict) -> dict:

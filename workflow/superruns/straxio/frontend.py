@@ -6,12 +6,21 @@
     st.storage.append(SuperrunsFrontend("config/config.yaml"))
     st.get_array("_sr1_v0.2", "peaks")                 # our file, no recomputation
 
-A file is served for a strax key only if its lineage hash equals the key's and, for a superrun,
-if the file holds the superrun the Context's run document defines (strax's ``_H`` run-id suffix,
-a hash of ``sub_run_spec``, is compared with the file's). Combining-mode keys
-(``combining=True``) are never served: strax then combines the subruns' files itself; nor are
-superruns of the data types in ``exclude_superruns`` (strax then computes them).
-:func:`plugin_stubs` makes strax plugin classes for this package's own data types.
+A file is served for a strax key only if its lineage hash equals the key's (for a regular run
+of a data type with per-run options, the key of :func:`plugin_stubs` names the run's current
+file: :meth:`SuperrunsFrontend.stored_lineage_hash`) and, for a superrun, if the file holds the
+superrun the Context's run document defines (strax's ``_H`` run-id suffix, a hash of
+``sub_run_spec``, is compared with the file's). Combining-mode keys (``combining=True``) are
+never served: strax then combines the subruns' files itself; nor are superruns of the data types
+in ``exclude_superruns`` (strax then computes them).
+
+The frontend answers only for what it holds: for any other data or run document it raises
+``strax.DataNotAvailable``, the one error strax 2.2.3's Context moves on to its next frontend
+after (``Context.run_metadata`` does not catch ``RunMetadataNotAvailable``), so frontends
+behind it (a ``DataDirectory``, the RunDB) keep answering for their runs and strax's own
+``define_run`` superruns.
+:func:`plugin_stubs` makes strax plugin classes for this package's own data types; they cannot
+compute, and say which ``snakemake`` command builds what is not stored (:class:`NotBuiltError`).
 """
 
 from __future__ import annotations
@@ -36,7 +45,22 @@ from .format import (
 )
 from .registry import StraxDataType
 
-__all__ = ["SuperrunsBackend", "SuperrunsFrontend", "plugin_stubs", "strax_metadata"]
+__all__ = ["NotBuiltError", "SuperrunsBackend", "SuperrunsFrontend", "build_hint", "plugin_stubs",
+           "strax_metadata"]
+
+
+class NotBuiltError(SuperrunsError, strax.DataNotAvailable):
+    """Data the workflow builds are not stored; the message gives the command that builds them
+    (a ``strax.DataNotAvailable`` too, so code that expects strax's error still catches it)."""
+
+
+def build_hint(project, run_id: str, data_type: str) -> str:
+    """What to run to build ``run_id/data_type``: the workflow's short target with snakemake in
+    the project's directory, or ``superruns.make`` from Python."""
+    where = f" in {project.base_dir}" if project is not None else " in the workflow's directory"
+    return (f"{run_id}/{data_type} is not built yet (strax cannot make this package's data types); build "
+            f"it with the workflow: `snakemake --cores 2 {run_id}/{data_type}`{where}, or from Python "
+            f"superruns.make({run_id!r}, {data_type!r})")
 
 
 def strax_metadata(md: dict, path) -> dict:
@@ -147,13 +171,32 @@ class SuperrunsFrontend(strax.StorageFrontend):
             if path is None or not os.path.isfile(path):
                 raise strax.DataNotAvailable(f"{key.run_id}/{key.data_type} is not an input of this job")
             return path
-        path = os.path.join(self.path, key.run_id, data_file_name(key.data_type, key.lineage_hash))
+        path = os.path.join(self.path, key.run_id, data_file_name(key.data_type, self.stored_lineage_hash(key)))
         if not os.path.isfile(path) and fuzzy:
             versions = stored_versions(self.path, key.run_id, key.data_type).values()
             path = os.fspath(max(versions, key=lambda p: p.stat().st_mtime_ns, default=path))
         if not os.path.isfile(path):
             raise strax.DataNotAvailable(f"no file {path}")
         return path
+
+    def stored_lineage_hash(self, key) -> str:
+        """The lineage hash of the file that holds ``key``'s data: the key's own, except for a
+        regular run of a data type whose lineage has per-run options. :func:`plugin_stubs` give
+        those options the superrun value ``<SUBRUN-DEPENDENT:{hash of the per-run spec}>`` (one
+        strax option cannot hold a value per run); for a regular run that value stands for the
+        run's own value under that spec, so a key equal to the current superrun lineage names
+        the run's current file (whose lineage has the run's value)."""
+        project = self.project
+        if project is None or key.run_id.startswith("_") or key.run_id not in project.runs:
+            return key.lineage_hash
+        plugin = project.registry[key.data_type] if key.data_type in project.registry else None
+        if plugin is None or not plugin.lineage_is_derived or not project.per_run_options(key.data_type):
+            return key.lineage_hash
+        from ..model.lineage import lineage_hash, superrun_lineage
+
+        if key.lineage_hash != lineage_hash(superrun_lineage(project.registry, key.data_type, project.options)):
+            return key.lineage_hash
+        return project.lineage_hash(key.run_id, key.data_type)
 
     def _find(self, key, write, allow_incomplete, fuzzy_for, fuzzy_for_options):
         if write:
@@ -168,7 +211,7 @@ class SuperrunsFrontend(strax.StorageFrontend):
             same = (deterministic_hash(self._filter_lineage(md["lineage"], fuzzy_for, fuzzy_for_options))
                     == deterministic_hash(self._filter_lineage(key.lineage, fuzzy_for, fuzzy_for_options)))
         else:
-            same = md.get("lineage_hash") == key.lineage_hash
+            same = md.get("lineage_hash") == self.stored_lineage_hash(key)
         if not same:
             raise strax.DataNotAvailable(f"{path} has lineage hash {md.get('lineage_hash')}, "
                                          f"the Context asks for {key.lineage_hash}")
@@ -207,7 +250,9 @@ class SuperrunsFrontend(strax.StorageFrontend):
                     continue
                 if isinstance(md.get("run_metadata"), dict):
                     return run_document_from_metadata(md["run_metadata"], run_id)
-        raise strax.RunMetadataNotAvailable(f"{self} has no run document of {run_id}")
+        # DataNotAvailable, not RunMetadataNotAvailable: strax's Context.run_metadata moves on
+        # to the next frontend only after the former (strax 2.2.3, context.py).
+        raise strax.DataNotAvailable(f"{self} has no run document of {run_id}")
 
     def run_metadata(self, run_id, projection=None):
         doc = self._run_document(run_id)
@@ -224,7 +269,7 @@ class SuperrunsFrontend(strax.StorageFrontend):
         for name in names:
             try:
                 doc = self.run_metadata(name, projection=store_fields)
-            except strax.RunMetadataNotAvailable:
+            except strax.DataNotAvailable:
                 continue
             except SuperrunsError:
                 if self.project is None or not self.project.selections_needed(name):
@@ -270,15 +315,15 @@ def plugin_stubs(project, data_types=None) -> list[type]:
 
     Each has the class name, version, data kind, dtype, dependencies and tracked options (with
     the configured values) of our plugin, so its strax lineage and hash equal our file's; it
-    cannot compute anything. Superrun loading needs strax's ``allow_superrun``, which strax
-    forbids for data types without dependencies (sources): those load for regular runs only.
-    An option with per-run defaults gets the value of our superrun lineage
-    (``<SUBRUN-DEPENDENT:{hash}>``): superruns of the data types that depend on it load through
-    the stubs, their regular runs do not (load those with ``superruns.load``).
+    cannot compute anything: when strax would compute it (nothing stored for the key), its
+    ``setup`` (or, when asked to save, its ``metadata``) raises :class:`NotBuiltError` with the
+    ``snakemake`` command that builds it. They save ``EXPLICIT``ly, so ``available_for_run``
+    lists them. Superrun loading needs strax's ``allow_superrun``, which strax forbids for
+    data types without dependencies (sources): those load for regular runs only. An option with
+    per-run defaults gets the value of our superrun lineage (``<SUBRUN-DEPENDENT:{hash}>``); the
+    frontend serves a regular run's current file for such a key
+    (:meth:`SuperrunsFrontend.stored_lineage_hash`).
     """
-    from ..model.lineage import subrun_dependent_value
-    from ..model.options import per_run_spec
-
     registry = project.registry
     wanted = _stub_types(project) if data_types is None else list(data_types)
     needed = []
@@ -286,32 +331,48 @@ def plugin_stubs(project, data_types=None) -> list[type]:
         for dep in registry.dependencies(data_type):
             if dep not in needed:
                 needed.append(dep)
-    classes = []
-    for data_type in needed:
-        ours = registry[data_type]
-        if isinstance(ours, StraxDataType):
-            raise ValueError(f"{data_type} comes from strax: register its strax plugin instead of a stub")
-        options = []
-        for option in ours.options:
-            if not option.track:
-                continue
-            spec = per_run_spec(option, project.options)
-            # A per-run option takes the value our superrun lineage gives it, so the stub's keys
-            # of superruns are our superrun files'; regular runs of it are not served (their
-            # files hold the run's own value): load those with superruns.load.
-            value = (subrun_dependent_value(spec) if spec is not None
-                     else project.options.get(option.name, option.default))
-            options.append(strax.Option(option.name, default=value, track=True, help=option.help))
+    return [_stub_class(project, data_type) for data_type in needed]
 
-        def compute(self, **kwargs):
-            raise RuntimeError(f"{self.provides[0]} is only loaded from the superruns workflow's files")
 
-        attributes = {"provides": data_type, "depends_on": tuple(ours.depends_on), "data_kind": ours.data_kind,
-                      "dtype": ours.dtype, "__version__": str(ours.version), "compute": compute,
-                      "allow_superrun": bool(ours.depends_on), "save_when": strax.SaveWhen.NEVER,
-                      "__module__": __name__}
-        cls = type(ours.name, (strax.Plugin,), attributes)
-        if options:
-            cls = strax.takes_config(*options)(cls)
-        classes.append(cls)
-    return classes
+def _stub_options(project, ours) -> list:
+    """strax options of the stub of our plugin ``ours``: its tracked options, configured values;
+    a per-run option takes the value our superrun lineage gives it."""
+    from ..model.lineage import subrun_dependent_value
+    from ..model.options import per_run_spec
+
+    options = []
+    for option in ours.options:
+        if not option.track:
+            continue
+        spec = per_run_spec(option, project.options)
+        value = (subrun_dependent_value(spec) if spec is not None
+                 else project.options.get(option.name, option.default))
+        options.append(strax.Option(option.name, default=value, track=True, help=option.help))
+    return options
+
+
+def _stub_class(project, data_type: str) -> type:
+    ours = project.registry[data_type]
+    if isinstance(ours, StraxDataType):
+        raise ValueError(f"{data_type} comes from strax: register its strax plugin instead of a stub")
+
+    def not_built(self, run_id=None):
+        run_id = run_id if run_id is not None else (getattr(self, "_run_id", None) or self.run_id)
+        return NotBuiltError(build_hint(project, run_id, self.provides[0]))
+
+    def setup(self):              # strax sets up only the plugins it is about to compute
+        raise not_built(self)
+
+    def metadata(self, run_id, data_type):    # strax asks this before it makes a saver
+        raise not_built(self, run_id)
+
+    def compute(self, **kwargs):
+        raise not_built(self)
+
+    attributes = {"provides": data_type, "depends_on": tuple(ours.depends_on), "data_kind": ours.data_kind,
+                  "dtype": ours.dtype, "__version__": str(ours.version), "compute": compute, "setup": setup,
+                  "metadata": metadata, "allow_superrun": bool(ours.depends_on),
+                  "save_when": strax.SaveWhen.EXPLICIT, "superruns_stub": True, "__module__": __name__}
+    cls = type(ours.name, (strax.Plugin,), attributes)
+    options = _stub_options(project, ours)
+    return strax.takes_config(*options)(cls) if options else cls

@@ -15,17 +15,15 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..base.atomic import fsync_directory, write_atomic
-from ..base.hashing import deterministic_hash
 from ..storage import DataWriter, dtype_from_metadata, read_metadata
 from ..storage.layout import relative_path
 from .format import (
     StraxFolder,
     StraxFormatError,
-    check_decoder,
+    checked_folder_metadata,
     datetime_to_ns,
     decode_run_document,
     iter_folder_chunks,
-    read_folder_metadata,
     scan_directory,
 )
 
@@ -192,22 +190,11 @@ def _plan(strax_dir: Path, runs, data_types, data_dir: Path, overwrite: bool) ->
         types = sorted({f.data_type for f in mine}) if data_types is None else list(data_types)
         for data_type in types:
             folder = _choose(mine, strax_dir, new_id, strax_id, data_type, wanted_hash)
-            md = _checked_metadata(folder)
+            md = checked_folder_metadata(folder)
             output = data_dir / relative_path(new_id, data_type, folder.lineage_hash)
             skipped = _already_imported(folder, output, new_id, start, end, overwrite)
             tasks.append(_Task(folder, new_id, start, end, md, skipped))
     return tasks
-
-
-def _checked_metadata(folder: StraxFolder) -> dict:
-    md = read_folder_metadata(folder)
-    where = str(folder.path)
-    if md["lineage_hash"] != folder.lineage_hash or deterministic_hash(md["lineage"]) != folder.lineage_hash:
-        raise StraxFormatError(f"{where}: the folder's lineage hash {folder.lineage_hash} does not match its "
-                               f"metadata ({md['lineage_hash']}, recomputed {deterministic_hash(md['lineage'])}); "
-                               "the data cannot be trusted: remake it with strax")
-    check_decoder(md.get("compressor", "blosc"), f"{where}: ")
-    return md
 
 
 def _already_imported(folder, output: Path, new_id, start, end, overwrite) -> Imported | None:
@@ -300,6 +287,7 @@ def _registry_entry(strax_dir: Path, strax_id: str, start, end, spans) -> dict:
     if start is None:
         if isinstance(doc.get("start"), _dt.datetime) and isinstance(doc.get("end"), _dt.datetime):
             start, end = datetime_to_ns(doc["start"]), datetime_to_ns(doc["end"])
+            _check_document_covers(doc_path, strax_id, start, end, spans)
         elif spans:
             start, end = min(s for s, _ in spans), max(e for _, e in spans)
         else:
@@ -316,6 +304,25 @@ def _registry_entry(strax_dir: Path, strax_id: str, start, end, spans) -> dict:
     if tags:
         entry["tags"] = tags
     return entry
+
+
+def _check_document_covers(doc_path: Path, strax_id: str, start: int, end: int, spans) -> None:
+    """Refuse a run document whose ``[start, end)`` holds none of the run's data: a registry
+    entry from it would put every file of the run outside its run, and no superrun of the run
+    could be built (its data in seconds, the data in ns, or another run's times)."""
+    if not spans:
+        return
+    first, last = min(s for s, _ in spans), max(e for _, e in spans)
+    if first < end and last > start:
+        return
+    from ..base.times import format_ns
+
+    raise StraxFormatError(
+        f"run {strax_id}: its run document {doc_path} puts it at [{format_ns(start)}, {format_ns(end)}), but its "
+        f"data span [{format_ns(first)}, {format_ns(last)}) ([{first}, {last}) ns), none of it inside: a run registry "
+        f"entry from it would make every superrun of {strax_id} fail. Fix the run document, or import the run "
+        f"with the data's span: --runs {strax_id}={strax_id}:{first}:{last} (from Python: runs={{{strax_id!r}: "
+        f"({strax_id!r}, {first}, {last})}})")
 
 
 def add_runs_to_registry(runs_file, entries: Mapping[str, Mapping], *, dry_run: bool = False) -> list[str]:

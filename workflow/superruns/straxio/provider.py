@@ -8,17 +8,26 @@ never imports this package. strax itself is imported only when ``strax.data_type
 
 from __future__ import annotations
 
-from .registry import StraxBridgeError, StraxDataType, imported_data_type
+from .inplace import InPlaceIndex
+from .registry import StraxBridgeError, StraxDataType, imported_data_type, in_place_data_type
 
 __all__ = ["plugins"]
 
 
 def plugins(project) -> list[StraxDataType]:
-    """The imported data types (``strax.imported``, declared from their files), then those a
-    strax Context makes (``strax.context: module:function`` and ``strax.data_types``)."""
+    """The imported data types (``strax.imported``, declared from their files), those read in
+    place (``strax.in_place`` from the folders of ``strax.directories``), then those a strax
+    Context makes (``strax.context: module:function`` and ``strax.data_types``)."""
     spec = project.config.get("strax") or {}
-    imported = list(spec.get("imported", []))
-    found = [imported_data_type(project, data_type) for data_type in imported]
+    imported = list(spec.get("imported", [])) + list(spec.get("in_place", []))
+    both = set(spec.get("imported", [])) & set(spec.get("in_place", []))
+    if both:
+        raise StraxBridgeError(f"strax: {', '.join(sorted(both))} listed in both imported and in_place; a data "
+                               "type is either imported (copied) or read in place: keep it in one list")
+    found = [imported_data_type(project, data_type) for data_type in spec.get("imported", [])]
+    if spec.get("in_place"):
+        index = InPlaceIndex([project.base_dir / d for d in spec.get("directories", [])])
+        found += [in_place_data_type(project, data_type, index) for data_type in spec["in_place"]]
     if spec.get("data_types"):
         if not spec.get("context"):
             raise StraxBridgeError("strax.data_types needs strax.context: 'module:function' returning the "

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from ..base.errors import SuperrunsError
+from ..base.hashing import deterministic_hash
 from ..model.plugins import Plugin
 from ..storage import dtype_from_metadata, read_metadata
 
-__all__ = ["StraxBridgeError", "StraxDataType", "StraxOnlyError", "imported_data_type",
+__all__ = ["StraxBridgeError", "StraxDataType", "StraxOnlyError", "imported_data_type", "in_place_data_type",
            "produced_data_types"]
 
 
@@ -32,14 +33,16 @@ class StraxDataType(Plugin):
     """A data type whose rows and lineage come from strax, not from a plugin of this package.
 
     ``origin`` is ``"context"`` (made per run by the strax Context of ``strax.context``; the
-    lineage is the Context's, fixed) or ``"imported"`` (imported from a DataDirectory; the
-    lineage is the one stored in the run's file). A superrun's lineage equals its subruns', as
-    in strax; the superrun rule checks that all subruns agree.
+    lineage is the Context's, fixed), ``"imported"`` (imported from a DataDirectory; the
+    lineage is the one stored in the run's file) or ``"in_place"`` (read in place from the run's
+    strax folder in ``strax.directories``, :mod:`superruns.straxio.inplace`; the lineage is the
+    folder's). A superrun's lineage equals its subruns', as in strax; the superrun rule checks
+    that all subruns agree. Only the Context's types are made by the workflow.
     """
 
     def __init__(self, provides: str, *, depends_on=(), data_kind: str, dtype, origin: str,
                  lineage: dict, chunk_target_size_mb: float = 200, plugin_name: str = "",
-                 version=None):
+                 version=None, index=None):
         self.provides = provides
         self.depends_on = tuple(depends_on)
         self.data_kind = data_kind
@@ -50,6 +53,8 @@ class StraxDataType(Plugin):
         entry = lineage.get(provides) or ["?", "0.0.0"]      # multi-output plugins: under provides[-1]
         self.plugin_name = plugin_name or str(entry[0])
         self.version = entry[1] if version is None else version
+        self.index = index                  # the in-place folders (origin "in_place")
+        self.made_by_workflow = origin == "context"
         self._cache: dict = {}
 
     @property
@@ -75,8 +80,33 @@ class StraxDataType(Plugin):
         if project.is_superrun(run_id):
             leaves = project.definitions.leaf_runs(run_id)
             run_id = leaves[0] if leaves else run_id
-        found = self._file_lineage(self.imported_file(project, run_id))
+        if self.origin == "in_place":
+            folder = self.index.folder(run_id, self.provides)
+            found = self.index.metadata(folder)["lineage"] if folder is not None else None
+        else:
+            found = self._file_lineage(self.imported_file(project, run_id))
         return json.loads(json.dumps(found if found is not None else self.reference_lineage))
+
+    def source_path(self, project, run_id: str):
+        """A regular run's strax folder (origin ``in_place``): read in place, never copied. A
+        run without one names the folder expected in the first directory (Snakemake then says
+        it is missing)."""
+        if self.origin != "in_place":
+            return None
+        folder = self.index.folder(run_id, self.provides)
+        if folder is not None:
+            return folder.path.absolute()
+        lineage_hash = deterministic_hash(self.reference_lineage)
+        return (self.index.directories[0] / f"{run_id}-{self.provides}-{lineage_hash}").absolute()
+
+    def open_in_place(self, path):
+        """A strax folder as a :class:`~superruns.straxio.folders.StraxFolderFile` (None for a
+        file of ours)."""
+        if self.origin == "in_place" and Path(path).is_dir():
+            from .folders import StraxFolderFile
+
+            return StraxFolderFile(path)
+        return None
 
     def imported_file(self, project, run_id: str) -> Path:
         """The run's imported file of this data type (its lineage is the file's: there is one
@@ -93,8 +123,9 @@ class StraxDataType(Plugin):
         return ("run", run_id)
 
     def compute(self, inputs, config, span):
-        how = ("the strax Context of the config's strax: section (rule strax_produce)" if self.origin == "context"
-               else "an import: python -m superruns.straxio import STRAX_DIR --runs RUN")
+        how = {"context": "the strax Context of the config's strax: section (rule strax_produce)",
+               "imported": "an import: python -m superruns.straxio import STRAX_DIR --runs RUN",
+               "in_place": "strax, in a folder of strax.directories (read in place)"}[self.origin]
         raise StraxOnlyError(f"{self.provides} of run {span.run_id} comes from strax: make it by {how}")
 
     def __repr__(self) -> str:
@@ -112,6 +143,21 @@ def imported_data_type(project, data_type: str) -> StraxDataType:
     raise StraxBridgeError(f"strax.imported lists {data_type!r}, but no run of {project.config['runs']} has a "
                      f"{data_type} file in {project.data_dir}. Import it first (python -m "
                      "superruns.straxio import STRAX_DIR --config CONFIG), or remove it from strax.imported.")
+
+
+def in_place_data_type(project, data_type: str, index) -> StraxDataType:
+    """Declare a data type read in place from its strax folders: from the first regular run's
+    folder, else from any folder of it in the directories."""
+    folders = [f for run_id in project.runs if (f := index.folder(run_id, data_type)) is not None][:1]
+    folders = folders or index.of_type(data_type)[:1]
+    if not folders:
+        raise StraxBridgeError(f"strax.in_place lists {data_type!r}, but no folder {{run}}-{data_type}-{{hash}} is in "
+                               f"strax.directories ({', '.join(map(str, index.directories)) or 'none'}); add the "
+                               "DataDirectory that holds it, or remove it from strax.in_place.")
+    md = index.metadata(folders[0])
+    return StraxDataType(data_type, data_kind=md["data_kind"], dtype=dtype_from_metadata(md), origin="in_place",
+                         lineage=md["lineage"], chunk_target_size_mb=md.get("chunk_target_size_mb") or 200,
+                         index=index)
 
 
 def produced_data_types(project) -> list[str]:
