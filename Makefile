@@ -56,7 +56,7 @@ test-fast: $(BIN)/.installed-$(EXTRAS)
 lint: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules/
-	$(BIN)/ruff check workflow tests benchmarks scripts
+	$(BIN)/ruff check workflow tests benchmarks scripts setup.py
 
 # Benchmarks against strax need the strax extra: make bench EXTRAS=test,strax
 bench: $(BIN)/.installed-$(EXTRAS)

@@ -41,7 +41,6 @@ __all__ = ["WORKFLOW_PYTHON_VARIABLE", "MakeError", "make", "make_command", "sna
 
 _STEPS = re.compile(r"(\d+) of (\d+) steps \(\d+%\) done")
 _JOBS_TOTAL = re.compile(r"^total\s+(\d+)", re.MULTILINE)
-PACKAGE_SNAKEFILE = Path(__file__).resolve().parents[3] / "Snakefile"
 #: The environment variable naming the interpreter of the workflow's environment (with Snakemake).
 WORKFLOW_PYTHON_VARIABLE = "SUPERRUNS_WORKFLOW_PYTHON"
 _HAS_SNAKEMAKE = "import importlib.util, sys; sys.exit(importlib.util.find_spec('snakemake') is None)"
@@ -73,13 +72,18 @@ def targets_of(project: Project, names, data_types) -> list[str]:
 
 
 def snakefile_of(project: Project, snakefile=None) -> Path:
-    """The Snakefile to run: ``snakefile``, else the project directory's own, else the one of
-    the repository this package is installed from."""
-    for candidate in (snakefile, project.base_dir / "Snakefile", PACKAGE_SNAKEFILE):
+    """The Snakefile to run: ``snakefile``, else the project directory's own, else the
+    workflow's (the installed package's copy, or the checkout's: :mod:`.workflow_files`)."""
+    from .workflow_files import WorkflowFilesError, workflow_dir
+
+    for candidate in (snakefile, project.base_dir / "Snakefile"):
         if candidate is not None and Path(candidate).is_file():
             return Path(candidate).resolve()
-    raise MakeError(f"No Snakefile in {project.base_dir} nor at {PACKAGE_SNAKEFILE}: pass "
-                    "snakefile= (the superruns workflow's Snakefile)")
+    try:
+        return workflow_dir() / "Snakefile"
+    except WorkflowFilesError as error:
+        raise MakeError(f"No Snakefile in {project.base_dir}. {error}; or pass snakefile= (the superruns "
+                        "workflow's Snakefile)") from None
 
 
 def _config_file(project: Project, scratch: Path) -> Path:
