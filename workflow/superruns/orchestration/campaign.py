@@ -136,10 +136,12 @@ def _no_snakemake(project: Project) -> str:
     fix = (f"set workflow_python in {project.source} (or ${WORKFLOW_PYTHON_VARIABLE}) to the Python of the "
            "workflow's environment, e.g. .venv/bin/python (make demo builds it)")
     if pydantic_1:
-        return (f"superruns.make runs the workflow with Snakemake, which this environment ({sys.executable}) does "
-                f"not have and cannot take (its pydantic 1, e.g. straxen's, against Snakemake 9's pydantic 2): {fix}")
-    return (f"superruns.make runs the workflow with Snakemake, which this environment ({sys.executable}) does not "
-            f"have: {fix}, or pip install 'superruns[workflow]' here")
+        return (f"The workflow runs with Snakemake (superruns.make, superruns run), which this environment "
+                f"({sys.executable}) does not have and cannot take (its pydantic 1, e.g. straxen's, against "
+                f"Snakemake 9's pydantic 2): {fix}")
+    return (f"The workflow runs with Snakemake (superruns.make, superruns run), which this environment "
+            f"({sys.executable}) does not have: {fix}, or install the workflow extra here: pip install "
+            "'superruns[workflow]'")
 
 
 def make_command(project: Project, targets, *, cores, snakefile, configfile, snakemake_args=(),
