@@ -2,7 +2,7 @@
 wheel (with the ``workflow`` extra, at constraints.txt's versions) the README's "Install without
 a clone" lines -- ``superruns init .``, ``superruns run --cores 2 _example/event_info``, a load --
 build and read a superrun in an empty directory, with the installed package's Snakefile and
-profile, never the checkout's."""
+profile, never the checkout's; so does superruns.make there."""
 
 from __future__ import annotations
 
@@ -116,8 +116,11 @@ def test_a_fresh_venv_with_only_the_wheel_inits_and_builds_a_superrun(wheel, tmp
     assert str(REPO) not in log
     assert int(re.fullmatch(r"(\d+) events\n", load.stdout)[1]) > 100      # the README's load line
     (built,) = (project / "data" / "_example").glob("event_info-*")
+    # superruns.make from the installed package runs the installed workflow too
     check = run([str(venv / "bin" / "python"), "-c", "import superruns; print(superruns.__file__); "
-                 "print(sorted(superruns.run_metadata('_example')['sub_run_spec']))"], project)
-    module, subruns = check.stdout.splitlines()
+                 "print(sorted(superruns.run_metadata('_example')['sub_run_spec'])); "
+                 "print(superruns.make('_example', 'peaks', cores=2, progress=False)[0].name)"], project)
+    module, subruns, made = check.stdout.splitlines()
     assert Path(module).resolve() == packaged.parent / "__init__.py" and subruns == "['000001', '000002']"
+    assert made.startswith("peaks-") and (project / "data" / "_example" / made).is_file()
     assert built.stat().st_size > 0
