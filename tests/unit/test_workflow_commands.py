@@ -95,6 +95,8 @@ def test_run_without_a_config_says_how_to_make_one(tmp_path, capsys, monkeypatch
     assert "--configfile mine.yaml: no such file" in capsys.readouterr().err
     assert main(["--config", "x.yaml", "run", "-n"]) == 1
     assert "superruns run --configfile PATH" in capsys.readouterr().err
+    help_command = workflow_commands.run_command(["--help"])[1]           # Snakemake's help needs none
+    assert help_command[:3] == [sys.executable, "-m", "snakemake"] and help_command[-1] == "--help"
 
 
 def test_run_hands_over_to_snakemake_and_exits_with_its_status(tmp_path):

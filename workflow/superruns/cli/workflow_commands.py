@@ -31,6 +31,8 @@ __all__ = ["WORKFLOW_COMMANDS", "WorkflowCommandError", "add_workflow_commands",
 WORKFLOW_COMMANDS = ("init", "run")
 #: The config file the Snakefile reads, relative to Snakemake's working directory.
 CONFIG_FILE = Path("config", "config.yaml")
+#: Snakemake's own help and version, which need no workflow config.
+_ASKS_SNAKEMAKE_ITSELF = {"-h", "--help", "-v", "--version"}
 
 
 class WorkflowCommandError(SuperrunsError):
@@ -144,12 +146,16 @@ def run_command(snakemake_args: list[str]) -> tuple[str, list[str]]:
     config = Path(configfiles[-1]) if configfiles else directory / CONFIG_FILE
     if configfiles and not config.is_file():
         raise WorkflowCommandError(f"--configfile {config}: no such file ({config.resolve()})")
-    if not config.is_file():
+    if config.is_file():
+        project = Project.from_file(config)
+    elif _ASKS_SNAKEMAKE_ITSELF & set(snakemake_args):
+        project = Project({}, directory)            # its help or version: no config needed
+    else:
         raise WorkflowCommandError(
             f"no {config} ({config.resolve()}): the workflow reads config/config.yaml of the directory it runs "
             f"in. Fix: `superruns init {directory}` writes a starting one; or run where your workflow's config/ "
             "is, or give -d DIR")
-    python = workflow_python(Project.from_file(config))
+    python = workflow_python(project)
     command = [python, "-m", "snakemake", "--snakefile", str(snakefile()),
                "--workflow-profile", str(default_profile()), *snakemake_args]
     return python, command
