@@ -1,5 +1,6 @@
 # One entry point: `make demo` builds the demo superrun, `make test` runs the tests.
-# Both create .venv with the pinned dependencies on first use.
+# Both create .venv on first use, with the exact versions of constraints.txt (pyproject.toml
+# gives ranges); so does every environment made here.
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= 2
@@ -14,19 +15,26 @@ BIN := $(VENV)/bin
 STRAXEN_VENV ?= .venv-straxen
 STRAXEN_VERSION ?= 4.1.1
 
-.PHONY: demo test test-fast lint bench clean straxen-env
+CONSTRAINTS := constraints.txt
 
-$(BIN)/.installed-%: pyproject.toml
+.PHONY: demo test test-fast lint bench clean straxen-env wheel
+
+$(BIN)/.installed-%: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[$*]'
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[$*]'
 	touch $@
 
-$(STRAXEN_VENV)/bin/.installed: pyproject.toml
+$(STRAXEN_VENV)/bin/.installed: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(STRAXEN_VENV)
 	$(STRAXEN_VENV)/bin/pip install --quiet --upgrade pip
-	$(STRAXEN_VENV)/bin/pip install --quiet 'straxen==$(STRAXEN_VERSION)' -e .
+	$(STRAXEN_VENV)/bin/pip install --quiet -c $(CONSTRAINTS) 'straxen==$(STRAXEN_VERSION)' -e .
 	touch $@
+
+# The wheel, workflow included (setup.py): pip install 'dist/superruns-*.whl[workflow]' -c constraints.txt,
+# then `superruns init` and `superruns run` anywhere (README, "Install without a clone").
+wheel:
+	$(PYTHON) -m pip wheel --quiet --no-deps -w dist .
 
 # The straxen environment (docs/strax.md): `strax: {python: .venv-straxen/bin/python}`.
 straxen-env: $(STRAXEN_VENV)/bin/.installed
@@ -48,7 +56,7 @@ test-fast: $(BIN)/.installed-$(EXTRAS)
 lint: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules/
-	$(BIN)/ruff check workflow tests benchmarks scripts
+	$(BIN)/ruff check workflow tests benchmarks scripts setup.py
 
 # Benchmarks against strax need the strax extra: make bench EXTRAS=test,strax
 bench: $(BIN)/.installed-$(EXTRAS)

@@ -82,3 +82,22 @@ def test_make_without_snakemake_names_the_workflows_environment(tmp_path):
     assert "workflow_python" in lines[0] and "SUPERRUNS_WORKFLOW_PYTHON" in lines[0]
     assert lines[1] == f"USES {os.path.abspath(sys.executable)}"
     assert "/nonexistent/python" in lines[2] and "not an interpreter" in lines[2]
+
+
+def test_run_without_snakemake_names_the_workflow_extra_and_the_workflows_environment(tmp_path):
+    """`superruns init` works in the core alone; `superruns run` there says that Snakemake (the
+    workflow extra) is missing and how to name another environment's, as superruns.make does."""
+    result = _run("""
+        import os, sys
+        from superruns.cli.commands import main
+        for variable in ("SUPERRUNS_WORKFLOW_PYTHON", "SUPERRUNS_CONFIG"):
+            os.environ.pop(variable, None)
+        assert main(["init", "."]) == 0
+        sys.exit(main(["run", "--cores", "2", "_example/event_info"]))
+    """, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert (tmp_path / "config" / "config.yaml").is_file() and not (tmp_path / ".snakemake").exists()
+    error = result.stderr.strip()
+    assert error.startswith("superruns run: The workflow runs with Snakemake (superruns.make, superruns run), "
+                            "which this environment"), error
+    assert "workflow_python in config/config.yaml" in error and "pip install 'superruns[workflow]'" in error

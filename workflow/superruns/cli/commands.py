@@ -1,5 +1,6 @@
 """The ``superruns`` command: list runs and superruns, show a definition, inspect and verify
-files, a campaign's status, and old processing versions removed (clean)."""
+files, a campaign's status, and old processing versions removed (clean); a starting config
+(init) and Snakemake on the workflow (run): cli.workflow_commands."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..base.errors import EXPECTED_ERRORS, SuperrunsError
 from ..base.files import os_error_message
 from ..base.times import format_ns
 from ..project import Project
+from .workflow_commands import WORKFLOW_COMMANDS, add_workflow_commands, workflow_command
 
 
 def built_data_types(project: Project, run_id: str) -> list[str]:
@@ -141,6 +143,7 @@ def parser() -> argparse.ArgumentParser:
         "status 1 if any differs (changes nothing)")
     diff.add_argument("names", nargs="*", metavar="NAME", help="default: every locked one")
     add_campaign_commands(commands)
+    add_workflow_commands(commands)     # init, run
     return p
 
 
@@ -357,6 +360,8 @@ def main(argv=None, out=None) -> int:
     out = out if out is not None else sys.stdout   # looked up per call: tests capture it
     args = parser().parse_args(argv)
     try:
+        if args.command in WORKFLOW_COMMANDS:
+            return workflow_command(args, out)
         if args.command == "verify":
             return verify(args, out)
         if args.command in ("lock", "diff"):

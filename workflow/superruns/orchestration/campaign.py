@@ -41,7 +41,6 @@ __all__ = ["WORKFLOW_PYTHON_VARIABLE", "MakeError", "make", "make_command", "sna
 
 _STEPS = re.compile(r"(\d+) of (\d+) steps \(\d+%\) done")
 _JOBS_TOTAL = re.compile(r"^total\s+(\d+)", re.MULTILINE)
-PACKAGE_SNAKEFILE = Path(__file__).resolve().parents[3] / "Snakefile"
 #: The environment variable naming the interpreter of the workflow's environment (with Snakemake).
 WORKFLOW_PYTHON_VARIABLE = "SUPERRUNS_WORKFLOW_PYTHON"
 _HAS_SNAKEMAKE = "import importlib.util, sys; sys.exit(importlib.util.find_spec('snakemake') is None)"
@@ -73,13 +72,18 @@ def targets_of(project: Project, names, data_types) -> list[str]:
 
 
 def snakefile_of(project: Project, snakefile=None) -> Path:
-    """The Snakefile to run: ``snakefile``, else the project directory's own, else the one of
-    the repository this package is installed from."""
-    for candidate in (snakefile, project.base_dir / "Snakefile", PACKAGE_SNAKEFILE):
+    """The Snakefile to run: ``snakefile``, else the project directory's own, else the
+    workflow's (the installed package's copy, or the checkout's: :mod:`.workflow_files`)."""
+    from .workflow_files import WorkflowFilesError, workflow_dir
+
+    for candidate in (snakefile, project.base_dir / "Snakefile"):
         if candidate is not None and Path(candidate).is_file():
             return Path(candidate).resolve()
-    raise MakeError(f"No Snakefile in {project.base_dir} nor at {PACKAGE_SNAKEFILE}: pass "
-                    "snakefile= (the superruns workflow's Snakefile)")
+    try:
+        return workflow_dir() / "Snakefile"
+    except WorkflowFilesError as error:
+        raise MakeError(f"No Snakefile in {project.base_dir}. {error}; or pass snakefile= (the superruns "
+                        "workflow's Snakefile)") from None
 
 
 def _config_file(project: Project, scratch: Path) -> Path:
@@ -132,10 +136,12 @@ def _no_snakemake(project: Project) -> str:
     fix = (f"set workflow_python in {project.source} (or ${WORKFLOW_PYTHON_VARIABLE}) to the Python of the "
            "workflow's environment, e.g. .venv/bin/python (make demo builds it)")
     if pydantic_1:
-        return (f"superruns.make runs the workflow with Snakemake, which this environment ({sys.executable}) does "
-                f"not have and cannot take (its pydantic 1, e.g. straxen's, against Snakemake 9's pydantic 2): {fix}")
-    return (f"superruns.make runs the workflow with Snakemake, which this environment ({sys.executable}) does not "
-            f"have: {fix}, or pip install 'superruns[workflow]' here")
+        return (f"The workflow runs with Snakemake (superruns.make, superruns run), which this environment "
+                f"({sys.executable}) does not have and cannot take (its pydantic 1, e.g. straxen's, against "
+                f"Snakemake 9's pydantic 2): {fix}")
+    return (f"The workflow runs with Snakemake (superruns.make, superruns run), which this environment "
+            f"({sys.executable}) does not have: {fix}, or install the workflow extra here: pip install "
+            "'superruns[workflow]'")
 
 
 def make_command(project: Project, targets, *, cores, snakefile, configfile, snakemake_args=(),
