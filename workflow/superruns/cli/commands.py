@@ -243,8 +243,10 @@ def clean_lines(result: dict) -> list[str]:
     verb = "would remove" if result["dry_run"] else "removed"
     lines = [f"{verb} {f['path']}  ({f['lineage_hash'] or 'no lineage in its name'}, {f['size']} bytes)"
              for f in files]
-    lines.append(f"{verb} {len(files)} files, {result['bytes'] / 1e6:.1f} MB; the configuration's "
-                 "current version is never removed")
+    lines += [f"left   {f['path']}: {f['reason']}" for f in result["left"]]
+    lines.append(f"{verb} {len(files)} files, {result['bytes'] / 1e6:.1f} MB, left {len(result['left'])}; "
+                 "the configuration's current version is never removed, nor a file superruns did "
+                 "not identify as its own")
     return lines
 
 

@@ -165,6 +165,23 @@ class Project:
             raise UnknownRunIdError(f"Unknown {what} {run_id!r}: define it in "
                                     f"{'the superrun definitions' if what == 'superrun' else self.config['runs']}.")
 
+    def check_run_folders(self) -> None:
+        """Refuse run folders of the data directory that are symbolic links (the Snakefile asks
+        before any job): jobs write into a run's folder, and Snakemake removes a job's old
+        outputs there before it runs, so through a link to another project's folder both would
+        change that project's files. One listing of the data directory."""
+        try:
+            entries = list(os.scandir(self.data_dir))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            if entry.is_symlink() and (entry.name in self.runs or entry.name in self.definitions):
+                raise ConfigError(
+                    f"{entry.path} is a symbolic link (to {os.readlink(entry.path)}), not a run folder of "
+                    f"this data directory ({self.data_dir}): jobs write there and Snakemake removes old "
+                    "outputs there, which would change the files the link points to. Fix: make it a "
+                    "folder of its own (copy in the files this project should share), then run again.")
+
     # -- lineage -----------------------------------------------------------------------------
 
     def lineage(self, run_id: str, data_type: str) -> dict:
