@@ -18,16 +18,16 @@ def superrun_level_inputs(wildcards):
 
 
 def superrun_level_params(wildcards):
-    """What the output is made with: its lineage hash and, for a superrun, its definition's
-    hash (editing the definition reruns the job), per-run options refused if they differ.
+    """What the output is made with: its lineage hash and what else its file records
+    (superruns.storage.freshness: for a superrun its definition's hash and its leaf runs'
+    registry spans, for a run its registry span), per-run options refused if they differ.
     """
-    target, spec = wildcards.target, None
+    target = wildcards.target
     if PROJECT.is_superrun(target):
         wait_for_selections(target)
-        spec = PROJECT.definitions.run_metadata(target)["sub_run_spec_hash"]
     return {
         "lineage_hash": current_lineage(target, wildcards.data_type, wildcards),
-        "sub_run_spec_hash": spec,
+        **made_with(PROJECT, target, wildcards.data_type),
     }
 
 

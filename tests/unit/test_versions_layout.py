@@ -142,7 +142,8 @@ def test_migrate_names_old_files_by_their_lineage(project):
     def old_file(run_id, says_run, lineage):
         path = project.data_dir / run_id / "raw_records"
         path.parent.mkdir(parents=True, exist_ok=True)
-        md = {"run_id": says_run, "data_type": "raw_records", "data_kind": "raw_records", "lineage_hash": lineage}
+        md = {"run_id": says_run, "data_type": "raw_records", "data_kind": "raw_records", "lineage_hash": lineage,
+              "run_metadata": project.run_metadata(says_run)}
         with DataWriter(path, np.dtype([("time", "i8"), ("endtime", "i8")]), md):
             pass
         return path

@@ -15,6 +15,7 @@ import numpy as np
 from ..base.errors import SuperrunsError
 from .metadata import output_metadata
 from ..model.plugins import ChunkSpan, Plugin, SourcePlugin
+from ..storage.freshness import require_current
 from ..storage.identity import check_identity
 from ..storage import DataFile, DataWriter
 
@@ -28,9 +29,12 @@ class ProcessingError(SuperrunsError, RuntimeError):
 
 def check_input_lineages(project: ProjectView, run_id: str, files: dict[str, DataFile]) -> None:
     """Refuse inputs that are not ``run_id``'s own files of their data type, built with the
-    lineage the configuration gives them now (:func:`superruns.storage.identity.check_identity`)."""
+    lineage the configuration gives them now (:func:`superruns.storage.identity.check_identity`)
+    and current in everything else (:func:`superruns.storage.freshness.require_current`: a
+    definition or a registry span changed since)."""
     for data_type, data in files.items():
         check_identity(data, run_id, data_type, project.lineage_hash(run_id, data_type), reader="job")
+        require_current(project, run_id, data_type, data)
 
 
 def input_chunks(run_id: str, files: dict[str, DataFile]) -> Iterator[tuple[ChunkSpan, dict[str, np.ndarray]]]:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["check_alignable", "check_memory", "process_superrun_level", "superrun_span"]
 
 #: The run-document keys a superrun-level file records (editing the definition changes them).
-SPEC_KEYS = ("sub_run_spec", "sub_run_spec_flat", "sub_run_spec_hash")
+SPEC_KEYS = ("sub_run_spec", "sub_run_spec_flat", "sub_run_spec_hash", "registry_spans_hash")
 
 
 def check_alignable(run_id: str, plugin: SuperrunPlugin, files: dict[str, DataFile]) -> None:

@@ -270,6 +270,9 @@ def print_verify(result: dict, out) -> None:
               "leave it", file=out)
     if result.get("lineages_checked") is None:
         print("note lineages not compared with a configuration (none found: give --config)", file=out)
+    for stale in result.get("stale", []):
+        print(f"note {stale['path']}: stale ({'; '.join(stale['reasons'])}): not damaged; rebuild it "
+              f"with `{stale['rebuild']}`", file=out)
     if result.get("other_versions"):
         print(f"note {result['other_versions']} files are other processing versions than the "
               "configuration's, kept side by side (superruns clean --keep-current --dry-run lists them)",
@@ -308,7 +311,7 @@ def optional_project(args) -> Project | None:
 
 
 def verify(args, out) -> int:
-    from ..storage.identity import check_verified_lineages
+    from ..storage.freshness import check_verified
     from ..storage import verify_paths
 
     project = optional_project(args)
@@ -316,7 +319,7 @@ def verify(args, out) -> int:
                           data_dirs=[project.data_dir] if project is not None else [])
     result["lineages_checked"] = None
     if project is not None:
-        check_verified_lineages(result, project)
+        check_verified(result, project)
     if args.json:
         json.dump(result, out, indent=2, default=str)
         print(file=out)

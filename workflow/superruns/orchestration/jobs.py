@@ -145,9 +145,14 @@ class Job:
 
     @cached_property
     def project(self) -> Project:
-        # A job in Snakemake's own process is handed the Snakefile's Project (rules/common.smk).
+        # A job in Snakemake's own process is handed the Snakefile's Project (rules/common.smk);
+        # a script job reads the files again and refuses if they changed since the parse.
         given = getattr(self.smk, "project", None)
-        return given if given is not None else Project(self.smk.config)
+        if given is not None:
+            return given
+        project = Project(self.smk.config)
+        project.check_parsed()
+        return project
 
     @property
     def rule(self) -> str | None:
@@ -243,7 +248,8 @@ def open_subrun_files(job: Job, superrun: str, data_type: str) -> dict:
     subruns), each checked to hold its subrun's ``data_type`` (a file linked, moved or copied
     from another run or data type is refused; lineages are compared by the build)."""
     from ..storage import DataFile
-    from ..storage.identity import check_identity
+    from ..storage.freshness import require_current
+    from ..storage.identity import ANY
 
     subruns = job.project.definitions.direct_subruns(superrun)
     paths = list(job.smk.input)
@@ -254,19 +260,18 @@ def open_subrun_files(job: Job, superrun: str, data_type: str) -> dict:
     files = {}
     for subrun, path in zip(subruns, paths):
         files[subrun] = DataFile(Path(path).absolute())
-        check_identity(files[subrun], subrun, data_type, reader="job")
+        # Lineages are compared by the build, which names the options that differ.
+        require_current(job.project, subrun, data_type, files[subrun], lineage=ANY)
     return files
 
 
 def _summarise(job: Job) -> None:
-    from ..storage.identity import check_identity
-    from ..stored.report import write_summary
     from ..storage import DataFile
+    from ..storage.freshness import require_current
+    from ..stored.report import write_summary
 
     path = Path(job.smk.input[0])
-    superrun, data_type = job.wildcards.superrun, job.wildcards.data_type
-    check_identity(DataFile(path), superrun, data_type, job.project.lineage_hash(superrun, data_type),
-                   reader="job")
+    require_current(job.project, job.wildcards.superrun, job.wildcards.data_type, DataFile(path))
     write_summary(path, job.output)
 
 

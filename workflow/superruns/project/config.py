@@ -14,8 +14,11 @@ PATH_KEYS = ("data_dir", "runs", "dq_dir", "lock")
 # Where the config of a Snakemake run comes from, for error messages.
 SNAKEMAKE_CONFIG = f"{DEFAULT_CONFIG} (with any --configfile/--config given to snakemake)"
 MODULE_CONFIG = "the config: given to the host workflow's `module` statement for superruns"
+#: The key under which the Snakefile hands its jobs what it parsed (Project.inputs_fingerprint);
+#: never part of a user's configuration.
+PARSED_KEY = "_superruns_parsed"
 
-__all__ = ["DEFAULT_CONFIG", "MODULE_CONFIG", "SNAKEMAKE_CONFIG", "ConfigError", "check_config_files",
+__all__ = ["DEFAULT_CONFIG", "MODULE_CONFIG", "PARSED_KEY", "SNAKEMAKE_CONFIG", "ConfigError", "check_config_files",
            "check_data_dir_writable", "check_options", "check_yaml_files", "resolve_paths",
            "validate_config"]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..base.errors import SuperrunsError
 from ..base.names import is_superrun_id
-from .config import (DEFAULT_CONFIG, SNAKEMAKE_CONFIG, ConfigError, _schema_default, check_options,
-                     check_yaml_files, resolve_paths, validate_config)
+from .config import (DEFAULT_CONFIG, PARSED_KEY, SNAKEMAKE_CONFIG, ConfigError, _schema_default,
+                     check_options, check_yaml_files, resolve_paths, validate_config)
 
 __all__ = ["OtherLineageError", "Project", "UnknownRunIdError", "set_default_project"]
 
@@ -46,6 +46,10 @@ class Project:
         # in the Snakefile and in its jobs.
         self.base_dir = Path(base_dir or Path.cwd()).resolve()
         self.source = source or SNAKEMAKE_CONFIG
+        config = dict(config)
+        #: What the workflow read when Snakemake parsed it (:meth:`inputs_fingerprint`), handed
+        #: to script jobs in their config; None outside a job.
+        self.parsed = config.pop(PARSED_KEY, None)
         self.config = resolve_paths(validate_config(config, self.source), self.base_dir)
         self.data_dir = Path(self.config["data_dir"])
 
@@ -114,6 +118,43 @@ class Project:
         # Definitions.load checks its files and folders itself (FIFOs, subfolders, symlinks).
         return Definitions.load(self.config["superruns"], self.runs, base_dir=self.base_dir,
                                 dq_dir=self.config["dq_dir"], lock=self.config["lock"])
+
+    def inputs_fingerprint(self) -> dict[str, str]:
+        """A hash of each file this Project read besides its config: the run registry, every
+        definition file, each DQ version used and the lock's entries (what they decide, those
+        locked on first use included). The Snakefile hands it to script jobs, which compare it
+        with what they read (:meth:`check_parsed`)."""
+        from ..base.hashing import file_digest
+        from ..definitions.lock import entries_hash
+
+        definitions = self.definitions
+        found = {f"runs {self.config['runs']}": file_digest(self.config["runs"])}
+        found.update({f"definitions {path}": file_digest(path) for path in definitions.files})
+        found.update({f"data quality {dq.path}": dq.hash for dq in definitions.dq_versions()})
+        if definitions.lock is not None:
+            found[f"lock {definitions.lock.path}"] = entries_hash(definitions.lock)
+        return found
+
+    def check_parsed(self) -> None:
+        """Refuse to go on when the files differ from what Snakemake parsed (a script job reads
+        them again): the job would make files from one configuration in a workflow planned from
+        another, whose metadata and rows could disagree."""
+        if self.parsed is None:
+            return
+        now = self.inputs_fingerprint()
+        changed = sorted(key for key in set(now) | set(self.parsed) if now.get(key) != self.parsed.get(key))
+        if changed:
+            raise ConfigError(f"the configuration changed since Snakemake parsed the workflow (changed: "
+                              f"{'; '.join(changed)}): this job would make its file from the new files in a "
+                              "workflow planned from the old ones. Fix: run snakemake again, which plans "
+                              "from the files as they are now.")
+
+    def write_lock(self) -> None:
+        """Write the lock entries of query and sample superruns locked on first use: what a
+        run of the workflow does before its first job (reading never writes the lock)."""
+        lock = self.definitions.lock
+        if lock is not None:
+            lock.write_pending()
 
     def live_definitions(self):
         """The definitions with query and sample superruns resolved from the registry as it
