@@ -18,6 +18,7 @@ import numpy as np
 from .concatenation import subrun_entry
 from .metadata import output_metadata
 from .processing import check_input_lineages, input_chunks, open_inputs
+from ..model.plugins import plugin_code
 from ..storage import DataFile, DataWriter
 from ..model.superrun_plugins import (SuperrunPlugin, SuperrunPluginError, SuperrunSpan, memory_estimate_mb,
                                uniform_options)
@@ -103,12 +104,16 @@ def process_superrun_level(project: ProjectView, run_id: str, data_type: str, in
     estimate = check_memory(project, run_id, plugin, files)
     span = superrun_span(project, run_id)
     with DataWriter(output, plugin.dtype, _metadata(project, run_id, plugin, estimate, extra_metadata)) as writer:
+        who = f"plugin {plugin.name} ({plugin.provides})"
         if plugin.exhaust:
-            rows = plugin.compute_superrun({dt: f.load() for dt, f in files.items()}, config, span)
+            inputs = {dt: f.load() for dt, f in files.items()}
+            with plugin_code(who, run_id):
+                rows = plugin.compute_superrun(inputs, config, span)
             writer.write_chunk(np.asarray(rows, dtype=plugin.dtype), span.start, span.end, run_id=run_id,
                                subruns=chunk_subruns(span, span.start, span.end))
             return
         for chunk, rows in input_chunks(run_id, files):
-            out = plugin.compute_chunk(rows, config, chunk, span)
+            with plugin_code(who, run_id):
+                out = plugin.compute_chunk(rows, config, chunk, span)
             writer.write_chunk(np.asarray(out, dtype=plugin.dtype), chunk.start, chunk.end, run_id=run_id,
                                subruns=chunk_subruns(span, chunk.start, chunk.end))

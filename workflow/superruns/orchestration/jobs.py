@@ -59,15 +59,37 @@ def in_thread() -> bool:
 def error_policy(report: Callable[[str], None]):
     """Report an expected error as one line through ``report`` and exit 1 (in a thread of
     Snakemake's process: raise :class:`JobFailed`); let others through with their traceback
-    (bugs stay visible)."""
+    (bugs stay visible). In a thread, what is not an ``Exception`` (``SystemExit``,
+    ``KeyboardInterrupt``, ...) becomes :class:`JobFailed` too: Snakemake's job-done callback
+    handles exceptions only, and would leave its scheduler waiting for the job for ever."""
     try:
         yield
     except EXPECTED_ERRORS as error:
         line = error_line(error)
         report(line)
+        _log_cause(error)
         if in_thread():
             raise JobFailed(line) from None
         raise SystemExit(1) from None
+    except Exception:
+        raise
+    except BaseException as error:
+        if not in_thread():
+            raise
+        line = f"the job raised {type(error).__name__} ({error!r}), which no job may raise"
+        report(line)
+        raise JobFailed(line) from None
+
+
+def _log_cause(error: BaseException) -> None:
+    """The traceback of what a plugin raised (:class:`~superruns.model.plugins.PluginFailed`),
+    into the job's log file (not onto the terminal: its one line is there)."""
+    import traceback
+
+    from ..model.plugins import PluginFailed
+
+    if isinstance(error, PluginFailed) and error.__cause__ is not None:
+        log.info("what the plugin raised:\n%s", "".join(traceback.format_exception(error.__cause__)).rstrip())
 
 
 class _LogFile(logging.FileHandler):
@@ -183,8 +205,16 @@ def in_snakemake(job_function: Callable, project: Project, **smk) -> None:
     """Run ``job_function`` (e.g. :func:`process_job`) for a ``run:`` rule, in Snakemake's own
     process (a thread of it with ``--force-use-threads``): handed the Snakefile's Project and
     the job's ``input``, ``output``, ``params``, ``wildcards``, ``log`` and ``rule``, as a
-    script job gets them."""
-    job_function(SimpleNamespace(project=project, config=project.config, **smk))
+    script job gets them. Whatever escapes the job's own error policy and is not an
+    ``Exception`` fails the job as :class:`JobFailed` (see :func:`error_policy`)."""
+    try:
+        job_function(SimpleNamespace(project=project, config=project.config, **smk))
+    except Exception:
+        raise
+    except BaseException as error:
+        if not in_thread():
+            raise
+        raise JobFailed(f"job of rule {smk.get('rule')} raised {type(error).__name__} ({error!r})") from None
 
 
 def run_job(smk, work: Callable[[Job], None]) -> None:
