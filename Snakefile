@@ -67,8 +67,7 @@ try:
         ),
         source=CONFIG_SOURCE,
     )
-    PROJECT.registry
-    PROJECT.check_run_folders()
+    PROJECT.check()  # what a job would trip over: options, plugins, selections, run folders
 except SuperrunsError as error:
     print(f"{type(error).__name__}: {error}", file=sys.stderr)
     sys.exit(1)

@@ -17,7 +17,6 @@ import time
 import pytest
 
 import superruns
-from superruns.orchestration.campaign import MakeError
 
 from support.failing_plugins import RAISE
 from support.reliability import OPTIONS, RUNS, Workflow, snakemake_command
@@ -71,11 +70,3 @@ def test_the_log_keeps_the_plugins_traceback(tmp_path):
     snakemake(flow, "8/boom")
     logs = "".join(p.read_text() for p in (flow.data / "logs").rglob("*.log"))
     assert "ZeroDivisionError: division by zero" in logs and "failing_plugins.py" in logs
-
-
-@pytest.mark.parametrize("cores", [0, -1, 1.5, "2", True])
-def test_make_refuses_cores_it_cannot_run_with(workflow, cores):
-    workflow.write(RUNS, {}, OPTIONS)
-    with pytest.raises(MakeError, match=r"cores=.*at least 1"):
-        superruns.make("8", "peaks", cores=cores, project=workflow.project())
-    assert not workflow.data.exists()

@@ -20,11 +20,13 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
+    "DATA_TYPE_PATTERN",
     "RUN_ID_PATTERN",
     "SUPERRUN_NAME_PATTERN",
     "MAX_NAME_LENGTH",
     "RESERVED_RUN_IDS",
     "case_collisions",
+    "data_type_problem",
     "is_superrun_id",
     "run_id_problem",
     "superrun_name_problem",
@@ -38,7 +40,11 @@ SUPERRUN_NAME_PATTERN = r"_[A-Za-z0-9][A-Za-z0-9_.]*"
 MAX_NAME_LENGTH = 100
 #: The workflow's own folders in ``data_dir`` (rules' outputs and logs), never run ids.
 RESERVED_RUN_IDS = ("logs", "summary", "selections", "benchmarks", "report", "config")
+#: A data type: it names files (``{run}/{data_type}-{lineage_hash}``, strax's
+#: ``{run}-{data_type}-{hash}``), so letters, digits and ``_`` only.
+DATA_TYPE_PATTERN = r"[A-Za-z][A-Za-z0-9_]*"
 _RUN_ID_RE = re.compile(RUN_ID_PATTERN)
+_DATA_TYPE_RE = re.compile(DATA_TYPE_PATTERN)
 _SUPERRUN_RE = re.compile(SUPERRUN_NAME_PATTERN)
 
 
@@ -93,6 +99,19 @@ def superrun_name_problem(name: Any) -> str | None:
         return (f"superrun name {name!r} is not '_' followed by a letter or digit and then only "
                 f"letters, digits, '_' and '.': rename it, e.g. "
                 f"'_{re.sub(r'[^A-Za-z0-9_.]', '_', name.lstrip('_')) or 'x'}'")
+    return None
+
+
+def data_type_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be a data type (a plugin's ``provides``), or None."""
+    if not isinstance(name, str):
+        return f"data type {name!r} is a {type(name).__name__}, not a string"
+    if len(name) > MAX_NAME_LENGTH:
+        return _too_long("data type", name)
+    if not _DATA_TYPE_RE.fullmatch(name):
+        return (f"data type {name!r} is not a letter followed by letters, digits and '_' (it names "
+                f"files: {{run}}/{{data_type}}-{{lineage hash}}; '-', '/', '.' and spaces would "
+                f"break them)")
     return None
 
 

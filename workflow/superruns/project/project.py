@@ -15,7 +15,7 @@ from pathlib import Path
 from ..base.errors import SuperrunsError
 from ..base.names import is_superrun_id
 from .config import (DEFAULT_CONFIG, PARSED_KEY, SNAKEMAKE_CONFIG, ConfigError, _schema_default,
-                     check_options, check_yaml_files, resolve_paths, validate_config)
+                     check_option_values, check_options, check_yaml_files, resolve_paths, validate_config)
 
 __all__ = ["OtherLineageError", "Project", "UnknownRunIdError", "set_default_project"]
 
@@ -82,7 +82,8 @@ class Project:
 
     @cached_property
     def registry(self):
-        from ..model.plugins import PluginReferenceError, Registry
+        from ..model.options import typed_overrides
+        from ..model.plugins import PluginError, PluginReferenceError, Registry
 
         references = self.plugin_references()
         try:
@@ -91,9 +92,23 @@ class Project:
             raise ConfigError(f"{self.source}: plugins: {error}; fix: give importable modules that list "
                               "their plugins in PLUGINS, or 'module:function' providers returning them "
                               f"(now {references})") from None
+        except PluginError as error:
+            raise ConfigError(f"{self.source}: plugins: {error}") from None
         if not self.config.get("strax"):        # strax Contexts take options of their own
             check_options(registry, self.config.get("options") or {}, self.source)
+            check_option_values(registry, typed_overrides(registry, self.config.get("options")), self.source)
         return registry
+
+    def check(self) -> None:
+        """Everything a job would trip over, refused before any job (the Snakefile asks when it
+        is parsed): the config and its plugins (:attr:`registry`), runs that per-run options
+        cannot place, selections, run folders that are links."""
+        from .config import check_per_run_ids, check_selections
+
+        self.registry
+        check_per_run_ids(self.registry, self.options, self.runs, self.source)
+        check_selections(self.config["selections"], self, self.source)
+        self.check_run_folders()
 
     def plugin_references(self) -> list[str]:
         """Where the registry's plugins come from: the config's ``plugins:``, then, when the
