@@ -61,7 +61,7 @@ def file_info(path: str, project: Project | None = None) -> dict:
     inside its data directory must hold the run and data type its place names."""
     from pathlib import Path
 
-    from ..storage.identity import IdentityError, identity_problem, identity_of
+    from ..storage.identity import IdentityError, identity_of, identity_problem, rebuild_command
     from ..storage import DataFile
 
     from ..storage.layout import place_of
@@ -72,9 +72,9 @@ def file_info(path: str, project: Project | None = None) -> dict:
         run_id, data_type, lineage = place_of(where)
         problem = identity_problem(identity_of(data), run_id, data_type, lineage)
         if problem:
-            raise IdentityError(f"{path}: {problem}. Delete it and rebuild it (snakemake --forcerun "
-                                f"{run_id}/{data_type}); `superruns info --json` on a copy "
-                                "elsewhere shows its metadata.")
+            raise IdentityError(f"{path}: {problem}. Move it back to the place its metadata name (or "
+                                f"aside) and rebuild this one (`{rebuild_command(run_id, data_type)}`); "
+                                "`superruns info --json` on a copy elsewhere shows its metadata.")
     return dict(data.metadata)
 
 
@@ -277,9 +277,15 @@ def print_verify(result: dict, out) -> None:
         print(f"note {result['other_versions']} files are other processing versions than the "
               "configuration's, kept side by side (superruns clean --keep-current --dry-run lists them)",
               file=out)
+    for folder in result.get("unreadable", []):
+        print(f"BAD  {folder['path']}: could not be read ({folder['reason']}); its files were not checked",
+              file=out)
     if result["ok"]:
         print(f"{result['checked']} files checked, all intact", file=out)
         return
+    if result.get("unreadable"):
+        print(f"{len(result['unreadable'])} folders could not be read: not all files were checked. "
+              f"{ADVICE['unreadable']}", file=out)
     by_problem = {}
     for report in result["files"]:
         if not report["ok"]:

@@ -102,10 +102,11 @@ class Project:
     def check(self) -> None:
         """Everything a job would trip over, refused before any job (the Snakefile asks when it
         is parsed): the config and its plugins (:attr:`registry`), runs that per-run options
-        cannot place, selections, run folders that are links."""
+        cannot place, the definitions (and the lock), selections, run folders that are links."""
         from .config import check_per_run_ids, check_selections
 
         self.registry
+        self.definitions
         check_per_run_ids(self.registry, self.options, self.runs, self.source)
         check_selections(self.config["selections"], self, self.source)
         self.check_run_folders()

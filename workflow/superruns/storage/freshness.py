@@ -181,7 +181,7 @@ def check_verified(result: dict, project: ProjectView) -> int:
         else:
             _stale(report, project, result)
     result["bad"] = [r["path"] for r in result["files"] if not r["ok"]]
-    result["ok"] = not result["bad"]
+    result["ok"] = not result["bad"] and not result.get("unreadable")
     result["lineages_checked"] = compared
     return compared
 
