@@ -65,65 +65,65 @@ def other_current(other, data_type="raw_records") -> Path:
     return other.file("8", data_type)
 
 
-# -- the traps -------------------------------------------------------------------------------------------
+# -- the traps: each arranges one and returns the command's arguments and the traps it must leave ------
 
 
 def outside_by_relative_name(flow, other):
     outside = flow.root.parent / "outside"
     outside.mkdir()
     (outside / "notes-2024").write_text("a user's notes, not data\n")
-    return ["clean", "--keep-current", "../../outside"]
+    return ["clean", "--keep-current", "../../outside"], []
 
 
 def outside_by_absolute_name(flow, other):
-    return ["clean", "--keep-current", str(other.data / "8")]
+    return ["clean", "--keep-current", str(other.data / "8")], []
 
 
 def link_run_folder_to_other(flow, other):
     shutil.rmtree(flow.data / "8")
     (flow.data / "8").symlink_to(other.data / "8", target_is_directory=True)
-    return ["clean", "--keep-current"]
+    return ["clean", "--keep-current"], [flow.data / "8" / other_current(other).name]
 
 
 def link_run_folder_named(flow, other):
-    link_run_folder_to_other(flow, other)
-    return ["clean", "--keep-current", "8"]
+    args, traps = link_run_folder_to_other(flow, other)
+    return [*args, "8"], traps
 
 
 def named_like_data(flow, other):
     (flow.data / "8" / "notes-2024").write_text("not a data file\n")
-    return ["clean", "--keep-current"]
+    return ["clean", "--keep-current"], [flow.data / "8" / "notes-2024"]
 
 
 def link_file_to_other(flow, other):
     target = other_current(other)
     (flow.data / "8" / target.name).symlink_to(target)
-    return ["clean", "--keep-current"]
+    return ["clean", "--keep-current"], [flow.data / "8" / target.name]
 
 
 def fifo_named_like_data(flow, other):
     os.mkfifo(flow.data / "8" / "peaks-fifo1")
-    return ["clean", "--keep-current"]
+    return ["clean", "--keep-current"], [flow.data / "8" / "peaks-fifo1"]
 
 
 def copy_of_another_run(flow, other):
     shutil.copy2(flow.file("8", "peaks"), flow.data / "9" / "peaks-zzzzzzzzzz")
-    return ["clean", "--lineage", "zzzzzzzzzz"]
+    return ["clean", "--lineage", "zzzzzzzzzz"], [flow.data / "9" / "peaks-zzzzzzzzzz"]
 
 
 def old_version_of_ours(flow, other):
     shutil.copy2(other_current(other), flow.data / "8" / other_current(other).name)
-    return ["clean", "--keep-current"]
+    return ["clean", "--keep-current"], []
 
 
 def migrate_linked_old_file(flow, other):
     (flow.data / "8" / "raw_records").symlink_to(other_current(other))
-    return ["migrate"]
+    return ["migrate"], [flow.data / "8" / "raw_records"]
 
 
 def migrate_text_file(flow, other):
     (flow.data / "8" / "peaks").write_text("peaks of 8, typed by hand\n")
-    return ["migrate"]
+    return ["migrate"], [flow.data / "8" / "peaks"]
 
 
 @dataclass
@@ -132,26 +132,21 @@ class Case:
     arrange: Callable
     code: int = 0
     says: tuple = ()                      # words in the output
-    removed: tuple = ()                   # names (relative to data/) that must be gone
-    left: tuple = ()                      # names (relative to data/) listed as left, still there
-    kept_outside: tuple = field(default=("outside",))
+    removed: bool = False                 # whether it removes something (an old version of ours)
 
 
 CASES = [
     Case("name-is-a-relative-path", outside_by_relative_name, 1, ("'../../outside'", "not a run or superrun")),
     Case("name-is-an-absolute-directory", outside_by_absolute_name, 1, ("not a run or superrun", "not paths")),
-    Case("run-folder-linked-to-another-project", link_run_folder_to_other, 0, ("symbolic link",), left=("8",)),
-    Case("run-folder-linked-and-named", link_run_folder_named, 0, ("symbolic link",), left=("8",)),
-    Case("file-named-like-data-that-is-not", named_like_data, 0, ("not a superruns data file",),
-         left=("8/notes-2024",)),
-    Case("link-to-the-other-projects-file", link_file_to_other, 0, ("symbolic link",), left=("8/",)),
-    Case("fifo-named-like-data", fifo_named_like_data, 0, ("FIFO",), left=("8/peaks-fifo1",)),
-    Case("copy-of-another-run", copy_of_another_run, 0, ("holds 8/peaks",), left=("9/peaks-zzzzzzzzzz",)),
-    Case("old-version-of-ours-is-removed", old_version_of_ours, 0, ("removed 1 files",), removed=("8/",)),
-    Case("migrate-a-link-to-the-other-project", migrate_linked_old_file, 0, ("symbolic link",),
-         left=("8/raw_records",)),
-    Case("migrate-a-file-that-is-not-data", migrate_text_file, 0, ("not a superruns data file",),
-         left=("8/peaks",)),
+    Case("run-folder-linked-to-another-project", link_run_folder_to_other, 0, ("symbolic link",)),
+    Case("run-folder-linked-and-named", link_run_folder_named, 0, ("symbolic link",)),
+    Case("file-named-like-data-that-is-not", named_like_data, 0, ("not a superruns data file",)),
+    Case("link-to-the-other-projects-file", link_file_to_other, 0, ("symbolic link",)),
+    Case("fifo-named-like-data", fifo_named_like_data, 0, ("FIFO",)),
+    Case("copy-of-another-run", copy_of_another_run, 0, ("holds 8/peaks",)),
+    Case("old-version-of-ours-is-removed", old_version_of_ours, 0, ("removed 1 files",), removed=True),
+    Case("migrate-a-link-to-the-other-project", migrate_linked_old_file, 0, ("symbolic link",)),
+    Case("migrate-a-file-that-is-not-data", migrate_text_file, 0, ("not a superruns data file",)),
 ]
 
 
@@ -169,17 +164,19 @@ def data_changes(before: dict, after: dict) -> tuple[set, set]:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_clean_and_migrate_act_only_on_files_they_identify(flow, other, case):
-    args = case.arrange(flow, other)
+    args, traps = case.arrange(flow, other)
     outside = {p: tree(p) for p in (other.root, flow.root.parent / "outside") if p.exists()}
-    before = tree(flow.root)
+    before, trapped = tree(flow.root), {p: os.lstat(p) for p in traps}
     dry = superruns_cli(flow.root, "--json", *args, "--dry-run")
     assert tree(flow.root) == before, "the dry run changed files"
     real = superruns_cli(flow.root, *args)
     text = real.stdout + real.stderr
+    assert {p: tree(p) for p in outside} == outside, f"files outside our data directory changed:\n{text}"
+    for path, st in trapped.items():            # each trap is still there, as it was
+        assert os.path.lexists(path) and os.lstat(path).st_ino == st.st_ino, f"{path} is gone:\n{text}"
     assert real.returncode == case.code == dry.returncode, text
     for words in case.says:
         assert words in text, f"{words!r} not in:\n{text}"
-    assert {p: tree(p) for p in outside} == outside, "files outside our data directory changed"
     gone, changed = data_changes(before, tree(flow.root))
     if case.code:
         assert not gone and not changed
@@ -188,13 +185,8 @@ def test_clean_and_migrate_act_only_on_files_they_identify(flow, other, case):
     would = listed(planned, "would_remove", "would_move")
     assert gone == {str(Path(p).relative_to(flow.root)) for p in would}, "the dry run's plan was not what ran"
     assert not changed or args[0] == "migrate", changed
-    for name in case.removed:
-        assert any(p.startswith(str(flow.data / name)) for p in would), (name, would)
-    if not case.removed:
-        assert would == [], would
-    left = listed(planned, "left")
-    for name in case.left:
-        assert any(p.startswith(str(flow.data / name)) and os.path.lexists(p) for p in left), left
+    assert bool(would) == case.removed, would
+    assert {str(p) for p in traps} <= set(listed(planned, "left")), planned["left"]
 
 
 def test_snakemake_refuses_a_run_folder_linked_elsewhere(flow, other):

@@ -217,11 +217,12 @@ def normalised(value, what: str, path):
 # -- reading the contract back ------------------------------------------------------------------------
 
 
-def parse_metadata(text, crc, path: str) -> dict:
-    """The metadata dict from the stored JSON text and its CRC32, its version checked."""
+def parse_metadata(text, crc, path: str, *, check_crc: bool = True) -> dict:
+    """The metadata dict from the stored JSON text and its CRC32 (unless ``check_crc`` is
+    false), its version checked."""
     if text is None:
         raise StorageError(f"{path} has no superruns metadata: not a superruns data file. {NOT_OURS}")
-    if not isinstance(text, str) or crc != zlib.crc32(text.encode()):
+    if not isinstance(text, str) or (check_crc and crc != zlib.crc32(text.encode())):
         raise DataCorrupted(f"{path}: its metadata does not match its checksum. {REBUILD}")
     try:
         metadata = json.loads(text)
