@@ -88,13 +88,11 @@ def run_id_problem(run_id: Any) -> str | None:
 
 def superrun_name_problem(name: Any) -> str | None:
     """Why ``name`` is not a valid superrun name, or None when it is."""
-    if not isinstance(name, str):
-        return f"superrun name {name!r} is a {type(name).__name__}, not a string"
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+        return _not_a_short_string("superrun name", name)
     if not name.startswith("_"):
         return (f"superrun name {name!r} does not start with '_' (strax would silently prepend "
                 f"one; we refuse): call it '_{name}'")
-    if len(name) > MAX_NAME_LENGTH:
-        return _too_long("superrun name", name)
     if not _SUPERRUN_RE.fullmatch(name):
         return (f"superrun name {name!r} is not '_' followed by a letter or digit and then only "
                 f"letters, digits, '_' and '.': rename it, e.g. "
@@ -104,10 +102,8 @@ def superrun_name_problem(name: Any) -> str | None:
 
 def data_type_problem(name: Any) -> str | None:
     """Why ``name`` cannot be a data type (a plugin's ``provides``), or None."""
-    if not isinstance(name, str):
-        return f"data type {name!r} is a {type(name).__name__}, not a string"
-    if len(name) > MAX_NAME_LENGTH:
-        return _too_long("data type", name)
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+        return _not_a_short_string("data type", name)
     if not _DATA_TYPE_RE.fullmatch(name):
         return (f"data type {name!r} is not a letter followed by letters, digits and '_' (it names "
                 f"files: {{run}}/{{data_type}}-{{lineage hash}}; '-', '/', '.' and spaces would "
@@ -120,6 +116,13 @@ def subrun_problem(sub: Any) -> str | None:
     if isinstance(sub, str) and sub.startswith("_"):
         return superrun_name_problem(sub)
     return run_id_problem(sub)
+
+
+def _not_a_short_string(what: str, name: Any) -> str:
+    """Why ``name`` is not a string of at most :data:`MAX_NAME_LENGTH` characters."""
+    if not isinstance(name, str):
+        return f"{what} {name!r} is a {type(name).__name__}, not a string"
+    return _too_long(what, name)
 
 
 def _too_long(what: str, name: str) -> str:
