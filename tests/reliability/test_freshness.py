@@ -200,3 +200,36 @@ def test_a_script_job_refuses_files_changed_since_the_parse(flow):
     text = log.read_text()
     assert "changed since Snakemake parsed" in text and "superruns.yaml" in text and "run snakemake again" in text.lower()
     assert not output.exists()
+
+
+def test_the_strax_frontend_serves_no_stale_file(tmp_path):
+    """strax asks our frontend by lineage and definition; a run's moved end (in neither) makes
+    the run's files and the superrun holding it stale, and the frontend serves neither."""
+    strax = pytest.importorskip("strax")
+    from superruns.build.concatenation import build_from_project
+    from superruns.build.processing import process_run
+    from superruns.detector.common import PMT_GAINS_PER_RUN
+    from superruns.straxio.frontend import SuperrunsFrontend, plugin_stubs
+    from support.reliability import run_entry
+
+    gains = PMT_GAINS_PER_RUN[0][1]       # plain: strax cannot resolve per-run defaults of superruns
+    flow, options = Workflow(tmp_path), {"chunk_duration_s": 1, "pmt_gains": gains, "sim_pmt_gains": gains}
+    runs = {"1": run_entry(0, 3), "2": run_entry(10, 3)}
+    flow.write(runs, {"_sr": {"runs": ["1", "2"]}}, options)
+    project = flow.project()
+    for run in runs:
+        for data_type in ("raw_records", "peaks"):
+            inputs = {d: project.path(run, d) for d in project.registry[data_type].depends_on}
+            process_run(project, run, data_type, inputs, project.path(run, data_type))
+    build_from_project(project, "_sr", "peaks", project.path("_sr", "peaks"))
+
+    def served(project, run_id, data_type):
+        context = strax.Context(storage=[SuperrunsFrontend(project)], register=plugin_stubs(project, ["peaks"]),
+                                use_per_run_defaults=False)
+        return context.is_stored(run_id, data_type)
+
+    assert served(project, "_sr", "peaks") and served(project, "2", "peaks")
+    flow.write({**runs, "2": {**runs["2"], "end": runs["2"]["end"] - 10**9}}, {"_sr": {"runs": ["1", "2"]}}, options)
+    project = flow.project()
+    assert not served(project, "_sr", "peaks") and not served(project, "2", "peaks")
+    assert served(project, "1", "peaks")

@@ -229,7 +229,7 @@ class Registry:
         registry, source = cls(), {}
         for reference in references:
             for plugin in plugins_of(reference, project):
-                check_declaration(plugin, reference)
+                check_declaration(plugin, reference, getattr(project, "source", None))
                 if plugin.provides in source:
                     raise PluginError(f"Data type {plugin.provides!r} is provided twice: by {source[plugin.provides]} "
                                       f"and by {reference}; keep one (e.g. `plugins: []` in the config when "
@@ -245,16 +245,18 @@ class Registry:
         return cls.from_references(module_names)
 
 
-def check_declaration(plugin, reference: str) -> None:
+def check_declaration(plugin, reference: str, source: str | None = None) -> None:
     """Refuse a plugin whose ``provides`` or ``depends_on`` are not data type names: they name
-    files and wildcards, so a job (or Snakemake) would trip over them."""
+    files and wildcards, so a job (or Snakemake) would trip over them. ``source``: the
+    configuration that lists ``reference`` under ``plugins:``."""
     from ..base.names import data_type_problem
 
+    where = f"{source}: plugins: " if source else ""
     for name in (plugin.provides, *getattr(plugin, "depends_on", ())):
         problem = data_type_problem(name)
         if problem:
-            raise PluginError(f"{reference}: plugin {type(plugin).__name__}: {problem}; fix the plugin's "
-                              "provides / depends_on")
+            raise PluginError(f"{where}{reference}: plugin {type(plugin).__name__}: {problem}; fix the "
+                              "plugin's provides / depends_on")
 
 
 def plugins_of(reference: str, project: ProjectView | None = None) -> list[Plugin]:

@@ -83,7 +83,7 @@ class Project:
     @cached_property
     def registry(self):
         from ..model.options import typed_overrides
-        from ..model.plugins import PluginError, PluginReferenceError, Registry
+        from ..model.plugins import PluginReferenceError, Registry
 
         references = self.plugin_references()
         try:
@@ -92,8 +92,6 @@ class Project:
             raise ConfigError(f"{self.source}: plugins: {error}; fix: give importable modules that list "
                               "their plugins in PLUGINS, or 'module:function' providers returning them "
                               f"(now {references})") from None
-        except PluginError as error:
-            raise ConfigError(f"{self.source}: plugins: {error}") from None
         if not self.config.get("strax"):        # strax Contexts take options of their own
             check_options(registry, self.config.get("options") or {}, self.source)
             check_option_values(registry, typed_overrides(registry, self.config.get("options")), self.source)
