@@ -126,6 +126,7 @@ def summary_input(wildcards):
 def run_here(job_function, rule, **job):
     """Run a job (superruns.orchestration.jobs) in this process, with the Snakefile's Project: in a thread of
     Snakemake's own process with --force-use-threads (profiles/default). The lock's entries
-    locked on first use are written before the first job (a host's run has no onstart: of ours)."""
+    locked on first use are written before the first job (a host's run has no onstart: of ours).
+    """
     PROJECT.write_lock()
     in_snakemake(job_function, PROJECT, rule=rule, **job)

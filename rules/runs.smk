@@ -19,13 +19,13 @@ for chain in CHAINS:
             **chain.outputs(),
         log:
             f"logs/run_chain/{{run}}-{chain.key}.log",
-        params:
-            made_with=chain_made_with(chain),
         wildcard_constraints:
             run=runs_pattern(chain.runs),
         # Batched on clusters: the profiles' group-components put 20 runs into one batch job.
         group:
             "runs"
+        params:
+            made_with=chain_made_with(chain),
         run:
             run_here(
                 chain_job,
