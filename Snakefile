@@ -19,6 +19,7 @@ import superruns
 from snakemake.utils import min_version
 from superruns.project import (
     MODULE_CONFIG,
+    PARSED_KEY,
     SNAKEMAKE_CONFIG,
     Project,
     check_config_files,
@@ -67,7 +68,7 @@ try:
         ),
         source=CONFIG_SOURCE,
     )
-    PROJECT.registry
+    PROJECT.check()  # what a job would trip over: options, plugins, selections, run folders
 except SuperrunsError as error:
     print(f"{type(error).__name__}: {error}", file=sys.stderr)
     sys.exit(1)
@@ -75,11 +76,13 @@ except SuperrunsError as error:
 set_default_project(PROJECT)
 
 
+# Script jobs (a process of their own) build their Project again from the files: they get what
+# was parsed, and refuse to run if the files changed since (Project.check_parsed).
 module superruns_rules:
     snakefile:
         "rules/workflow.smk"
     config:
-        PROJECT.config
+        dict(PROJECT.config, **{PARSED_KEY: PROJECT.inputs_fingerprint()})
     prefix:
         None if DATA_DIR == "." else DATA_DIR
 
@@ -108,10 +111,11 @@ if STANDALONE:
     if workflow.is_main_process:
         expand_short_targets(workflow, DATA_DIR, PROJECT)
 
-    # Before any job: a data directory that cannot be written is one clear line, not
-    # Snakemake's traceback when it prepares the first job's output.
+    # Before any job (not in a dry run): a data directory that cannot be written is one clear
+    # line, not Snakemake's traceback when it prepares the first job's output.
     onstart:
         check_data_dir_writable(DATA_DIR)
+        PROJECT.write_lock()  # query superruns locked on first use: a dry run writes nothing
 
     # What `snakemake` with no target builds: the config's default_target.
     rule all:

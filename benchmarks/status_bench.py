@@ -2,10 +2,10 @@
 the whole user command (a fresh `superruns --config ... status` process each time).
 
 A campaign of N runs and N/1000 superruns of 1,000 runs each, with the shipped detector's 9
-data types. Run files are placed by name only (status reads names, not data): a half done
-(the current lineage's name), a quarter stale (another lineage's name), the rest missing.
-Superrun files are real data files (no rows) whose metadata give the definition's
-`sub_run_spec_hash` (status reads superruns' metadata): half of them built from the current
+data types. Every file is a real data file without rows whose metadata say what it was made
+with (status reads the metadata of each current-lineage file: superruns.storage.freshness).
+Runs: a half done (the current lineage's file, made for the run's registry span), a quarter
+stale (another lineage's name), the rest missing. Superruns: half built from the current
 definition, half from an older one. The command's counts are checked against the plan.
 
     .venv/bin/python benchmarks/status_bench.py                  # 1,000 and 10,000 runs
@@ -55,24 +55,27 @@ def write_campaign(root: Path, n_runs: int) -> dict:
     project = Project.from_file(root / "config" / "config.yaml")
     types = list(project.registry)
     expected = {"runs": {"done": 0, "stale": 0, "missing": 0}, "superruns": {"done": 0, "stale": 0, "missing": 0}}
+    dtype = np.dtype([("time", "i8"), ("endtime", "i8")])
     for i, run_id in enumerate(ids):
         state = ("done", "done", "stale", "missing")[i % 4]
         expected["runs"][state] += len(types)
         if state == "missing":
             continue
-        (root / "data" / run_id).mkdir(parents=True)
         for data_type in types:
             lineage = project.lineage_hash(run_id, data_type) if state == "done" else "aaaaaaaaaa"
-            project.path(run_id, data_type, lineage).touch()
+            md = {"run_id": run_id, "data_type": data_type, "lineage_hash": lineage,
+                  "run_metadata": project.run_metadata(run_id)}
+            with DataWriter(project.path(run_id, data_type, lineage), dtype, md):
+                pass
     for k, name in enumerate(superruns):
-        spec = project.definitions.run_metadata(name)["sub_run_spec_hash"]
+        document = project.definitions.run_metadata(name)
         state = "done" if k % 2 == 0 else "stale"
         expected["superruns"][state] += len(types)
-        (root / "data" / name).mkdir(parents=True)
         for data_type in types:
             md = {"run_id": name, "data_type": data_type, "lineage_hash": project.lineage_hash(name, data_type),
-                  "sub_run_spec_hash": spec if state == "done" else "olderdefinition"}
-            with DataWriter(project.path(name, data_type), np.dtype([("time", "i8"), ("endtime", "i8")]), md):
+                  "sub_run_spec_hash": document["sub_run_spec_hash"] if state == "done" else "olderdefinition",
+                  "registry_spans_hash": document["registry_spans_hash"]}
+            with DataWriter(project.path(name, data_type), dtype, md):
                 pass
     return expected
 

@@ -5,6 +5,7 @@ import re
 from superruns.orchestration.chains import external_inputs, plan_chains, runs_pattern
 from superruns.orchestration.jobs import in_snakemake
 from superruns.orchestration.resources import memory_estimate_for_paths
+from superruns.storage.freshness import made_with
 from superruns.storage.layout import LINEAGE_PATTERN
 from superruns.project import Project
 
@@ -77,6 +78,20 @@ def run_lineage_hash(wildcards):
     return current_lineage(wildcards.run, wildcards.data_type, wildcards)
 
 
+def run_made_with(run_id, data_type):
+    """What a run's file records beyond its lineage: the run's registry span (params of the
+    rules process and run_chain, equal for every data type either makes, so one rule's record
+    of a file stays current for the other; superruns.storage.freshness decides both)."""
+    PROJECT.check_known(run_id)
+    return made_with(PROJECT, run_id, data_type)
+
+
+def chain_made_with(chain):
+    """The params function of a run_chain rule: :func:`run_made_with` of its run."""
+    first = next(iter(chain.hashes))
+    return lambda wildcards: run_made_with(wildcards.run, first)
+
+
 def wait_for_selections(superrun):
     """Superruns defined by events that the workflow selects can only be resolved once
     those selections are written: let Snakemake build them first (a checkpoint)."""
@@ -96,9 +111,12 @@ def superrun_lineage_hash(wildcards):
     return current_lineage(wildcards.superrun, wildcards.data_type, wildcards)
 
 
-def superrun_spec_hash(wildcards):
+def superrun_made_with(wildcards):
+    """The superrun's definition hash and its leaf runs' registry spans
+    (superruns.storage.freshness): editing a definition, a DQ file or a run's start/end reruns
+    exactly the superruns they change."""
     wait_for_selections(wildcards.superrun)
-    return PROJECT.definitions.run_metadata(wildcards.superrun)["sub_run_spec_hash"]
+    return made_with(PROJECT, wildcards.superrun, wildcards.data_type)
 
 
 # The superrun-level rule (superrun_plugins.smk).
@@ -111,16 +129,16 @@ def superrun_level_inputs(wildcards):
 
 
 def superrun_level_params(wildcards):
-    """What the output is made with: its lineage hash and, for a superrun, its definition's
-    hash (editing the definition reruns the job), per-run options refused if they differ.
+    """What the output is made with: its lineage hash and what else its file records
+    (superruns.storage.freshness: for a superrun its definition's hash and its leaf runs'
+    registry spans, for a run its registry span), per-run options refused if they differ.
     """
-    target, spec = wildcards.target, None
+    target = wildcards.target
     if PROJECT.is_superrun(target):
         wait_for_selections(target)
-        spec = PROJECT.definitions.run_metadata(target)["sub_run_spec_hash"]
     return {
         "lineage_hash": current_lineage(target, wildcards.data_type, wildcards),
-        "sub_run_spec_hash": spec,
+        **made_with(PROJECT, target, wildcards.data_type),
     }
 
 
@@ -142,5 +160,8 @@ def summary_input(wildcards):
 
 def run_here(job_function, rule, **job):
     """Run a job (superruns.orchestration.jobs) in this process, with the Snakefile's Project: in a thread of
-    Snakemake's own process with --force-use-threads (profiles/default)."""
+    Snakemake's own process with --force-use-threads (profiles/default). The lock's entries
+    locked on first use are written before the first job (a host's run has no onstart: of ours).
+    """
+    PROJECT.write_lock()
     in_snakemake(job_function, PROJECT, rule=rule, **job)

@@ -2,9 +2,10 @@
 # chain where none or all of them exist (superruns.orchestration.chains; one rule per set of lineage
 # hashes); the rule process makes everything else one data type at a time (all of it with
 # job_layout: per_data_type). Both run in Snakemake's own process (run:, a thread of it with
-# --force-use-threads in profiles/default): no interpreter start-up per job. Neither has
-# params (the lineage hash is in the file's name): Snakemake compares a file's recorded params
-# with those of whichever rule would make it now, and one file may be made by either rule.
+# --force-use-threads in profiles/default): no interpreter start-up per job. Both have the same
+# params, the run's registry span (the lineage hash is in the file's name): Snakemake compares a
+# file's recorded params with those of whichever rule would make it now, and one file may be
+# made by either rule.
 from superruns.orchestration.jobs import chain_job, process_job
 
 for chain in CHAINS:
@@ -23,6 +24,8 @@ for chain in CHAINS:
         # Batched on clusters: the profiles' group-components put 20 runs into one batch job.
         group:
             "runs"
+        params:
+            made_with=chain_made_with(chain),
         run:
             run_here(
                 chain_job,
@@ -47,6 +50,8 @@ rule process:
         "logs/process/{run}/{data_type}-{lineage}.log",
     wildcard_constraints:
         data_type=alternatives(MADE_TYPES),
+    params:
+        made_with=lambda wildcards: run_made_with(wildcards.run, wildcards.data_type),
     run:
         run_here(
             process_job,

@@ -11,7 +11,7 @@ rule superrun:
         "logs/superrun/{superrun}/{data_type}-{lineage}.log",
     params:
         lineage_hash=superrun_lineage_hash,
-        sub_run_spec_hash=superrun_spec_hash,
+        made_with=superrun_made_with,
     run:
         run_here(
             superrun_job,

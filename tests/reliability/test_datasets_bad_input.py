@@ -29,7 +29,8 @@ def load(root: Path, superruns: dict, veto_file: str | None = None) -> Path:
         (root / "veto.csv").write_text(veto_file)
     lock = root / "config" / "superruns.lock.yaml"
     Definitions.load([root / "config" / "superruns.yaml"],
-                     RunRegistry.load(root / "config" / "runs.yaml"), base_dir=root, lock=lock)
+                     RunRegistry.load(root / "config" / "runs.yaml"), base_dir=root, lock=lock
+                     ).lock.write_pending()    # as a run of the workflow, before its first job
     return lock
 
 

@@ -104,7 +104,7 @@ def test_load_and_iter_chunks_refuse_a_file_that_is_not_what_was_asked(flow, cas
         message = str(error.value)
         assert str(project.path(run, case.data_type)) in message
         assert f"holds {says}" in message and f"not {run}/{case.data_type}" in message
-        assert "rebuild it" in message and "--forcerun" in message
+        assert "rebuild" in message and "--forcerun" in message
     assert snapshot(flow.data) == before
 
 

@@ -79,8 +79,9 @@ def test_every_output_has_the_common_metadata_in_one_order(builds):
         assert list(md)[:len(common)] == common, name
         assert md["lineage_hash"] == lineage_hash(md["lineage"]) and "/".join((md["run_id"], md["data_type"])) == name
     superrun = list(DataFile(first.file("_a", "peaks")).metadata)
-    assert superrun[len(common):len(common) + 6] == ["sub_run_spec", "sub_run_spec_flat", "sub_run_spec_hash",
-                                                    "selection", "per_run_defaults", "input_lineage_hashes"]
+    assert superrun[len(common):len(common) + 7] == ["sub_run_spec", "sub_run_spec_flat", "sub_run_spec_hash",
+                                                    "registry_spans_hash", "selection", "per_run_defaults",
+                                                    "input_lineage_hashes"]
 
 
 def test_superrun_files_carry_frames_over(builds):

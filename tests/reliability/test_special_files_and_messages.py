@@ -106,7 +106,7 @@ def test_special_data_files_are_refused_at_once(flow, kind, monkeypatch, capsys)
             assert cli.main(["verify", "data"], out=out) == 1
             text = out.getvalue()
             assert f"BAD  {Path('data') / '9' / 'event_info'}" in text and words in text
-            assert "are not regular files" in text and "remove them" in text
+            assert "are not regular files" in text and "find out what did" in text
     assert state(flow.data) == before
 
 

@@ -11,6 +11,7 @@ Only the package's public face is used: ``superruns.load``, ``superruns.iter_chu
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from support.oracle import (
     row_end,
 )
 from support.oracle_draws import Batch, Universe
-from support.workflows import SECOND, Workflow, run_entry
+from support.workflows import Workflow, run_entry
 
 DATA_TYPES = ("peaks", "event_info")      # two kinds: rows with length/dt, rows with endtime
 # start [s after T0], duration [s], mode, source, tags. 000001 and 000002 touch.
@@ -42,11 +43,10 @@ RUNS = {"000001": (0, 30, "background", "none", ["sr1"]),
         "000003": (60, 45, "kr83m", "kr83m", ["cal"]),
         "000004": (110, 25, "background", "none", ["sr1"]),
         "000005": (140, 20, "background", "ambe", ["sr2"])}
-# The registry the definitions see starts these runs later and ends them earlier than their
-# data ([s] cut at start, at end), as imported strax data often begin before the run document:
-# a run held whole keeps every row of its file, a range at its registry edge only the rows
-# the selection rule keeps there.
-TRIM = {"000003": (1.25, 0.5), "000004": (0.4, 0.8)}
+# Runs 000003 and 000004 have data beyond their registry span (support.edge_detector.REACH),
+# as imported strax data often begin before the run document: a run held whole keeps every
+# row of its file, a range at its registry edge only the rows the selection rule keeps there.
+PLUGINS = ["support.edge_detector"]
 
 
 class BuildFailed(AssertionError):
@@ -89,20 +89,21 @@ class Session:
 
 
 def start_session(root: Path) -> Session:
-    """Build every run's data types (one snakemake), then trim the registry (:data:`TRIM`)."""
+    """Build every run's data types (one snakemake) with the edge detector's plugins (the
+    snakemake processes find ``support`` through PYTHONPATH, as this process does)."""
+    tests_dir = str(Path(__file__).resolve().parents[1])
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))
     flow = Workflow(root)
-    built = {r: run_entry(start, duration, mode, source, tags)
-             for r, (start, duration, mode, source, tags) in RUNS.items()}
-    flow.write(built, {})
+    registry = {r: run_entry(start, duration, mode, source, tags)
+                for r, (start, duration, mode, source, tags) in RUNS.items()}
+    flow.write(registry, {}, plugins=PLUGINS)
     flow.snakemake(*[f"{r}/{dt}" for r in RUNS for dt in DATA_TYPES])
-    registry = {r: dict(entry) for r, entry in built.items()}
-    for r, (late, early) in TRIM.items():
-        registry[r]["start"] += int(late * SECOND)
-        registry[r]["end"] -= int(early * SECOND)
-    (root / "config" / "runs.yaml").write_text(yaml.safe_dump({"runs": registry}))
     project = superruns.Project.from_file(root / "config" / "config.yaml")
     rows = {(r, dt): superruns.load(r, dt, project=project) for r in RUNS for dt in DATA_TYPES}
     spans = {(r, dt): _file_span(flow, r, dt) for r in RUNS for dt in DATA_TYPES}
+    reaching = [r for r in RUNS if (rows[r, "peaks"]["time"] < registry[r]["start"]).any()
+                and (row_end(rows[r, "peaks"]) > registry[r]["end"]).any()]
+    assert reaching == ["000003", "000004"], f"rows beyond the registry span expected, found {reaching}"
     return Session(flow, registry, rows, spans, universe(registry, rows))
 
 

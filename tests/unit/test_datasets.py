@@ -34,10 +34,15 @@ def setup(tmp_path: Path, superruns: dict, n_runs: int = 8, dq: dict | None = No
 
 
 def load(root: Path, *, lock: bool = True, mode: str = "check") -> Definitions:
+    """The definitions as a run of the workflow loads them: entries locked on first use are
+    written (before its first job); reading alone writes nothing."""
     runs = RunRegistry.load(root / "config" / "runs.yaml")
-    return Definitions.load([root / "config" / "superruns.yaml"], runs, base_dir=root,
+    defs = Definitions.load([root / "config" / "superruns.yaml"], runs, base_dir=root,
                             lock=root / "config" / "superruns.lock.yaml" if lock else None,
                             lock_mode=mode)
+    if lock and mode == "check":
+        defs.lock.write_pending()
+    return defs
 
 
 def spans(defs: Definitions, name: str) -> dict:

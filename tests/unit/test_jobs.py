@@ -61,12 +61,17 @@ def test_any_other_error_keeps_its_traceback(tmp_path, error):
 
 def test_a_job_gets_its_log_timing_and_project(tmp_path, monkeypatch):
     seen = {}
-    monkeypatch.setattr(jobs, "Project", lambda config: ("project of", config))
+    class Checked(tuple):
+        def check_parsed(self):          # a script job compares the files with what was parsed
+            seen["checked"] = True
+
+    monkeypatch.setattr(jobs, "Project", lambda config: Checked(("project of", config)))
     smk = fake_smk(tmp_path, params=None)
     smk.config = {"k": 1}
     smk.output = [str(tmp_path / "out")]
     jobs.run_job(smk, lambda job: seen.update(project=job.project, output=job.output, rule=job.rule))
-    assert seen == {"project": ("project of", {"k": 1}), "output": tmp_path / "out", "rule": "some_rule"}
+    assert seen == {"project": ("project of", {"k": 1}), "output": tmp_path / "out", "rule": "some_rule",
+                    "checked": True}
     assert "done in" in (tmp_path / "logs" / "job.log").read_text()
 
 

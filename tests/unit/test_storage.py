@@ -607,7 +607,7 @@ def test_truncated_files(tmp_path):
     damaged = tmp_path / "g"
     for size in (0, 1, 5, 16, 23, 24, 100, len(raw) // 2, len(raw) - 100, len(raw) - 1):
         damaged.write_bytes(raw[:size])
-        with pytest.raises(DataCorrupted, match=r"(truncated|empty).*delete it and rebuild") as info:
+        with pytest.raises(DataCorrupted, match=r"(truncated|empty).*move it aside.*rebuild it") as info:
             DataFile(damaged)
         assert str(damaged) in str(info.value)
     damaged.write_bytes(raw + b"\0" * 10)

@@ -55,16 +55,29 @@ def test_paths_are_of_the_current_lineage_and_only_it_is_built(project):
         project.current_lineage_hash("5", "peaks", "abc")
 
 
-def touch(path):
+def touch(path, project=None):
+    """An empty data file at ``path`` that says it is what its place names (clean removes only
+    files whose metadata say so)."""
+    from superruns.storage import DataWriter
+    from superruns.storage.layout import place_of
+
+    run_id, data_type, lineage = place_of(path)
+    md = {"run_id": run_id, "data_type": data_type, "data_kind": data_type,
+          "lineage_hash": lineage or "oldlayout"}
+    if project is not None:
+        md["run_metadata"] = project.run_metadata(run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"x" * 10)
+    with DataWriter(path, np.dtype([("time", "i8"), ("endtime", "i8")]), md):
+        pass
     return path
 
 
 def test_status_and_clean_from_names(project):
-    current = {r: touch(project.path(r, "raw_records")) for r in ("5", "6")}
+    current = {r: touch(project.path(r, "raw_records"), project) for r in ("5", "6")}
     old = {r: touch(project.path(r, "raw_records", "oldlineage")) for r in ("6", "7")}
     before_versions = touch(project.data_dir / "8" / "raw_records")
+    not_data = project.data_dir / "7" / "notes-2024"
+    not_data.write_text("named like a data file")
     counts = status(project)
     assert counts["runs"]["raw_records"] == {"done": 2, "stale": 2, "missing": 1}
     assert counts["runs"]["peaks"] == {"done": 0, "stale": 0, "missing": 5}
@@ -77,10 +90,14 @@ def test_status_and_clean_from_names(project):
         clean(project, lineage="../x")
     listed = clean(project, keep_current=True, dry_run=True)
     assert {f["path"] for f in listed["would_remove"]} == {str(p) for p in [*old.values(), before_versions]}
-    assert listed["bytes"] == 30 and all(p.exists() for p in old.values())
+    assert listed["bytes"] == sum(p.stat().st_size for p in [*old.values(), before_versions])
+    assert all(p.exists() for p in old.values())
+    assert [f["path"] for f in listed["left"]] == [str(not_data)]
+    with pytest.raises(CleanError, match="not a run or superrun"):
+        clean(project, keep_current=True, run_ids=["../x"])
     assert [f["path"] for f in clean(project, lineage="oldlineage", run_ids=["7"])["removed"]] == [str(old["7"])]
     clean(project, keep_current=True)
-    assert not old["6"].exists() and not before_versions.exists()
+    assert not old["6"].exists() and not before_versions.exists() and not_data.exists()
     assert all(p.exists() for p in current.values())
 
 
@@ -125,7 +142,8 @@ def test_migrate_names_old_files_by_their_lineage(project):
     def old_file(run_id, says_run, lineage):
         path = project.data_dir / run_id / "raw_records"
         path.parent.mkdir(parents=True, exist_ok=True)
-        md = {"run_id": says_run, "data_type": "raw_records", "data_kind": "raw_records", "lineage_hash": lineage}
+        md = {"run_id": says_run, "data_type": "raw_records", "data_kind": "raw_records", "lineage_hash": lineage,
+              "run_metadata": project.run_metadata(says_run)}
         with DataWriter(path, np.dtype([("time", "i8"), ("endtime", "i8")]), md):
             pass
         return path
@@ -135,7 +153,7 @@ def test_migrate_names_old_files_by_their_lineage(project):
     listed = migrate(project, dry_run=True)
     assert {m["from"] for m in listed["would_move"]} == {str(ok), str(other)} and ok.exists()
     assert [f["path"] for f in listed["left"]] == [str(moved_here)]
-    assert "not what its place says" in listed["left"][0]["reason"]
+    assert "not 7/raw_records as its name says" in listed["left"][0]["reason"]
     assert not superruns.is_stored("5", "raw_records", project=project)
     result = migrate(project)
     assert not ok.exists() and project.path("5", "raw_records").is_file()

@@ -21,26 +21,31 @@ def _project(project):
     return project if project is not None else Project.default()
 
 
-def load(run_id, data_types, time_range=None, *, lineage="current", as_frame=False, project=None):
+def load(run_id, data_types, time_range=None, *, lineage="current", as_frame=False, allow_stale=False,
+         project=None):
     """Rows of ``data_types`` (one, or several of one kind merged) of a run or superrun, or of
     a list of them (concatenated in that order, with a first field ``run_id``, as strax does).
 
     ``time_range``: ``(start, end)``, each int ns, an ISO-8601 time or None (open end).
     ``lineage``: ``"current"`` (what the configuration gives: data of another lineage are
     refused), ``"any"``, or a lineage hash: one processing version of those kept side by side
-    (see :mod:`superruns.storage.identity`). ``as_frame``: a pandas DataFrame (pandas must be installed)."""
+    (see :mod:`superruns.storage.identity`). A file of the current lineage made from another
+    definition or registry span than the configuration's now is stale: refused, naming the
+    command that rebuilds it, unless ``allow_stale`` (:mod:`superruns.storage.freshness`).
+    ``as_frame``: a pandas DataFrame (pandas must be installed)."""
     from .stored import loading
 
     return loading.load(_project(project), run_id, data_types, time_range=time_range, lineage=lineage,
-                        as_frame=as_frame)
+                        as_frame=as_frame, allow_stale=allow_stale)
 
 
-def is_stored(run_id, data_type, *, lineage="current", project=None):
+def is_stored(run_id, data_type, *, lineage="current", allow_stale=False, project=None):
     """Whether ``run_id``'s ``data_type`` is stored in ``lineage`` (default: the
-    configuration's; ``"any"``: any version); from the file's name and metadata."""
+    configuration's, and current: see :func:`load`; ``"any"``: any version); from the file's
+    name and metadata."""
     from .stored import loading
 
-    return loading.is_stored(_project(project), run_id, data_type, lineage)
+    return loading.is_stored(_project(project), run_id, data_type, lineage, allow_stale)
 
 
 def make(names, data_types, *, cores=1, project=None, progress=True, snakemake_args=(), snakefile=None):
@@ -61,12 +66,12 @@ def status(name=None, data_types=None, *, project=None):
     return campaign_status.status(_project(project), name, data_types)
 
 
-def iter_chunks(run_id, data_types, time_range=None, *, lineage="current", project=None):
+def iter_chunks(run_id, data_types, time_range=None, *, lineage="current", allow_stale=False, project=None):
     """Rows chunk by chunk, as stored (arguments as for :func:`load`)."""
     from .stored import loading
 
     return loading.iter_chunks(_project(project), run_id, data_types, time_range=time_range,
-                               lineage=lineage)
+                               lineage=lineage, allow_stale=allow_stale)
 
 
 def run_metadata(run_id, *, project=None):

@@ -39,8 +39,9 @@ def kind_of(mode: int) -> str:
 
 
 def _refusal(path, mode: int, what: str) -> NotARegularFile:
-    return NotARegularFile(f"{path} is {kind_of(mode)}, not {what}: only regular files are read. "
-                           "Remove it, or replace it with the right file.")
+    return NotARegularFile(f"{path} is {kind_of(mode)}, not {what}: only regular files are read, and "
+                           "superruns did not make it. Find out what did, and move it away from there "
+                           "if it does not belong.")
 
 
 def open_regular(path, what: str = "a regular file") -> int:

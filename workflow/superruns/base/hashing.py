@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import SuperrunsError
 
-__all__ = ["LineageValueError", "canonical_json", "deterministic_hash", "hashablize", "to_jsonable"]
+__all__ = ["LineageValueError", "canonical_json", "deterministic_hash", "file_digest", "hashablize", "to_jsonable"]
 
 
 class LineageValueError(SuperrunsError, TypeError):
@@ -156,3 +156,10 @@ def to_jsonable(value: Any, where: str = "value") -> Any:
                         "changes between processes); use a sorted list")
     raise LineageValueError(f"{where}: a value of type {type(value).__name__} can't be part of a "
                     "lineage (use None, booleans, numbers, strings, lists and string-keyed dicts)")
+
+
+def file_digest(path) -> str:
+    """sha256 of a file's bytes (hex, 16 characters): whether a configuration file changed."""
+    from .files import read_regular
+
+    return hashlib.sha256(read_regular(path, "a configuration file")).hexdigest()[:16]

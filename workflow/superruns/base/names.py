@@ -20,11 +20,13 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
+    "DATA_TYPE_PATTERN",
     "RUN_ID_PATTERN",
     "SUPERRUN_NAME_PATTERN",
     "MAX_NAME_LENGTH",
     "RESERVED_RUN_IDS",
     "case_collisions",
+    "data_type_problem",
     "is_superrun_id",
     "run_id_problem",
     "superrun_name_problem",
@@ -38,7 +40,11 @@ SUPERRUN_NAME_PATTERN = r"_[A-Za-z0-9][A-Za-z0-9_.]*"
 MAX_NAME_LENGTH = 100
 #: The workflow's own folders in ``data_dir`` (rules' outputs and logs), never run ids.
 RESERVED_RUN_IDS = ("logs", "summary", "selections", "benchmarks", "report", "config")
+#: A data type: it names files (``{run}/{data_type}-{lineage_hash}``, strax's
+#: ``{run}-{data_type}-{hash}``), so letters, digits and ``_`` only.
+DATA_TYPE_PATTERN = r"[A-Za-z][A-Za-z0-9_]*"
 _RUN_ID_RE = re.compile(RUN_ID_PATTERN)
+_DATA_TYPE_RE = re.compile(DATA_TYPE_PATTERN)
 _SUPERRUN_RE = re.compile(SUPERRUN_NAME_PATTERN)
 
 
@@ -82,17 +88,26 @@ def run_id_problem(run_id: Any) -> str | None:
 
 def superrun_name_problem(name: Any) -> str | None:
     """Why ``name`` is not a valid superrun name, or None when it is."""
-    if not isinstance(name, str):
-        return f"superrun name {name!r} is a {type(name).__name__}, not a string"
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+        return _not_a_short_string("superrun name", name)
     if not name.startswith("_"):
         return (f"superrun name {name!r} does not start with '_' (strax would silently prepend "
                 f"one; we refuse): call it '_{name}'")
-    if len(name) > MAX_NAME_LENGTH:
-        return _too_long("superrun name", name)
     if not _SUPERRUN_RE.fullmatch(name):
         return (f"superrun name {name!r} is not '_' followed by a letter or digit and then only "
                 f"letters, digits, '_' and '.': rename it, e.g. "
                 f"'_{re.sub(r'[^A-Za-z0-9_.]', '_', name.lstrip('_')) or 'x'}'")
+    return None
+
+
+def data_type_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be a data type (a plugin's ``provides``), or None."""
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+        return _not_a_short_string("data type", name)
+    if not _DATA_TYPE_RE.fullmatch(name):
+        return (f"data type {name!r} is not a letter followed by letters, digits and '_' (it names "
+                f"files: {{run}}/{{data_type}}-{{lineage hash}}; '-', '/', '.' and spaces would "
+                f"break them)")
     return None
 
 
@@ -101,6 +116,13 @@ def subrun_problem(sub: Any) -> str | None:
     if isinstance(sub, str) and sub.startswith("_"):
         return superrun_name_problem(sub)
     return run_id_problem(sub)
+
+
+def _not_a_short_string(what: str, name: Any) -> str:
+    """Why ``name`` is not a string of at most :data:`MAX_NAME_LENGTH` characters."""
+    if not isinstance(name, str):
+        return f"{what} {name!r} is a {type(name).__name__}, not a string"
+    return _too_long(what, name)
 
 
 def _too_long(what: str, name: str) -> str:

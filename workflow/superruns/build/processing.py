@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from ..base.errors import SuperrunsError
-from ..model.plugins import ChunkSpan, Plugin, SourcePlugin
+from ..model.plugins import ChunkSpan, Plugin, SourcePlugin, plugin_code
 from ..storage import DataFile, DataWriter
+from ..storage.freshness import require_current
 from ..storage.identity import check_identity
 from .metadata import output_metadata
 
@@ -28,9 +29,12 @@ class ProcessingError(SuperrunsError, RuntimeError):
 
 def check_input_lineages(project: ProjectView, run_id: str, files: dict[str, DataFile]) -> None:
     """Refuse inputs that are not ``run_id``'s own files of their data type, built with the
-    lineage the configuration gives them now (:func:`superruns.storage.identity.check_identity`)."""
+    lineage the configuration gives them now (:func:`superruns.storage.identity.check_identity`)
+    and current in everything else (:func:`superruns.storage.freshness.require_current`: a
+    definition or a registry span changed since)."""
     for data_type, data in files.items():
         check_identity(data, run_id, data_type, project.lineage_hash(run_id, data_type), reader="job")
+        require_current(project, run_id, data_type, data)
 
 
 def input_chunks(run_id: str, files: dict[str, DataFile]) -> Iterator[tuple[ChunkSpan, dict[str, np.ndarray]]]:
@@ -47,14 +51,24 @@ def input_chunks(run_id: str, files: dict[str, DataFile]) -> Iterator[tuple[Chun
 
 
 def computed_chunks(plugin: Plugin, run, config: dict, files: dict[str, DataFile]):
+    """``(span, rows)`` of each chunk the plugin computes; whatever its code raises is a
+    :class:`~superruns.model.plugins.PluginFailed` naming it (:func:`plugin_code`)."""
+    who = f"plugin {plugin.name} ({plugin.provides})"
     if isinstance(plugin, SourcePlugin):
-        yield from plugin.generate(run, config)
-        return
+        chunks = plugin.generate(run, config)
+        while True:
+            with plugin_code(who, run.run_id):
+                item = next(chunks, None)
+            if item is None:
+                return
+            yield item
     missing = set(plugin.depends_on) - set(files)
     if missing:
         raise ProcessingError(f"Run {run.run_id}: {plugin.provides} needs {', '.join(sorted(missing))} as input.")
     for span, rows in input_chunks(run.run_id, {dt: files[dt] for dt in plugin.depends_on}):
-        yield span, plugin.compute(rows, config, span)
+        with plugin_code(who, run.run_id):
+            rows = plugin.compute(rows, config, span)
+        yield span, rows
 
 
 def open_inputs(inputs: dict[str, Path | DataFile]) -> dict[str, DataFile]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..model.plugins import plugin_code
 from ..model.superrun_plugins import (
     SuperrunPlugin,
     SuperrunPluginError,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["check_alignable", "check_memory", "process_superrun_level", "superrun_span"]
 
 #: The run-document keys a superrun-level file records (editing the definition changes them).
-SPEC_KEYS = ("sub_run_spec", "sub_run_spec_flat", "sub_run_spec_hash")
+SPEC_KEYS = ("sub_run_spec", "sub_run_spec_flat", "sub_run_spec_hash", "registry_spans_hash")
 
 
 def check_alignable(run_id: str, plugin: SuperrunPlugin, files: dict[str, DataFile]) -> None:
@@ -108,12 +109,16 @@ def process_superrun_level(project: ProjectView, run_id: str, data_type: str, in
     estimate = check_memory(project, run_id, plugin, files)
     span = superrun_span(project, run_id)
     with DataWriter(output, plugin.dtype, _metadata(project, run_id, plugin, estimate, extra_metadata)) as writer:
+        who = f"plugin {plugin.name} ({plugin.provides})"
         if plugin.exhaust:
-            rows = plugin.compute_superrun({dt: f.load() for dt, f in files.items()}, config, span)
+            inputs = {dt: f.load() for dt, f in files.items()}
+            with plugin_code(who, run_id):
+                rows = plugin.compute_superrun(inputs, config, span)
             writer.write_chunk(np.asarray(rows, dtype=plugin.dtype), span.start, span.end, run_id=run_id,
                                subruns=chunk_subruns(span, span.start, span.end))
             return
         for chunk, rows in input_chunks(run_id, files):
-            out = plugin.compute_chunk(rows, config, chunk, span)
+            with plugin_code(who, run_id):
+                out = plugin.compute_chunk(rows, config, chunk, span)
             writer.write_chunk(np.asarray(out, dtype=plugin.dtype), chunk.start, chunk.end, run_id=run_id,
                                subruns=chunk_subruns(span, chunk.start, chunk.end))

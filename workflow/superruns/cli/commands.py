@@ -64,7 +64,7 @@ def file_info(path: str, project: Project | None = None) -> dict:
     from pathlib import Path
 
     from ..storage import DataFile
-    from ..storage.identity import IdentityError, identity_of, identity_problem
+    from ..storage.identity import IdentityError, identity_of, identity_problem, rebuild_command
     from ..storage.layout import place_of
 
     data = DataFile(path)
@@ -73,9 +73,9 @@ def file_info(path: str, project: Project | None = None) -> dict:
         run_id, data_type, lineage = place_of(where)
         problem = identity_problem(identity_of(data), run_id, data_type, lineage)
         if problem:
-            raise IdentityError(f"{path}: {problem}. Delete it and rebuild it (snakemake --forcerun "
-                                f"{run_id}/{data_type}); `superruns info --json` on a copy "
-                                "elsewhere shows its metadata.")
+            raise IdentityError(f"{path}: {problem}. Move it back to the place its metadata name (or "
+                                f"aside) and rebuild this one (`{rebuild_command(run_id, data_type)}`); "
+                                "`superruns info --json` on a copy elsewhere shows its metadata.")
     return dict(data.metadata)
 
 
@@ -245,8 +245,10 @@ def clean_lines(result: dict) -> list[str]:
     verb = "would remove" if result["dry_run"] else "removed"
     lines = [f"{verb} {f['path']}  ({f['lineage_hash'] or 'no lineage in its name'}, {f['size']} bytes)"
              for f in files]
-    lines.append(f"{verb} {len(files)} files, {result['bytes'] / 1e6:.1f} MB; the configuration's "
-                 "current version is never removed")
+    lines += [f"left   {f['path']}: {f['reason']}" for f in result["left"]]
+    lines.append(f"{verb} {len(files)} files, {result['bytes'] / 1e6:.1f} MB, left {len(result['left'])}; "
+                 "the configuration's current version is never removed, nor a file superruns did "
+                 "not identify as its own")
     return lines
 
 
@@ -270,13 +272,22 @@ def print_verify(result: dict, out) -> None:
               "leave it", file=out)
     if result.get("lineages_checked") is None:
         print("note lineages not compared with a configuration (none found: give --config)", file=out)
+    for stale in result.get("stale", []):
+        print(f"note {stale['path']}: stale ({'; '.join(stale['reasons'])}): not damaged; rebuild it "
+              f"with `{stale['rebuild']}`", file=out)
     if result.get("other_versions"):
         print(f"note {result['other_versions']} files are other processing versions than the "
               "configuration's, kept side by side (superruns clean --keep-current --dry-run lists them)",
               file=out)
+    for folder in result.get("unreadable", []):
+        print(f"BAD  {folder['path']}: could not be read ({folder['reason']}); its files were not checked",
+              file=out)
     if result["ok"]:
         print(f"{result['checked']} files checked, all intact", file=out)
         return
+    if result.get("unreadable"):
+        print(f"{len(result['unreadable'])} folders could not be read: not all files were checked. "
+              f"{ADVICE['unreadable']}", file=out)
     by_problem = {}
     for report in result["files"]:
         if not report["ok"]:
@@ -309,14 +320,14 @@ def optional_project(args) -> Project | None:
 
 def verify(args, out) -> int:
     from ..storage import verify_paths
-    from ..storage.identity import check_verified_lineages
+    from ..storage.freshness import check_verified
 
     project = optional_project(args)
     result = verify_paths(args.paths, deep=args.deep,
                           data_dirs=[project.data_dir] if project is not None else [])
     result["lineages_checked"] = None
     if project is not None:
-        check_verified_lineages(result, project)
+        check_verified(result, project)
     if args.json:
         json.dump(result, out, indent=2, default=str)
         print(file=out)

@@ -140,6 +140,10 @@ class Definitions:
                          f"{', '.join(dq.subsystems)})", "require subsystems the version judges")
         return dq
 
+    def dq_versions(self) -> list[DataQuality]:
+        """The data-quality versions the definitions used so far, by version."""
+        return [self._dq[version] for version in sorted(self._dq)]
+
     def _locked(self, d: Superrun, ids: list[str]) -> list[str]:
         self.live_runs[d.name] = list(ids)
         if self.lock is None or self.lock_mode != "check":

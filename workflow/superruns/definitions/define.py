@@ -197,7 +197,7 @@ def _check_target_free(target: Path, name: str, overwrite: bool) -> bool:
     if not first.startswith(DEFINE_RUN_MARKER):
         raise _error(target, name, None, "the file exists and was not written by define_run "
                      "(its first line is not the define_run marker), so it may hold hand edits",
-                     "edit that file by hand, or delete it first")
+                     "edit that file by hand, or give the superrun another name")
     if not overwrite:
         raise _error(target, name, None, "the file exists (written by define_run)",
                      "pass overwrite=True to replace it")

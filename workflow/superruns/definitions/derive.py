@@ -160,11 +160,15 @@ def _check_veto_inside(d: Superrun, veto: Mapping, runs: RunRegistry) -> None:
 def _veto_file(d: Superrun, ctx: Context) -> RunSpans:
     path = ctx.base_dir / d.veto
     try:
-        windows = events_to_windows(read_events(path), ctx.runs, where=str(path))
+        rows = read_events(path)
+        if len(rows) == 0:
+            raise ValueError("it holds no rows, so it vetoes nothing (a file emptied by mistake, or "
+                             "written before its vetoes were)")
+        windows = events_to_windows(rows, ctx.runs, where=str(path))
     except (ValueError, OSError) as exc:
         raise _error(d.source_file, d.name, "veto", f"veto file {path}: {exc}",
                      "fix the file: columns time, endtime (int ns) and run_id (quoted strings), "
-                     "each veto inside its run") from None
+                     "each veto inside its run; with nothing to veto, drop the veto: key") from None
     return {r: [list(s) for s in w] for r, w in windows.items()}
 
 

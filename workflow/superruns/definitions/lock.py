@@ -24,7 +24,9 @@ Semantics (the workflow's mode, ``check``):
   parsing stops naming the runs added and removed and the command that accepts it,
   ``superruns lock --update NAME``; ``superruns diff NAME`` shows the same, stopping nothing;
 * a locked run that disappeared from the registry is such a difference (removed): it stops;
-* a superrun not locked yet is locked on first use, saying so on stderr;
+* a superrun not locked yet is locked on first use, saying so on stderr: by a run of the
+  workflow, before its first job (reading -- ``snakemake -n``, ``superruns list``, ``load`` --
+  resolves it the same way and writes nothing);
 * an entry whose hash does not match (edited by hand) is refused;
 * entries of superruns no longer defined are kept (harmless) until ``superruns lock --prune``;
 * the lock holds runs, not time: vetoes and DQ defect ranges are applied to the locked runs
@@ -38,6 +40,7 @@ records what it found, so the commands can compare and write.
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -52,13 +55,14 @@ from ..base.yamlio import yaml_load
 from ..model.runs import RunRegistry
 from .records import Superrun
 
-__all__ = ["LOCK_VERSION", "Lock", "LockError", "diff_report", "lock_definition", "lock_report"]
+__all__ = ["LOCK_VERSION", "Lock", "LockError", "diff_report", "entries_hash", "lock_definition", "lock_report"]
 
 LOCK_VERSION = 1
 _HEADER = ("# written by `superruns lock`: the runs each query (or sample) superrun resolved to.\n"
            "# Do not edit: each entry's hash refuses hand edits. Accept a change with\n"
            "# `superruns lock --update NAME`; see it with `superruns diff NAME`.\n")
 _SHOWN = 20
+_WRITING = threading.Lock()
 
 
 class LockError(SuperrunsError, ValueError):
@@ -104,7 +108,7 @@ class Lock:
         self.entries: dict[str, dict] = dict(entries or {})
         #: Entries whose hash did not match (only when loaded with ``strict=False``).
         self.edited: set[str] = set()
-        #: Superruns locked on first use, not written yet (see :meth:`flush`).
+        #: Superruns locked on first use, not written yet (see :meth:`write_pending`).
         self.pending: list[str] = []
         #: Differences found by :meth:`check`, raised together by :meth:`raise_problems`.
         self.problems: list[str] = []
@@ -118,11 +122,16 @@ class Lock:
         if not path.exists():
             return cls(path)
         doc = yaml_load(path, LockError) or {}
-        if (not isinstance(doc, Mapping) or doc.get("lock_version") != LOCK_VERSION
+        version = doc.get("lock_version") if isinstance(doc, Mapping) else None
+        if isinstance(version, int) and not isinstance(version, bool) and version > LOCK_VERSION:
+            raise LockError(f"{path}: a lock of version {version}, written by a newer superruns (this "
+                            f"one reads version {LOCK_VERSION}); the lock is not damaged: upgrade "
+                            "superruns to use it, and keep the file as it is")
+        if (not isinstance(doc, Mapping) or version != LOCK_VERSION
                 or not isinstance(doc.get("superruns") or {}, Mapping)):
             raise LockError(f"{path}: not a superruns lock (lock_version {LOCK_VERSION} with "
-                            "superruns:); fix: restore it from version control, or delete it and "
-                            "run `superruns lock`")
+                            "superruns:); fix: restore it from version control, or move it aside "
+                            "and run `superruns lock` to lock the query superruns afresh")
         entries = dict(doc.get("superruns") or {})
         edited = {name for name, entry in entries.items()
                   if not isinstance(entry, Mapping) or entry.get("hash") != _entry_hash(entry)}
@@ -190,11 +199,21 @@ class Lock:
                         "or restore the registry or definition")
 
     def flush(self) -> None:
-        """Write the entries locked on first use (once everything resolved without error, so
-        a definition error leaves the file as it was), saying so on stderr."""
+        """Stop on any difference found so far. Entries locked on first use stay in memory:
+        reading (``snakemake -n``, ``superruns list``, ``load``) writes nothing; a run of the
+        workflow writes them (:meth:`write_pending`)."""
         self.raise_problems()
-        if not self.pending:
-            return
+
+    def write_pending(self) -> None:
+        """Write the entries locked on first use (once everything resolved without error, so
+        a definition error leaves the file as it was), saying so on stderr: what a run of the
+        workflow does before its first job."""
+        self.raise_problems()
+        with _WRITING:                # the first jobs of a run may start side by side
+            if self.pending:
+                self._write_pending()
+
+    def _write_pending(self) -> None:
         self.write()
         for name in self.pending:
             print(f"superruns: locked {name} to {len(self.entries[name]['runs'])} run(s) in "
@@ -257,6 +276,14 @@ def diff_report(lock: Lock, d: Superrun, ids: list[str], runs: RunRegistry) -> t
                        f"{lock.entries[d.name]['locked_at']})"]
     return True, [f"{d.name}: {line}" for line in diff] + [
         f"accept with: superruns lock --update {d.name}"]
+
+
+def entries_hash(lock: Lock) -> str:
+    """A hash of what the lock's entries decide (the runs, the definition and registry hashes
+    they were locked from; not when): equal for the entries a run wrote and the same entries
+    still in memory (locked on first use)."""
+    return deterministic_hash({name: [entry.get("runs"), entry.get("definition_hash"), entry.get("registry_hash")]
+                               for name, entry in sorted(lock.entries.items())})
 
 
 def _entry_hash(entry: Mapping) -> str:

@@ -20,8 +20,8 @@ from .exposure import exposure
 from .graph import Flat
 from .records import Superrun
 
-__all__ = ["MAX_LISTED_RANGES", "file_spec_fields", "flat_sub_run_spec", "run_metadata",
-           "sub_run_spec", "summarised_spec"]
+__all__ = ["MAX_LISTED_RANGES", "file_spec_fields", "flat_sub_run_spec", "registry_spans_hash",
+           "run_metadata", "sub_run_spec", "summarised_spec"]
 
 #: The most time ranges a superrun file's metadata lists in ``sub_run_spec`` and
 #: ``sub_run_spec_flat`` together; past it both are summarised (see :func:`file_spec_fields`),
@@ -126,8 +126,17 @@ def _run_metadata(d: Superrun, flat: Flat, runs: RunRegistry, resolution: Resolu
         "sub_run_spec": sub_run_spec(plain, flat, flat_spec),
         "sub_run_spec_flat": flat_spec,
         "sub_run_spec_hash": deterministic_hash(hashed),
+        "registry_spans_hash": registry_spans_hash(leaf),
         "exposure": exposure(flat, resolution),
     } | extra
+
+
+def registry_spans_hash(leaf: list[Run]) -> str:
+    """A hash of the registry spans ``[start, end)`` of the leaf runs, in time order. A run held
+    whole is ``"all"`` in the specs, so its span is in no spec hash (``sub_run_spec_hash``
+    stays strax's form); this one records it, so moving a run's ``end`` rebuilds every
+    superrun holding it (:mod:`superruns.storage.freshness`)."""
+    return deterministic_hash([[run.run_id, run.start, run.end] for run in leaf])
 
 
 def hash_form(spec: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +166,8 @@ def file_spec_fields(md: dict[str, Any]) -> dict[str, Any]:
     frontend still recognises the definition. ``sub_run_spec_hash`` (the flat spec and the
     selection) always identifies the full definition.
     """
-    fields = {key: md[key] for key in ("sub_run_spec", "sub_run_spec_flat", "sub_run_spec_hash", "selection")}
+    fields = {key: md[key] for key in ("sub_run_spec", "sub_run_spec_flat", "sub_run_spec_hash",
+                                       "registry_spans_hash", "selection") if key in md}
     if _n_ranges(md["sub_run_spec"]) + _n_ranges(md["sub_run_spec_flat"]) > MAX_LISTED_RANGES:
         with _collector_paused():
             strax_hash = deterministic_hash((hash_form(md["sub_run_spec"]), False))

@@ -78,7 +78,7 @@ def _directory_files(directory: Path) -> list[Path]:
             continue
         if f.is_symlink() and not f.exists():
             raise _error(f, None, None, f"a dangling symbolic link (to {os.readlink(f)})",
-                         "fix the link or delete it")
+                         "fix the link, or move it out of the definitions directory")
         if f.is_dir():
             raise _error(f, None, None, f"a subdirectory of the definitions directory "
                          f"{directory}; subdirectories are not read", "move its definitions up, "
@@ -103,7 +103,7 @@ def read_definitions(files: Iterable[Path]) -> dict[str, Superrun]:
         for name, sr in parse_document(yaml_load(f, DefinitionError), f).items():
             if name in defs:
                 raise _error(f, name, None, f"it is also defined in {defs[name].source_file}",
-                             "keep one definition (rename or delete the other)")
+                             "keep one definition (rename one superrun, or move one file out of the configured folders)")
             defs[name] = sr
     clash = case_collisions(defs)
     if clash:

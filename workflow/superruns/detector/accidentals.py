@@ -34,10 +34,10 @@ PEAK_RATES_DTYPE = np.dtype([
 ])
 
 ACCIDENTAL_OPTIONS = (
-    Option("accidental_isolation_ns", 100_000, help="An isolated peak has no other peak this close [ns]"),
+    Option("accidental_isolation_ns", 100_000, help="An isolated peak has no other peak this close [ns]", minimum=0),
     Option("accidental_seed", 20190103, help="Seed of the pairing shuffle and the drift times"),
-    Option("accidental_min_drift_ns", 2_000, help="Smallest drift time given to a pair [ns]"),
-    Option("accidental_max_drift_ns", 200_000, help="Largest drift time given to a pair [ns]"),
+    Option("accidental_min_drift_ns", 2_000, help="Smallest drift time given to a pair [ns]", minimum=0),
+    Option("accidental_max_drift_ns", 200_000, help="Largest drift time given to a pair [ns]", minimum=0),
 )
 
 
@@ -128,7 +128,7 @@ class PeakRates(SuperrunPlugin, DetectorPlugin):
     provides = "peak_rates"
     depends_on = ("peak_basics",)
     dtype = PEAK_RATES_DTYPE
-    options = (Option("rate_bin_ns", 10_000_000_000, help="Width of a rate bin [ns]"),)
+    options = (Option("rate_bin_ns", 10_000_000_000, help="Width of a rate bin [ns]", exclusive_minimum=0),)
     memory_per_input_byte = 2.0
 
     def compute_chunk(self, inputs, config, chunk, span):

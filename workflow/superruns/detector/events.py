@@ -73,11 +73,11 @@ class Events(DetectorPlugin):
     depends_on = ("peak_basics",)
     dtype = EVENTS_DTYPE
     options = (
-        Option("trigger_min_area", 100.0, help="S2s with at least this area trigger an event [PE]"),
+        Option("trigger_min_area", 100.0, help="S2s with at least this area trigger an event [PE]", minimum=0),
         Option("event_left_extension_ns", 250_000,
-               help="Event window starts this long before the triggering S2 [ns]"),
+               help="Event window starts this long before the triggering S2 [ns]", minimum=0),
         Option("event_right_extension_ns", 10_000,
-               help="Event window ends this long after the triggering S2 ends [ns]"),
+               help="Event window ends this long after the triggering S2 ends [ns]", minimum=0),
     )
 
     def compute(self, inputs, config, span):
@@ -131,9 +131,9 @@ class EventPositions(DetectorPlugin):
     data_kind = "events"
     dtype = EVENT_POSITIONS_DTYPE
     options = (
-        Option("drift_velocity", DRIFT_VELOCITY, help="Electron drift velocity [cm/us]"),
+        Option("drift_velocity", DRIFT_VELOCITY, help="Electron drift velocity [cm/us]", exclusive_minimum=0),
         Option("top_pmt_positions", TOP_PMT_POSITIONS, help="(x, y) of PMTs 0-3 [cm]"),
-        Option("position_scale", 1.9, help="Centre of gravity to position scale factor"),
+        Option("position_scale", 1.9, help="Centre of gravity to position scale factor", exclusive_minimum=0),
     )
 
     def compute(self, inputs, config, span):

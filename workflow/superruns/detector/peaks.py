@@ -56,9 +56,9 @@ class Peaks(DetectorPlugin):
     dtype = PEAKS_DTYPE
     options = (
         Option("pmt_gains", default_per_run=PMT_GAINS_PER_RUN,
-               help="PMT gains used to convert ADC to PE [ADC counts (summed) per PE]"),
-        Option("peak_gap_threshold_ns", 500, help="Records further apart than this split peaks [ns]"),
-        Option("peak_min_channels", 2, help="Peaks seen by fewer channels are dropped"),
+               help="PMT gains used to convert ADC to PE [ADC counts (summed) per PE]", exclusive_minimum=0),
+        Option("peak_gap_threshold_ns", 500, help="Records further apart than this split peaks [ns]", minimum=0),
+        Option("peak_min_channels", 2, help="Peaks seen by fewer channels are dropped", minimum=1),
     )
 
     def compute(self, inputs, config, span):
@@ -125,10 +125,10 @@ class PeakBasics(DetectorPlugin):
     data_kind = "peaks"
     dtype = PEAK_BASICS_DTYPE
     options = (
-        Option("s1_max_width_ns", 150, help="S1s are narrower than this (50% area width) [ns]"),
-        Option("s1_max_rise_time_ns", 100, help="S1s rise (10% to 50% area) faster than this [ns]"),
-        Option("s2_min_width_ns", 150, help="S2s are at least this wide (50% area width) [ns]"),
-        Option("s2_min_area", 10.0, help="S2s have at least this area [PE]"),
+        Option("s1_max_width_ns", 150, help="S1s are narrower than this (50% area width) [ns]", minimum=0),
+        Option("s1_max_rise_time_ns", 100, help="S1s rise (10% to 50% area) faster than this [ns]", minimum=0),
+        Option("s2_min_width_ns", 150, help="S2s are at least this wide (50% area width) [ns]", minimum=0),
+        Option("s2_min_area", 10.0, help="S2s have at least this area [PE]", minimum=0),
     )
 
     def compute(self, inputs, config, span):

@@ -35,8 +35,9 @@ import numpy as np
 
 from ..base.errors import SuperrunsError
 
-__all__ = ["PER_RUN_KEY", "Option", "OptionError", "per_run_options", "per_run_spec", "plugin_options",
-           "resolve_option", "resolve_options", "run_number", "typed_overrides", "unknown_options"]
+__all__ = ["PER_RUN_KEY", "Option", "OptionError", "override_problems", "per_run_options", "per_run_spec",
+           "plugin_options", "resolve_option", "resolve_options", "run_number", "typed_overrides",
+           "unknown_options", "value_problem"]
 
 #: The key of a per-run override: ``options: {name: {"default_per_run": [[run, value], ...]}}``.
 PER_RUN_KEY = "default_per_run"
@@ -52,6 +53,10 @@ class Option:
 
     ``default_per_run`` is ``[[first_run, value], ...]``: a run takes the value of the last
     entry whose ``first_run`` is not after it (run ids compared as integers, as in strax).
+    What a value may be (checked when a workflow is parsed, :func:`value_problem`): ``kind``, a
+    type or tuple of types (None: the kind of the default); ``minimum``, ``maximum`` and
+    ``exclusive_minimum`` bound a number, or each number of a list (as in JSON schema). None of
+    them is part of the lineage.
     """
 
     name: str
@@ -59,6 +64,10 @@ class Option:
     default_per_run: list | None = None
     track: bool = True
     help: str = ""
+    kind: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: float | None = None
 
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -241,3 +250,63 @@ def _typed_entry(entry: Any, default: Any) -> Any:
     if isinstance(value, str) and not isinstance(default, str):
         value = _typed(value, default)
     return [first, value]
+
+
+def _kind_of(example: Any):
+    """The types a value must be of, from an example (bools are no numbers; a float option
+    takes an int; None: anything)."""
+    if example is None:
+        return None
+    if isinstance(example, bool):
+        return (bool,)
+    if isinstance(example, int):
+        return (int,)
+    if isinstance(example, float):
+        return (int, float)
+    if isinstance(example, (list, tuple)):
+        return (list, tuple)
+    return (type(example),)
+
+
+def _numbers(value: Any) -> list:
+    if isinstance(value, (list, tuple)):
+        return [x for item in value for x in _numbers(item)]
+    return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
+
+
+def value_problem(option: Option, value: Any) -> str | None:
+    """Why ``value`` cannot be ``option``'s (its kind, its bounds), or None."""
+    kinds = option.kind if option.kind is not None else _kind_of(_example_value(option))
+    kinds = (kinds,) if isinstance(kinds, type) else kinds
+    if kinds is not None and (not isinstance(value, tuple(kinds)) or
+                              (isinstance(value, bool) and bool not in kinds)):
+        wanted = " or ".join(sorted({k.__name__ for k in kinds}))
+        return f"{value!r} is a {type(value).__name__}, not a {wanted}"
+    for x in _numbers(value):
+        if option.minimum is not None and x < option.minimum:
+            return f"{x!r} is below its minimum {option.minimum}"
+        if option.exclusive_minimum is not None and x <= option.exclusive_minimum:
+            return f"{x!r} is not above {option.exclusive_minimum}"
+        if option.maximum is not None and x > option.maximum:
+            return f"{x!r} is above its maximum {option.maximum}"
+    return None
+
+
+def override_problems(registry, overrides: Mapping | None) -> list[tuple[str, str]]:
+    """``(option name, problem)`` of each override (a plain value, or each value of its
+    ``default_per_run``) that the options of that name cannot take."""
+    declared = {option.name: option for dt in registry for option in registry[dt].options}
+    problems = []
+    for name, value in (overrides or {}).items():
+        option = declared.get(name)
+        if option is None:
+            continue
+        per_run = isinstance(value, Mapping) and PER_RUN_KEY in value
+        values = [entry[1] for entry in value[PER_RUN_KEY] if isinstance(entry, (list, tuple)) and len(entry) == 2] \
+            if per_run and isinstance(value[PER_RUN_KEY], list) else [value]
+        for one in values:
+            problem = value_problem(option, one)
+            if problem:
+                problems.append((name, problem))
+                break
+    return problems

@@ -21,6 +21,7 @@ The ``project`` handed to plugins and providers is a :class:`superruns.project.P
 from __future__ import annotations
 
 import importlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterator
 
@@ -35,8 +36,8 @@ from .options import Option, per_run_spec, resolve_option
 if TYPE_CHECKING:
     from .seam import ProjectView
 
-__all__ = ["ChunkSpan", "Option", "Plugin", "PluginError", "PluginReferenceError", "Registry",
-           "SourcePlugin", "UnknownDataTypeError", "plugins_of"]
+__all__ = ["ChunkSpan", "Option", "Plugin", "PluginError", "PluginFailed", "PluginReferenceError", "Registry",
+           "SourcePlugin", "UnknownDataTypeError", "plugin_code", "plugins_of"]
 
 
 class PluginReferenceError(SuperrunsError, ImportError):
@@ -49,6 +50,40 @@ class PluginError(SuperrunsError, ValueError):
 
 class UnknownDataTypeError(SuperrunsError, KeyError):
     """No plugin of the registry provides the data type."""
+
+
+class PluginFailed(SuperrunsError, RuntimeError):
+    """Code of a plugin (or a provider function) raised: the message names the plugin, the run
+    and what it raised; the original exception is its ``__cause__`` (its traceback goes to the
+    job's log)."""
+
+
+def _what_it_raised(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"called sys.exit({error.code!r})"
+    return f"raised {type(error).__name__}" + (f": {error}" if str(error) else "")
+
+
+@contextmanager
+def plugin_code(who: str, run_id: str | None = None):
+    """Run code of a plugin or provider (``who`` names it) so that nothing it raises escapes
+    as anything but :class:`PluginFailed`: not ``SystemExit`` or ``KeyboardInterrupt``, which
+    in a thread of Snakemake's process would hang its scheduler, nor a bare ``MemoryError``.
+    Deliberate errors (:class:`SuperrunsError`) pass as they are; so does a real Ctrl-C
+    (``KeyboardInterrupt`` in the main thread). Never wrap a ``yield`` in it: a generator
+    closed there would be taken for the plugin's ``GeneratorExit``."""
+    import threading
+
+    try:
+        yield
+    except SuperrunsError:
+        raise
+    except BaseException as error:
+        if isinstance(error, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+            raise
+        where = f" for run {run_id}" if run_id is not None else ""
+        raise PluginFailed(f"{who}{where} {_what_it_raised(error)}; the job's log has its traceback. "
+                           "Fix the plugin (or its options), then run again") from error
 
 
 @dataclass(frozen=True)
@@ -208,6 +243,7 @@ class Registry:
         registry, source = cls(), {}
         for reference in references:
             for plugin in plugins_of(reference, project):
+                check_declaration(plugin, reference, getattr(project, "source", None))
                 if plugin.provides in source:
                     raise PluginError(f"Data type {plugin.provides!r} is provided twice: by {source[plugin.provides]} "
                                       f"and by {reference}; keep one (e.g. `plugins: []` in the config when "
@@ -238,6 +274,20 @@ def load_reference(reference: str):
     return provider
 
 
+def check_declaration(plugin, reference: str, source: str | None = None) -> None:
+    """Refuse a plugin whose ``provides`` or ``depends_on`` are not data type names: they name
+    files and wildcards, so a job (or Snakemake) would trip over them. ``source``: the
+    configuration that lists ``reference`` under ``plugins:``."""
+    from ..base.names import data_type_problem
+
+    where = f"{source}: plugins: " if source else ""
+    for name in (plugin.provides, *getattr(plugin, "depends_on", ())):
+        problem = data_type_problem(name)
+        if problem:
+            raise PluginError(f"{where}{reference}: plugin {type(plugin).__name__}: {problem}; fix the "
+                              "plugin's provides / depends_on")
+
+
 def plugins_of(reference: str, project: ProjectView | None = None) -> list[Plugin]:
     """The plugins a ``plugins:`` reference names: a module's ``PLUGINS`` (classes,
     instantiated here), or what the provider function ``module:function`` returns for
@@ -245,7 +295,8 @@ def plugins_of(reference: str, project: ProjectView | None = None) -> list[Plugi
     module_name, _, function_name = reference.partition(":")
     loaded = load_reference(reference)
     if function_name:
-        found = loaded(project)
+        with plugin_code(f"plugin provider {reference}"):
+            found = loaded(project)
     else:
         found = getattr(loaded, "PLUGINS", None)
         if found is None:

@@ -34,7 +34,7 @@ from ..base.errors import SuperrunsError
 from ..base.hashing import to_jsonable
 from .lineage import lineage as derived_lineage, superrun_lineage
 from .options import per_run_spec, plugin_options, resolve_option
-from .plugins import Plugin, PluginError
+from .plugins import Plugin, PluginError, plugin_code
 
 if TYPE_CHECKING:
     from .seam import ProjectView
@@ -175,4 +175,5 @@ def memory_estimate_mb(plugin: SuperrunPlugin, files) -> int:
     """The plugin's estimate for inputs ``files`` (open :class:`~superruns.storage.DataFile`s)."""
     total = sum(chunk.nbytes for f in files for chunk in f.chunks)
     largest = sum(max((chunk.nbytes for chunk in f.chunks), default=0) for f in files)
-    return plugin.memory_estimate_mb(total, largest)
+    with plugin_code(f"plugin {plugin.name} ({plugin.provides}): its memory estimate"):
+        return plugin.memory_estimate_mb(total, largest)

@@ -36,8 +36,8 @@ from ..base.errors import SuperrunsError
 if TYPE_CHECKING:
     from ..project import Project
 
-__all__ = ["WORKFLOW_PYTHON_VARIABLE", "MakeError", "make", "make_command", "snakefile_of", "targets_of",
-           "workflow_python"]
+__all__ = ["WORKFLOW_PYTHON_VARIABLE", "MakeError", "check_cores", "make", "make_command", "snakefile_of",
+           "targets_of", "workflow_python"]
 
 _STEPS = re.compile(r"(\d+) of (\d+) steps \(\d+%\) done")
 _JOBS_TOTAL = re.compile(r"^total\s+(\d+)", re.MULTILINE)
@@ -69,6 +69,15 @@ def targets_of(project: Project, names, data_types) -> list[str]:
             project.check_known(name)
             targets.append(os.path.relpath(project.path(name, data_type), project.base_dir))
     return targets
+
+
+def check_cores(cores) -> None:
+    """Refuse a ``cores`` Snakemake cannot run with (0 or fewer never finishes a job)."""
+    if cores == "all":
+        return
+    if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+        raise MakeError(f"cores={cores!r}: give how many cores the jobs may use, a whole number of at "
+                        "least 1, or 'all'")
 
 
 def snakefile_of(project: Project, snakefile=None) -> Path:
@@ -158,6 +167,7 @@ def make(project: Project, names, data_types, *, cores=1, progress=True, snakema
     """Build ``data_types`` of ``names`` (runs or superruns) that are missing or stale for
     the current configuration; return their files. Raises :class:`MakeError` naming the log
     when Snakemake fails."""
+    check_cores(cores)
     python = workflow_python(project)
     targets = targets_of(project, names, data_types)
     log_path = project.data_dir / "logs" / "make" / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"

@@ -59,15 +59,37 @@ def in_thread() -> bool:
 def error_policy(report: Callable[[str], None]):
     """Report an expected error as one line through ``report`` and exit 1 (in a thread of
     Snakemake's process: raise :class:`JobFailed`); let others through with their traceback
-    (bugs stay visible)."""
+    (bugs stay visible). In a thread, what is not an ``Exception`` (``SystemExit``,
+    ``KeyboardInterrupt``, ...) becomes :class:`JobFailed` too: Snakemake's job-done callback
+    handles exceptions only, and would leave its scheduler waiting for the job for ever."""
     try:
         yield
     except EXPECTED_ERRORS as error:
         line = error_line(error)
         report(line)
+        _log_cause(error)
         if in_thread():
             raise JobFailed(line) from None
         raise SystemExit(1) from None
+    except Exception:
+        raise
+    except BaseException as error:
+        if not in_thread():
+            raise
+        line = f"the job raised {type(error).__name__} ({error!r}), which no job may raise"
+        report(line)
+        raise JobFailed(line) from None
+
+
+def _log_cause(error: BaseException) -> None:
+    """The traceback of what a plugin raised (:class:`~superruns.model.plugins.PluginFailed`),
+    into the job's log file (not onto the terminal: its one line is there)."""
+    import traceback
+
+    from ..model.plugins import PluginFailed
+
+    if isinstance(error, PluginFailed) and error.__cause__ is not None:
+        log.info("what the plugin raised:\n%s", "".join(traceback.format_exception(error.__cause__)).rstrip())
 
 
 class _LogFile(logging.FileHandler):
@@ -145,9 +167,14 @@ class Job:
 
     @cached_property
     def project(self) -> Project:
-        # A job in Snakemake's own process is handed the Snakefile's Project (rules/common.smk).
+        # A job in Snakemake's own process is handed the Snakefile's Project (rules/common.smk);
+        # a script job reads the files again and refuses if they changed since the parse.
         given = getattr(self.smk, "project", None)
-        return given if given is not None else Project(self.smk.config)
+        if given is not None:
+            return given
+        project = Project(self.smk.config)
+        project.check_parsed()
+        return project
 
     @property
     def rule(self) -> str | None:
@@ -178,8 +205,16 @@ def in_snakemake(job_function: Callable, project: Project, **smk) -> None:
     """Run ``job_function`` (e.g. :func:`process_job`) for a ``run:`` rule, in Snakemake's own
     process (a thread of it with ``--force-use-threads``): handed the Snakefile's Project and
     the job's ``input``, ``output``, ``params``, ``wildcards``, ``log`` and ``rule``, as a
-    script job gets them."""
-    job_function(SimpleNamespace(project=project, config=project.config, **smk))
+    script job gets them. Whatever escapes the job's own error policy and is not an
+    ``Exception`` fails the job as :class:`JobFailed` (see :func:`error_policy`)."""
+    try:
+        job_function(SimpleNamespace(project=project, config=project.config, **smk))
+    except Exception:
+        raise
+    except BaseException as error:
+        if not in_thread():
+            raise
+        raise JobFailed(f"job of rule {smk.get('rule')} raised {type(error).__name__} ({error!r})") from None
 
 
 def run_job(smk, work: Callable[[Job], None]) -> None:
@@ -243,7 +278,8 @@ def open_subrun_files(job: Job, superrun: str, data_type: str) -> dict:
     subruns), each checked to hold its subrun's ``data_type`` (a file linked, moved or copied
     from another run or data type is refused; lineages are compared by the build)."""
     from ..storage import DataFile
-    from ..storage.identity import check_identity
+    from ..storage.freshness import require_current
+    from ..storage.identity import ANY
 
     subruns = job.project.definitions.direct_subruns(superrun)
     paths = list(job.smk.input)
@@ -256,19 +292,18 @@ def open_subrun_files(job: Job, superrun: str, data_type: str) -> dict:
     for subrun, path in zip(subruns, paths):
         path = Path(path).absolute()
         files[subrun] = plugin.open_in_place(path) or DataFile(path)      # or read in place
-        check_identity(files[subrun], subrun, data_type, reader="job")
+        # Lineages are compared by the build, which names the options that differ.
+        require_current(job.project, subrun, data_type, files[subrun], lineage=ANY)
     return files
 
 
 def _summarise(job: Job) -> None:
     from ..storage import DataFile
-    from ..storage.identity import check_identity
+    from ..storage.freshness import require_current
     from ..stored.report import write_summary
 
     path = Path(job.smk.input[0])
-    superrun, data_type = job.wildcards.superrun, job.wildcards.data_type
-    check_identity(DataFile(path), superrun, data_type, job.project.lineage_hash(superrun, data_type),
-                   reader="job")
+    require_current(job.project, job.wildcards.superrun, job.wildcards.data_type, DataFile(path))
     write_summary(path, job.output)
 
 

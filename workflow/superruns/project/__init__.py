@@ -5,6 +5,7 @@
 from .config import (
     DEFAULT_CONFIG,
     MODULE_CONFIG,
+    PARSED_KEY,
     SNAKEMAKE_CONFIG,
     ConfigError,
     check_config_files,
@@ -14,6 +15,6 @@ from .config import (
 )
 from .project import OtherLineageError, Project, UnknownRunIdError, set_default_project
 
-__all__ = ["DEFAULT_CONFIG", "MODULE_CONFIG", "SNAKEMAKE_CONFIG", "ConfigError", "OtherLineageError",
+__all__ = ["DEFAULT_CONFIG", "MODULE_CONFIG", "PARSED_KEY", "SNAKEMAKE_CONFIG", "ConfigError", "OtherLineageError",
            "Project", "UnknownRunIdError", "check_config_files", "check_data_dir_writable",
            "resolve_paths", "set_default_project", "validate_config"]

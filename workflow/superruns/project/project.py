@@ -16,9 +16,11 @@ from ..base.errors import SuperrunsError
 from ..base.names import is_superrun_id
 from .config import (
     DEFAULT_CONFIG,
+    PARSED_KEY,
     SNAKEMAKE_CONFIG,
     ConfigError,
     _schema_default,
+    check_option_values,
     check_options,
     check_yaml_files,
     resolve_paths,
@@ -54,6 +56,10 @@ class Project:
         # in the Snakefile and in its jobs.
         self.base_dir = Path(base_dir or Path.cwd()).resolve()
         self.source = source or SNAKEMAKE_CONFIG
+        config = dict(config)
+        #: What the workflow read when Snakemake parsed it (:meth:`inputs_fingerprint`), handed
+        #: to script jobs in their config; None outside a job.
+        self.parsed = config.pop(PARSED_KEY, None)
         self.config = resolve_paths(validate_config(config, self.source), self.base_dir)
         self.data_dir = Path(self.config["data_dir"])
 
@@ -86,6 +92,7 @@ class Project:
 
     @cached_property
     def registry(self):
+        from ..model.options import typed_overrides
         from ..model.plugins import PluginReferenceError, Registry
 
         references = self.plugin_references()
@@ -97,7 +104,20 @@ class Project:
                               f"(now {references})") from None
         if not self.config.get("strax"):        # strax Contexts take options of their own
             check_options(registry, self.config.get("options") or {}, self.source)
+            check_option_values(registry, typed_overrides(registry, self.config.get("options")), self.source)
         return registry
+
+    def check(self) -> None:
+        """Everything a job would trip over, refused before any job (the Snakefile asks when it
+        is parsed): the config and its plugins (:attr:`registry`), runs that per-run options
+        cannot place, the definitions (and the lock), selections, run folders that are links."""
+        from .config import check_per_run_ids, check_selections
+
+        self.registry
+        self.definitions
+        check_per_run_ids(self.registry, self.options, self.runs, self.source)
+        check_selections(self.config["selections"], self, self.source)
+        self.check_run_folders()
 
     def plugin_references(self) -> list[str]:
         """Where the registry's plugins come from: the config's ``plugins:``, then, when the
@@ -130,6 +150,43 @@ class Project:
         # Definitions.load checks its files and folders itself (FIFOs, subfolders, symlinks).
         return Definitions.load(self.config["superruns"], self.runs, base_dir=self.base_dir,
                                 dq_dir=self.config["dq_dir"], lock=self.config["lock"])
+
+    def inputs_fingerprint(self) -> dict[str, str]:
+        """A hash of each file this Project read besides its config: the run registry, every
+        definition file, each DQ version used and the lock's entries (what they decide, those
+        locked on first use included). The Snakefile hands it to script jobs, which compare it
+        with what they read (:meth:`check_parsed`)."""
+        from ..base.hashing import file_digest
+        from ..definitions.lock import entries_hash
+
+        definitions = self.definitions
+        found = {f"runs {self.config['runs']}": file_digest(self.config["runs"])}
+        found.update({f"definitions {path}": file_digest(path) for path in definitions.files})
+        found.update({f"data quality {dq.path}": dq.hash for dq in definitions.dq_versions()})
+        if definitions.lock is not None:
+            found[f"lock {definitions.lock.path}"] = entries_hash(definitions.lock)
+        return found
+
+    def check_parsed(self) -> None:
+        """Refuse to go on when the files differ from what Snakemake parsed (a script job reads
+        them again): the job would make files from one configuration in a workflow planned from
+        another, whose metadata and rows could disagree."""
+        if self.parsed is None:
+            return
+        now = self.inputs_fingerprint()
+        changed = sorted(key for key in set(now) | set(self.parsed) if now.get(key) != self.parsed.get(key))
+        if changed:
+            raise ConfigError(f"the configuration changed since Snakemake parsed the workflow (changed: "
+                              f"{'; '.join(changed)}): this job would make its file from the new files in a "
+                              "workflow planned from the old ones. Fix: run snakemake again, which plans "
+                              "from the files as they are now.")
+
+    def write_lock(self) -> None:
+        """Write the lock entries of query and sample superruns locked on first use: what a
+        run of the workflow does before its first job (reading never writes the lock)."""
+        lock = self.definitions.lock
+        if lock is not None:
+            lock.write_pending()
 
     def live_definitions(self):
         """The definitions with query and sample superruns resolved from the registry as it
@@ -186,6 +243,23 @@ class Project:
             what = "superrun" if self.is_superrun(run_id) else "run"
             raise UnknownRunIdError(f"Unknown {what} {run_id!r}: define it in "
                                     f"{'the superrun definitions' if what == 'superrun' else self.config['runs']}.")
+
+    def check_run_folders(self) -> None:
+        """Refuse run folders of the data directory that are symbolic links (the Snakefile asks
+        before any job): jobs write into a run's folder, and Snakemake removes a job's old
+        outputs there before it runs, so through a link to another project's folder both would
+        change that project's files. One listing of the data directory."""
+        try:
+            entries = list(os.scandir(self.data_dir))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for entry in entries:
+            if entry.is_symlink() and (entry.name in self.runs or entry.name in self.definitions):
+                raise ConfigError(
+                    f"{entry.path} is a symbolic link (to {os.readlink(entry.path)}), not a run folder of "
+                    f"this data directory ({self.data_dir}): jobs write there and Snakemake removes old "
+                    "outputs there, which would change the files the link points to. Fix: make it a "
+                    "folder of its own (copy in the files this project should share), then run again.")
 
     # -- lineage -----------------------------------------------------------------------------
 

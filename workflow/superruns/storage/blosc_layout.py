@@ -20,7 +20,7 @@ import blosc2
 import numpy as np
 
 from ..base.files import NotARegularFile, disk_error, open_regular, os_error_message
-from .format import REBUILD, DataCorrupted, DataFileMissing, StorageError
+from .format import NOT_OURS, REBUILD, DataCorrupted, DataFileMissing, StorageError
 
 __all__ = ["check_frame_file", "read_frame_file", "codec_name", "filter_name", "chunk_sizes",
            "compress", "decompress_into", "FrameFileWriter", "FrameReader"]
@@ -54,8 +54,7 @@ def check_frame_file(path: str) -> tuple[int, os.stat_result]:
     if len(head) < 24 or head[2:10] != _FRAME_MAGIC:
         if len(head) < 24 and _FRAME_MAGIC.startswith(head[2:10]):
             raise DataCorrupted(f"{path}: the file is truncated ({size} bytes). {REBUILD}")
-        raise StorageError(f"{path} is not a superruns data file (not a blosc2 frame). "
-                           "Delete it and rebuild it, or point to the right file.")
+        raise StorageError(f"{path} is not a superruns data file (not a blosc2 frame). {NOT_OURS}")
     (header_len,) = struct.unpack(">i", head[11:15])
     (frame_size,) = struct.unpack(">Q", head[16:24])
     if frame_size != size:

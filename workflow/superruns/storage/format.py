@@ -38,7 +38,7 @@ from numpy.lib.format import descr_to_dtype
 from ..base.errors import SuperrunsError
 
 __all__ = ["FORMAT_VERSION", "METADATA_KEY", "METADATA_CRC_KEY", "COMPRESSOR", "RESERVED_KEYS",
-           "REBUILD", "StorageError", "DataCorrupted", "DataFileMissing", "TimeRangeError", "NewerFormat",
+           "NOT_OURS", "REBUILD", "StorageError", "DataCorrupted", "DataFileMissing", "TimeRangeError", "NewerFormat",
            "Frame", "FrameRecord", "ChunkRecord",
            "dtype_to_str", "dtype_from_metadata", "to_json", "normalised", "parse_metadata",
            "layout_records"]
@@ -51,7 +51,12 @@ COMPRESSOR = "blosc2"
 #: Keys the writer owns; callers cannot set them through the metadata they pass.
 RESERVED_KEYS = frozenset({"chunks", "frames", "format_version", "writing_started", "writing_ended",
                            "compressor", "compression", "superruns_version"})
-REBUILD = "The file is damaged: delete it and rebuild it (e.g. rerun snakemake for this target)."
+REBUILD = ("The file is damaged: move it aside (mv FILE FILE.damaged: it may tell what damaged it) and "
+           "rebuild it (rerun snakemake for this target).")
+#: What to do with a file superruns did not identify as its own data file: nothing destructive.
+NOT_OURS = ("superruns did not write it as a data file, so it neither reads nor removes it: if it does "
+            "not belong there, move it out of the data directory, then rebuild (rerun snakemake for this "
+            "target); or point to the right file.")
 
 
 class StorageError(SuperrunsError):
@@ -212,12 +217,12 @@ def normalised(value, what: str, path):
 # -- reading the contract back ------------------------------------------------------------------------
 
 
-def parse_metadata(text, crc, path: str) -> dict:
-    """The metadata dict from the stored JSON text and its CRC32, its version checked."""
+def parse_metadata(text, crc, path: str, *, check_crc: bool = True) -> dict:
+    """The metadata dict from the stored JSON text and its CRC32 (unless ``check_crc`` is
+    false), its version checked."""
     if text is None:
-        raise StorageError(f"{path} has no superruns metadata: it was not written by superruns "
-                           "(or its writing never finished). Delete it and rebuild it.")
-    if not isinstance(text, str) or crc != zlib.crc32(text.encode()):
+        raise StorageError(f"{path} has no superruns metadata: not a superruns data file. {NOT_OURS}")
+    if not isinstance(text, str) or (check_crc and crc != zlib.crc32(text.encode())):
         raise DataCorrupted(f"{path}: its metadata does not match its checksum. {REBUILD}")
     try:
         metadata = json.loads(text)
@@ -227,8 +232,7 @@ def parse_metadata(text, crc, path: str) -> dict:
         raise DataCorrupted(f"{path}: its metadata is not valid JSON ({error}). {REBUILD}") from None
     version = metadata.get("format_version")
     if not isinstance(version, int):
-        raise StorageError(f"{path}: its metadata has no format_version: not a superruns data file. "
-                           "Delete it and rebuild it.")
+        raise StorageError(f"{path}: its metadata has no format_version: not a superruns data file. {NOT_OURS}")
     if version > FORMAT_VERSION:
         raise NewerFormat(f"{path} was written in format version {version}, newer than this superruns "
                           f"reads ({FORMAT_VERSION}): the file is not damaged; upgrade superruns to "

@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..base.errors import SuperrunsError
 from ..base.names import subrun_problem
-from .layout import place_of
 
 if TYPE_CHECKING:
     from ..model.seam import ProjectView
 
 __all__ = ["CURRENT", "ANY", "IdentityError", "Identity", "identity_of", "check_name",
-           "wanted_lineage_hash", "check_identity", "identity_problem"]
+           "wanted_lineage_hash", "check_identity", "identity_problem", "rebuild_command"]
 
 CURRENT = "current"
 ANY = "any"
@@ -101,6 +99,12 @@ def identity_problem(found: Identity, run_id: str, data_type: str,
     return None
 
 
+def rebuild_command(run_id: str, data_type: str) -> str:
+    """The command that rebuilds ``run_id/data_type`` whatever Snakemake has recorded: the
+    file forced, and named as the target."""
+    return f"snakemake --cores all --forcerun {run_id}/{data_type} {run_id}/{data_type}"
+
+
 def check_identity(data, run_id: str, data_type: str, lineage_hash: str | None = None, *,
                    reader: str = "load") -> None:
     """Refuse ``data`` (an open DataFile) unless it says it is ``run_id/data_type`` (of
@@ -110,50 +114,13 @@ def check_identity(data, run_id: str, data_type: str, lineage_hash: str | None =
     problem = identity_problem(found, run_id, data_type, lineage_hash)
     if problem is None:
         return
-    rebuild = f"snakemake --forcerun {run_id}/{data_type}"
+    rebuild = rebuild_command(run_id, data_type)
     if (found.run_id, found.data_type) != (run_id, data_type):
-        advice = (f"Delete it and rebuild it ({rebuild})"
-                  + (f", or read {found.run_id}/{found.data_type} by its own name." if reader == "load" else "."))
+        advice = (f"Move it back to {found.run_id}'s folder (or aside), then rebuild {run_id}/{data_type} "
+                  f"with `{rebuild}`"
+                  + (f"; or read {found.run_id}/{found.data_type} by its own name." if reader == "load" else "."))
     else:
-        advice = f"Rebuild it ({rebuild})" + (
+        advice = f"Rebuild it (`{rebuild}`)" + (
             f", or read it on purpose with lineage={found.lineage_hash!r} (or lineage='any')."
             if reader == "load" else ", or make the configuration agree with it.")
     raise IdentityError(f"{data.path}: {problem}. {advice}")
-
-
-def check_verified_lineages(result: dict, project: ProjectView) -> int:
-    """Mark the intact files of a :func:`~superruns.storage.verify_paths` result whose lineage
-    differs from the one ``project``'s configuration gives their run and data type
-    (``problem = "other_lineage"``); return how many files were compared. Only files inside
-    the project's data directory are compared; files of runs or data types the configuration
-    does not know are left as they are, and so are files whose name gives their lineage
-    (``{data_type}-{lineage_hash}``: versions kept side by side on purpose, checked against
-    their name by verify); ``result["other_versions"]`` counts those of another lineage."""
-    compared = 0
-    data_dir = Path(project.data_dir).absolute()
-    result["other_versions"] = 0
-    for report in result["files"]:
-        run_id, data_type = report["run_id"], report["data_type"]
-        if not report["ok"] or subrun_problem(run_id) or data_type not in project.registry or \
-                data_dir not in Path(report["path"]).absolute().parents:
-            continue
-        if place_of(report["path"])[2] is not None:
-            try:
-                current = wanted_lineage_hash(project, run_id, data_type)
-            except SuperrunsError:
-                continue
-            result["other_versions"] += report.get("lineage_hash") != current
-            continue
-        try:
-            wanted = wanted_lineage_hash(project, run_id, data_type)
-        except SuperrunsError:        # a run or superrun the configuration does not define
-            continue
-        compared += 1
-        found = identity_of(report)
-        if found.lineage_hash != wanted:
-            report.update(ok=False, problem="other_lineage")
-            report["problems"].append(f"{report['path']}: {identity_problem(found, run_id, data_type, wanted)}")
-    result["bad"] = [r["path"] for r in result["files"] if not r["ok"]]
-    result["ok"] = not result["bad"]
-    result["lineages_checked"] = compared
-    return compared

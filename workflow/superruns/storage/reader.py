@@ -47,9 +47,15 @@ def _file_identity(st: os.stat_result) -> tuple:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def read_metadata(path) -> dict:
-    """The metadata of the file at ``path`` (reads only the frame's header and trailer)."""
-    return _open_metadata(os.fspath(path))[0]
+def read_metadata(path, *, checksum: bool = True) -> dict:
+    """The metadata of the file at ``path`` (reads only the frame's header and trailer).
+    ``checksum=False`` skips the metadata's CRC32 (one trailer lookup of two: for a campaign's
+    status, which reads every file's metadata; ``verify`` and every read check it)."""
+    if checksum:
+        return _open_metadata(os.fspath(path))[0]
+    path = os.fspath(path)
+    (text,), _, _, _ = read_frame_file(path, (METADATA_KEY,))
+    return parse_metadata(text, None, path, check_crc=False)
 
 
 @dataclass(slots=True)

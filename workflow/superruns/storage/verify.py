@@ -52,15 +52,19 @@ def _empty_report(path: str) -> dict:
 
 #: What ``report["problem"]`` may say, and the advice for files with that problem.
 ADVICE = {
-    "damaged": "Delete them and rebuild them (snakemake rebuilds missing files).",
-    "misplaced": "They hold another run's or data type's data (linked, moved or copied there): "
-                 "delete them and rebuild them.",
+    "damaged": "Move them aside (mv FILE FILE.damaged) and rebuild them (snakemake rebuilds missing "
+               "files); keep the damaged copies until the rebuild is checked.",
+    "misplaced": "They hold another run's or data type's data (linked, moved or copied there): move "
+                 "each back to the place its metadata name (or aside), then rebuild what belongs here.",
     "other_lineage": "They were built with other plugins or options than the configuration "
                      "gives now: rebuild them (snakemake --forcerun <run>/<data type>), or keep "
                      "them on purpose and read them with lineage='any'.",
     "newer_format": "They are not damaged: they were written by a newer superruns; upgrade "
                     "superruns to read them. Do not delete them.",
-    "not_a_file": "They are not regular files (a FIFO, device or directory): remove them.",
+    "not_a_file": "They are not regular files (a FIFO, device or directory): superruns reads nothing of "
+                  "them and did not make them; find out what did before moving anything.",
+    "unreadable": "These folders could not be read, so their files were not checked: give your user "
+                  "read access (or check the disk), then verify again.",
     "missing": "Check the paths (a dangling symlink?); snakemake rebuilds missing data files.",
 }
 
@@ -172,13 +176,20 @@ def _row_problem(rows: np.ndarray, frame: FrameRecord, chunk: ChunkRecord) -> st
     return None
 
 
-def data_files(directory) -> tuple[list[Path], list[Path]]:
+def data_files(directory, unreadable: list | None = None) -> tuple[list[Path], list[Path]]:
     """``(data files, leftover temporary files)`` under a data directory: files without a
     suffix (logs, summaries and selections have one) outside hidden directories (Snakemake's
     ``.snakemake``); temporary files are those :mod:`superruns.base.atomic` makes (a running
-    writer's, or one a killed writer left behind: see :func:`temp_file_owner`)."""
+    writer's, or one a killed writer left behind: see :func:`temp_file_owner`). Folders that
+    cannot be read are appended to ``unreadable`` (``(path, reason)``) instead of skipped
+    without a word."""
     files, leftovers = [], []
-    for root, dirs, names in os.walk(directory):
+
+    def cannot_read(error: OSError) -> None:
+        if unreadable is not None:
+            unreadable.append((str(error.filename or directory), os_error_message(error)))
+
+    for root, dirs, names in os.walk(directory, onerror=cannot_read):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
             if is_temp_name(name):
@@ -208,22 +219,24 @@ def temp_file_owner(path) -> tuple[int | None, bool]:
 
 def verify_paths(paths, *, deep: bool = False, data_dirs=()) -> dict:
     """Verify files and directories (their data files); ``{"ok", "files", "leftovers",
-    "in_progress", ...}``. Files found in a directory, and files given under one of
+    "in_progress", "unreadable", ...}`` (not ok while a folder could not be read: its files
+    were not checked). Files found in a directory, and files given under one of
     ``data_dirs``, must hold the run, data type and lineage their place names
     (``.../{run_id}/{data_type}-{lineage_hash}``). ``leftovers`` are temporary files of interrupted writes
     (their process is gone: safe to delete), ``in_progress`` those of a live process."""
-    reports, temporary = [], []
+    reports, temporary, unreadable = [], [], []
     roots = [Path(d).absolute() for d in data_dirs]
     for path in map(Path, paths):
         if path.is_dir():
-            files, tmp = data_files(path)
+            files, tmp = data_files(path, unreadable)
             temporary.extend(tmp)
             reports.extend(verify_file(p, deep=deep, expected=place_of(p)) for p in files)
         else:
             located = any(path.absolute().parent.parent == root for root in roots)
             reports.append(verify_file(path, deep=deep, expected=place_of(path) if located else None))
     owners = {str(p): temp_file_owner(p) for p in temporary}
-    return {"ok": all(r["ok"] for r in reports), "checked": len(reports),
+    return {"ok": all(r["ok"] for r in reports) and not unreadable, "checked": len(reports),
             "bad": [r["path"] for r in reports if not r["ok"]], "files": reports,
+            "unreadable": [{"path": p, "reason": reason} for p, reason in unreadable],
             "leftovers": [p for p, (_, alive) in owners.items() if not alive],
             "in_progress": [p for p, (_, alive) in owners.items() if alive]}

@@ -1,15 +1,16 @@
 """What a campaign holds for the current configuration: per data type, how many runs and
 superruns are done, stale or missing (``superruns status [NAME]``).
 
-From file names and, for superruns only, their metadata; no data is read and Snakemake is not
-asked (one directory listing per run: 10,000 runs in about a second, benchmarks/README.md):
+From file names and the metadata of the current lineage's files; no rows are read and
+Snakemake is not asked (one directory listing per run, benchmarks/README.md):
 
 - **done**: the file of the configuration's lineage exists (``{run}/{data_type}-{hash}``,
-  :mod:`superruns.storage.layout`); for a superrun, built from its current definition too (the
-  file's ``sub_run_spec_hash`` is the definition's);
+  :mod:`superruns.storage.layout`) and is current (:mod:`superruns.storage.freshness`: for a
+  superrun built from its definition and its leaf runs' registry spans now, for a run's file
+  from its registry span now);
 - **stale**: not done, but a version of another lineage is stored (other options or plugin
   versions; a file of the layout before versions, ``{run}/{data_type}``, counts as one), or
-  a superrun file of an earlier definition: Snakemake would build it again;
+  the current lineage's file is stale: Snakemake would build it again;
 - **missing**: nothing of that run's data type is stored.
 """
 
@@ -57,30 +58,24 @@ def _direct_subruns(project: Project, superrun: str) -> list[str]:
         return []
 
 
-def _definition_hash(project: Project, superrun: str) -> str | None:
+def _state_of(project: Project, run_id: str, data_type: str, path) -> str:
+    """DONE or STALE of the current lineage's file, as :func:`superruns.storage.freshness.freshness`
+    (load, Snakemake's params and verify) decides it."""
+    from ..definitions import DefinitionError
+    from ..storage.freshness import freshness
+
     try:
-        return project.definitions.run_metadata(superrun)["sub_run_spec_hash"]
-    except SuperrunsError:      # defined by events not selected yet: cannot be compared
-        return None
-
-
-def _superrun_state(project: Project, superrun: str, path, definition_hash: str | None) -> str:
-    from ..storage import read_metadata
-
-    if definition_hash is None:
-        return DONE
-    try:
-        built_from = read_metadata(path).get("sub_run_spec_hash")
+        return DONE if freshness(project, run_id, data_type, path).current else STALE
+    except DefinitionError:
+        return DONE            # defined by events not selected yet: it cannot be compared
     except (SuperrunsError, OSError):
-        return STALE           # unreadable: Snakemake would not rebuild it, verify says why
-    return DONE if built_from == definition_hash else STALE
+        return STALE           # unreadable, or not what its name says: verify says why
 
 
 def _states(project: Project, data_dir: str, run_id: str, data_types: list[str], lineage_of):
     """``(data_type, state)`` of one run or superrun."""
     stored, others = scan_run(data_dir, run_id, as_paths=False)
     types_stored = {dt for dt, _ in stored} | others      # others: the layout before versions
-    definition = _definition_hash(project, run_id) if project.is_superrun(run_id) and stored else None
     for data_type in data_types:
         try:
             lineage = lineage_of(run_id, data_type)
@@ -89,7 +84,7 @@ def _states(project: Project, data_dir: str, run_id: str, data_types: list[str],
             continue
         path = stored.get((data_type, lineage))
         if path is not None:
-            state = _superrun_state(project, run_id, path, definition) if project.is_superrun(run_id) else DONE
+            state = _state_of(project, run_id, data_type, path)
         else:
             state = STALE if data_type in types_stored else MISSING
         yield data_type, state

@@ -92,9 +92,14 @@ def missing_message(project: Project, run_id: str, data_type: str, path) -> str:
             f"`snakemake --cores all {run_id}/{data_type}` or superruns.make.{others}")
 
 
-def open_files(project: Project, run_id: str, data_types: list[str], lineage: str | None = CURRENT) -> list[DataFile]:
+def open_files(project: Project, run_id: str, data_types: list[str], lineage: str | None = CURRENT,
+               allow_stale: bool = False) -> list[DataFile]:
     """The files of ``run_id``'s ``data_types``, each checked to be what was asked for (its
-    run, data type and lineage: see :mod:`superruns.storage.identity`)."""
+    run, data type and lineage: see :mod:`superruns.storage.identity`) and, unless read on
+    purpose (``allow_stale``, or a ``lineage`` other than the current one), to be current
+    (:mod:`superruns.storage.freshness`: a stale file names the command that rebuilds it)."""
+    from ..storage.freshness import require_current
+
     files = []
     for data_type in data_types:
         path, wanted = locate(project, run_id, data_type, lineage)
@@ -103,6 +108,8 @@ def open_files(project: Project, run_id: str, data_types: list[str], lineage: st
             raise LoadError(missing_message(project, run_id, data_type, path))
         data = DataFile(path)
         check_identity(data, run_id, data_type, wanted, reader="load")
+        if lineage in (None, CURRENT) and not allow_stale:
+            require_current(project, run_id, data_type, data, reader="load")
         files.append(data)
     kinds = {f.metadata["data_kind"] for f in files}
     if len(kinds) > 1:
@@ -144,18 +151,19 @@ def merge_columns(arrays: list[np.ndarray], names: list[str], run_id: str) -> np
 
 
 def load(project: Project, run_id: str | Sequence[str], data_types: str | Sequence[str], time_range=None,
-         lineage: str | None = CURRENT, as_frame: bool = False):
+         lineage: str | None = CURRENT, as_frame: bool = False, allow_stale: bool = False):
     """Rows of one run or superrun; of several (a list of names) concatenated in the order
     given, with a first field ``run_id`` (as strax's ``get_array`` of several runs). Every
-    file is checked before any is read. ``as_frame``: a pandas DataFrame."""
+    file is checked before any is read (stale ones refused unless ``allow_stale``).
+    ``as_frame``: a pandas DataFrame."""
     names = as_data_types(data_types)
     time_range = as_time_range(time_range)
     if isinstance(run_id, str):
-        files = open_files(project, run_id, names, lineage)
+        files = open_files(project, run_id, names, lineage, allow_stale)
         rows = merge_columns([f.load(time_range=time_range) for f in files], names, run_id)
     else:
         run_ids = as_run_ids(run_id)
-        opened = [open_files(project, r, names, lineage) for r in run_ids]
+        opened = [open_files(project, r, names, lineage, allow_stale) for r in run_ids]
         rows = with_run_ids([merge_columns([f.load(time_range=time_range) for f in files], names, r)
                              for r, files in zip(run_ids, opened)], run_ids)
     return as_data_frame(rows, names) if as_frame else rows
@@ -203,29 +211,31 @@ def as_data_frame(rows: np.ndarray, names: list[str]):
     return pd.DataFrame.from_records(rows)
 
 
-def is_stored(project: Project, run_id: str, data_type: str, lineage: str | None = CURRENT) -> bool:
+def is_stored(project: Project, run_id: str, data_type: str, lineage: str | None = CURRENT,
+              allow_stale: bool = False) -> bool:
     """Whether ``run_id``'s ``data_type`` of ``lineage`` (default: the configuration's) is
-    stored: its file exists and says it is what was asked for (metadata only)."""
+    stored: its file exists and says it is what was asked for (metadata only); of the current
+    lineage, only a current file counts unless ``allow_stale`` (as :func:`load` reads it)."""
     path, wanted = locate(project, run_id, data_type, lineage) if lineage != ANY else (None, None)
     if path is None:
         return bool(project.stored_versions(run_id, data_type))
     if not path.exists():
         return False
     try:
-        check_identity(DataFile(path), run_id, data_type, wanted, reader="load")
+        open_files(project, run_id, [data_type], lineage, allow_stale)
     except SuperrunsError:
         return False
     return True
 
 
 def iter_chunks(project: Project, run_id: str, data_types: str | Sequence[str], time_range=None,
-                lineage: str | None = CURRENT) -> Iterator[np.ndarray]:
+                lineage: str | None = CURRENT, allow_stale: bool = False) -> Iterator[np.ndarray]:
     """Rows chunk by chunk; several data types of one kind are merged per chunk (they share
     chunk boundaries when built by this workflow). The request is checked at once, before the
     first chunk is asked for."""
     names = as_data_types(data_types)
     time_range = as_time_range(time_range)
-    files = open_files(project, run_id, names, lineage)
+    files = open_files(project, run_id, names, lineage, allow_stale)
     return _chunks(files, names, run_id, time_range)
 
 

@@ -66,6 +66,7 @@ def select_events(project: Project, name: str, source_file: str | Path) -> np.nd
     checked to be what the selection names) that pass the selection's cuts."""
     from ..base import kernels  # here: planning a workflow (selection_path) needs neither
     from ..storage import DataFile
+    from ..storage.freshness import require_current
     from ..storage.identity import check_identity
 
     spec = project.config["selections"][name]
@@ -73,6 +74,7 @@ def select_events(project: Project, name: str, source_file: str | Path) -> np.nd
     source, data_type = spec["source"], spec.get("data_type", "event_info")
     data = DataFile(source_file)
     check_identity(data, source, data_type, project.lineage_hash(source, data_type), reader="job")
+    require_current(project, source, data_type, data)
     rows = data.load()
     selected = rows[passes_cuts(rows, spec.get("cuts") or {}, where)]
     events = np.zeros(len(selected), dtype=EVENTS_DTYPE)

@@ -6,8 +6,12 @@ configuration switched back finds its files again (as strax keeps one folder per
 Nothing removes a version but the user: ``superruns clean`` (:func:`clean`), which lists what
 it would remove with ``--dry-run``. ``superruns migrate`` (:func:`migrate`) gives files of the
 layout before versions (``{run}/{data_type}``) the name of their lineage. It removes only files of runs and superruns the
-configuration defines, never a file of the configuration's current lineage, and with each
-file its job logs (``logs/{rule}/{run}/{file name}.log``).
+configuration defines (NAMES are checked as names: never a path), never a file of the
+configuration's current lineage, and with each file its job logs
+(``logs/{rule}/{run}/{file name}.log``). File names only propose: a file is removed or renamed
+only when :mod:`superruns.storage.ownership` identifies it as ours (a regular file in a run
+folder of its own inside the data directory, whose metadata say it is that run's data type);
+the others are listed as left, with the reason. A dry run makes the same plan.
 """
 
 from __future__ import annotations
@@ -86,10 +90,28 @@ def _size(path) -> int:
         return 0
 
 
+def check_names(project: Project, run_ids) -> list[str] | None:
+    """``run_ids`` (None: every run and superrun) as names the configuration defines; a path
+    (``../../outside``, ``/data``) or an unknown name is refused before any file is looked at."""
+    from ..base.names import subrun_problem
+
+    if run_ids is None:
+        return None
+    bad = [r for r in run_ids if subrun_problem(r) or
+           r not in (project.definitions if project.is_superrun(r) else project.runs)]
+    if bad:
+        raise CleanError(f"{', '.join(map(repr, bad))}: not a run or superrun of this configuration "
+                         f"({project.config['runs']} and the superrun definitions); give names such "
+                         "as 000001 or _sr1_v0.2, not paths: superruns acts only inside its data "
+                         f"directory {project.data_dir}")
+    return list(run_ids)
+
+
 def to_remove(project: Project, *, keep_current: bool = False, lineage: str | None = None,
               run_ids=None) -> list[StoredFile]:
     """The files :func:`clean` removes: with ``keep_current``, every version but the
-    configuration's; with ``lineage``, the files of that lineage hash (never a current one)."""
+    configuration's; with ``lineage``, the files of that lineage hash (never a current one).
+    From file names: each is identified by its metadata before it is removed (:func:`plan`)."""
     import re
 
     if keep_current == (lineage is not None):
@@ -98,68 +120,104 @@ def to_remove(project: Project, *, keep_current: bool = False, lineage: str | No
     if lineage is not None and not re.fullmatch(LINEAGE_PATTERN, lineage):
         raise CleanError(f"--lineage {lineage!r} is not a lineage hash (lowercase letters and digits, "
                          "such as fq5vyd3ii5: `superruns list` and file names show them)")
-    files = [f for f in stored_files(project, run_ids) if not f.current]
+    files = [f for f in stored_files(project, check_names(project, run_ids)) if not f.current]
     return files if keep_current else [f for f in files if f.lineage_hash == lineage]
+
+
+def plan(project: Project, files: list[StoredFile]) -> tuple[list, list[dict]]:
+    """``(owned, left)``: the files superruns identified as its own (:mod:`superruns.storage.ownership`)
+    and the others, each with the reason it is left."""
+    from ..storage.ownership import NotOurs, owned_file
+
+    owned, left = [], []
+    for stored in files:
+        try:
+            owned.append((stored, owned_file(project.data_dir, stored.run_id, stored.path.name)))
+        except NotOurs as error:
+            left.append({"path": str(stored.path), "reason": str(error)})
+        except FileNotFoundError:
+            continue
+    return owned, left
 
 
 def clean(project: Project, *, keep_current: bool = False, lineage: str | None = None, run_ids=None,
           dry_run: bool = False) -> dict:
-    """Remove stored versions other than the configuration's (see :func:`to_remove`); with
-    ``dry_run``, only say which. ``{"removed" or "would_remove": [...], "bytes", "dry_run"}``."""
-    files = to_remove(project, keep_current=keep_current, lineage=lineage, run_ids=run_ids)
-    if not dry_run:
-        for stored in files:
-            stored.path.unlink(missing_ok=True)
+    """Remove stored versions other than the configuration's (see :func:`to_remove`), each only
+    when it is ours (:func:`plan`); with ``dry_run``, only say which: the same plan.
+    ``{"removed" or "would_remove": [...], "left": [...], "bytes", "dry_run"}``."""
+    from ..storage.ownership import NotOurs, remove_owned
+
+    owned, left = plan(project, to_remove(project, keep_current=keep_current, lineage=lineage,
+                                          run_ids=run_ids))
+    done = []
+    for stored, identified in owned:
+        if not dry_run:
+            try:
+                remove_owned(identified)
+            except NotOurs as error:
+                left.append({"path": str(stored.path), "reason": str(error)})
+                continue
             for log in _logs_of(project, stored):
                 log.unlink(missing_ok=True)
+        done.append(stored)
     key = "would_remove" if dry_run else "removed"
-    return {key: [f.as_dict() for f in files], "bytes": sum(f.size for f in files),
+    return {key: [f.as_dict() for f in done], "left": left, "bytes": sum(f.size for f in done),
             "dry_run": dry_run}
 
 
 def _logs_of(project: Project, stored: StoredFile) -> list[Path]:
+    """The job logs of a removed file: regular files at its log paths, reached through no link."""
+    from ..storage.ownership import owned_log
+
     logs = project.data_dir / "logs"
-    if not logs.is_dir():
+    if not logs.is_dir() or logs.is_symlink():
         return []
     name = f"{stored.path.name}.log"
-    return [rule / stored.run_id / name for rule in logs.iterdir()
-            if (rule / stored.run_id / name).is_file()]
+    found = (owned_log(project.data_dir, rule.name, stored.run_id, name) for rule in logs.iterdir())
+    return [log for log in found if log is not None]
 
 
 def migrate(project: Project, run_ids=None, dry_run: bool = False) -> dict:
     """Rename files of the layout before versions (``{run}/{data_type}``) to the name of the
     lineage their metadata say (``{run}/{data_type}-{lineage_hash}``), so that they are used
-    again instead of rebuilt. A file is renamed only when it says it holds its place's run and
-    data type; one whose lineage's file exists already, or that cannot be read, is left as is
-    (listed with the reason). A rename in one directory is atomic."""
+    again instead of rebuilt. A file is renamed only when superruns identifies it as its own
+    (:mod:`superruns.storage.ownership`: a regular data file of its place's run and data type);
+    one whose lineage's file exists already, or that is not ours, is left as it is (listed with
+    the reason). ``dry_run`` runs the same checks and renames nothing."""
+    from ..storage.ownership import NotOurs, rename_owned
+
+    old = [f for f in stored_files(project, check_names(project, run_ids)) if f.lineage_hash is None]
+    owned, left = plan(project, old)
+    moved = []
+    for stored, identified in owned:
+        lineage = _metadata_lineage(identified)
+        if lineage is None:
+            left.append({"path": str(stored.path), "reason": "its metadata give no lineage hash"})
+            continue
+        target = project.path(stored.run_id, stored.data_type, lineage)
+        try:
+            if target.exists() or target.is_symlink():
+                raise FileExistsError
+            if not dry_run:
+                rename_owned(identified, target.name)
+        except FileExistsError:
+            left.append({"path": str(stored.path), "reason": f"{target} exists already"})
+            continue
+        except NotOurs as error:
+            left.append({"path": str(stored.path), "reason": str(error)})
+            continue
+        moved.append({"from": str(stored.path), "to": str(target), "current": lineage == _current_or_none(
+            project, stored.run_id, stored.data_type)})
+    return {"moved" if not dry_run else "would_move": moved, "left": left, "dry_run": dry_run}
+
+
+def _metadata_lineage(identified) -> str | None:
     import re
 
     from ..storage import read_metadata
 
-    moved, left = [], []
-    for stored in stored_files(project, run_ids):
-        if stored.lineage_hash is not None:
-            continue
-        try:
-            md = read_metadata(stored.path)
-        except (SuperrunsError, OSError) as error:
-            left.append({"path": str(stored.path), "reason": f"cannot be read: {error}"})
-            continue
-        lineage = md.get("lineage_hash")
-        if (md.get("run_id"), md.get("data_type")) != (stored.run_id, stored.data_type) or \
-                not isinstance(lineage, str) or not re.fullmatch(LINEAGE_PATTERN, lineage):
-            left.append({"path": str(stored.path), "reason": f"it says it holds {md.get('run_id')}/"
-                         f"{md.get('data_type')} of lineage {lineage}, not what its place says"})
-            continue
-        target = project.path(stored.run_id, stored.data_type, lineage)
-        if target.exists():
-            left.append({"path": str(stored.path), "reason": f"{target} exists already"})
-            continue
-        if not dry_run:
-            os.rename(stored.path, target)
-        moved.append({"from": str(stored.path), "to": str(target), "current": lineage == _current_or_none(
-            project, stored.run_id, stored.data_type)})
-    return {"moved" if not dry_run else "would_move": moved, "left": left, "dry_run": dry_run}
+    lineage = read_metadata(identified.path).get("lineage_hash")
+    return lineage if isinstance(lineage, str) and re.fullmatch(LINEAGE_PATTERN, lineage) else None
 
 
 def _current_or_none(project: Project, run_id: str, data_type: str) -> str | None:

@@ -227,7 +227,20 @@ class SuperrunsFrontend(strax.StorageFrontend):
             if not suffix or suffix != deterministic_hash((key.subruns, False)):
                 raise strax.DataNotAvailable(f"{path} holds another definition of {key.run_id} than the "
                                              f"Context's run document ({key._run_id})")
+        self._check_current(key, path)
         return self.backends[0].__class__.__name__, path
+
+    def _check_current(self, key, path) -> None:
+        """A stale file (another definition, registry span: superruns.storage.freshness) is not
+        served; the lineage was compared above (a Context may ask for a version on purpose)."""
+        from ..storage.freshness import freshness
+        from ..storage.identity import ANY
+
+        if self.project is None or (key.run_id not in self.project.runs and key.run_id not in self.project.definitions):
+            return
+        state = freshness(self.project, key.run_id, key.data_type, self.backends[0].data_file(path), lineage=ANY)
+        if not state.current:
+            raise strax.DataNotAvailable(state.message())
 
     # -- run documents
 
