@@ -160,12 +160,23 @@ class Project:
         from ..definitions.lock import entries_hash
 
         definitions = self.definitions
-        found = {f"runs {self.config['runs']}": file_digest(self.config["runs"])}
+        found = {f"runs {self.runs.source}": self._registry_digest()}
         found.update({f"definitions {path}": file_digest(path) for path in definitions.files})
         found.update({f"data quality {dq.path}": dq.hash for dq in definitions.dq_versions()})
         if definitions.lock is not None:
             found[f"lock {definitions.lock.path}"] = entries_hash(definitions.lock)
         return found
+
+    def _registry_digest(self) -> str:
+        """The run registry's file hash (runs.yaml, or a provider's cache), else a hash of its
+        entries (a provider that keeps no file)."""
+        from ..base.hashing import deterministic_hash, file_digest
+
+        source = Path(str(self.runs.source))
+        if source.is_file():
+            return file_digest(source)
+        return deterministic_hash([[r.run_id, r.start, r.end, r.mode, r.source, list(r.tags)]
+                                   for r in self.runs.values()])
 
     def check_parsed(self) -> None:
         """Refuse to go on when the files differ from what Snakemake parsed (a script job reads
