@@ -1,4 +1,5 @@
-"""environment.yml pins exactly what pyproject.toml pins, for the core and every extra it claims."""
+"""environment.yml pins exactly what pyproject.toml pins, for the core and every extra it claims
+(a range, such as matplotlib's, is not a pin: both files name it)."""
 
 import re
 import tomllib
@@ -30,7 +31,7 @@ def _environment():
     dependencies = yaml_load(path)["dependencies"]
     conda = {}
     for entry in dependencies:
-        if isinstance(entry, str) and "=" in entry:
+        if isinstance(entry, str) and re.fullmatch(r"[\w.\-]+=[\w.\-]+", entry):   # a pin, not a range
             name, version = entry.split("=", 1)
             conda[name.lower()] = version
     pip = _pins(next(entry["pip"] for entry in dependencies if isinstance(entry, dict)))
@@ -55,3 +56,10 @@ def test_the_core_has_no_snakemake_and_the_workflow_extra_has():
     assert not any(req.lower().startswith("snakemake") for req in project["dependencies"])
     assert "snakemake" in _pins(project["optional-dependencies"]["workflow"])
     assert "superruns[workflow]" in project["optional-dependencies"]["test"]
+
+
+def test_a_range_of_the_workflow_extra_is_in_environment_yml_too():
+    ranges = [r for r in _pyproject()["optional-dependencies"]["workflow"] if ">=" in r]
+    text = (ROOT / "environment.yml").read_text()
+    assert ranges and all(f"{name.replace('matplotlib', 'matplotlib-base')}>={rest}" in text
+                          for name, rest in (r.split(">=", 1) for r in ranges))

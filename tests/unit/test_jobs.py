@@ -86,7 +86,7 @@ def test_every_job_goes_through_run_job(monkeypatch):
     for name, job in jobs.ENTRY_POINTS.items():
         job(object())
         assert getattr(jobs, name) is job and job.__name__ == name and job.__doc__
-    assert calls == ["_process", "_chain", "_build_superrun", "_superrun_level", "_summarise", "_select"]
+    assert calls == ["_process", "_chain", "_build_superrun", "_superrun_level", "_summarise", "_draw", "_select"]
     assert len(set(calls)) == len(jobs.ENTRY_POINTS)
 
 
