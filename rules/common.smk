@@ -41,8 +41,9 @@ CHAINS = plan_chains(PROJECT, config["job_layout"])
 
 
 def chain_rule_name(chain):
-    """run_chain, or run_chain_<key> for each further set of lineage hashes (option periods)."""
-    return "run_chain" if chain is CHAINS[0] else f"run_chain_{chain.key}"
+    """run_chain, or run_chain_from_<first run> for each further option period (another set
+    of lineage hashes): names a log and the report show."""
+    return "run_chain" if chain is CHAINS[0] else f"run_chain_{chain.period_name}"
 
 
 # The data types every chain reads but does not make (none for the shipped detector).
