@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 STRAXEN_VENV ?= .venv-straxen
 STRAXEN_VERSION ?= 4.1.1
 
-.PHONY: demo test test-fast lint bench clean straxen-env
+.PHONY: demo test test-fast lint bench clean straxen-env config-docs
 
 $(BIN)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,3 +56,7 @@ bench: $(BIN)/.installed-$(EXTRAS)
 
 clean:
 	rm -rf data .snakemake
+
+# config/README.md from the configuration's schema (tests/unit/test_config_docs.py checks it).
+config-docs: $(BIN)/.installed-$(EXTRAS)
+	$(BIN)/python -m superruns.base.schema_docs > config/README.md
