@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 STRAXEN_VENV ?= .venv-straxen
 STRAXEN_VERSION ?= 4.1.1
 
-.PHONY: demo test test-fast lint bench clean straxen-env config-docs
+.PHONY: demo report test test-fast lint bench clean straxen-env config-docs
 
 $(BIN)/.installed-%: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ straxen-env: $(STRAXEN_VENV)/bin/.installed
 # The config's default_target: the demo superrun _sr1_v0.2/event_info.
 demo: $(BIN)/.installed-$(DEMO_EXTRAS)
 	$(BIN)/snakemake --cores $(CORES)
+
+# The demo superrun's summary pages (figures included) and Snakemake's report of them: report.html
+# (tests/e2e/test_report_screenshot.py renders the same report in headless Chromium).
+REPORT_PAGES = $(foreach dt,event_info peaks raw_records,summary/_sr1_v0.2/$(dt).html)
+report: $(BIN)/.installed-$(DEMO_EXTRAS)
+	$(BIN)/snakemake --cores $(CORES) $(REPORT_PAGES)
+	$(BIN)/snakemake --report report.html $(REPORT_PAGES)
 
 test: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/pytest
