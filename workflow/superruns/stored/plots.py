@@ -74,9 +74,9 @@ class LiveAxis:
         return np.linspace(0.0, max(self.total_s, 1e-9), n + 1)
 
     def mark_subruns(self, ax) -> None:
-        """Dotted lines where each leaf run begins (labelled when there are few)."""
+        """Dotted lines where each leaf run begins (up to 200 of them; labelled when few)."""
         firsts = [k for k in range(len(self.labels)) if k == 0 or self.labels[k] != self.labels[k - 1]]
-        for k in firsts[1:]:
+        for k in firsts[1:] if len(firsts) <= 200 else []:
             ax.axvline(self.offsets[k] / 1e9, color="#999", linestyle=":", linewidth=0.8)
         if len(firsts) <= 12:
             top = ax.secondary_xaxis("top")
