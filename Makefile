@@ -17,7 +17,7 @@ STRAXEN_VERSION ?= 4.1.1
 
 CONSTRAINTS := constraints.txt
 
-.PHONY: demo test test-fast lint bench clean straxen-env wheel
+.PHONY: demo report test test-fast lint bench clean straxen-env config-docs wheel
 
 $(BIN)/.installed-%: pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ straxen-env: $(STRAXEN_VENV)/bin/.installed
 demo: $(BIN)/.installed-$(DEMO_EXTRAS)
 	$(BIN)/snakemake --cores $(CORES)
 
+# The demo superrun's summary pages (figures included) and Snakemake's report of them: report.html
+# (tests/e2e/test_report_screenshot.py renders the same report in headless Chromium).
+REPORT_PAGES = $(foreach dt,event_info peaks raw_records,summary/_sr1_v0.2/$(dt).html)
+report: $(BIN)/.installed-$(DEMO_EXTRAS)
+	$(BIN)/snakemake --cores $(CORES) $(REPORT_PAGES)
+	$(BIN)/snakemake --report report.html $(REPORT_PAGES)
+
 test: $(BIN)/.installed-$(EXTRAS)
 	$(BIN)/pytest
 
@@ -64,3 +71,7 @@ bench: $(BIN)/.installed-$(EXTRAS)
 
 clean:
 	rm -rf data .snakemake
+
+# config/README.md from the configuration's schema (tests/unit/test_config_docs.py checks it).
+config-docs: $(BIN)/.installed-$(EXTRAS)
+	$(BIN)/python -m superruns.base.schema_docs > config/README.md

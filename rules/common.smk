@@ -42,8 +42,9 @@ CHAINS = plan_chains(PROJECT, config["job_layout"])
 
 
 def chain_rule_name(chain):
-    """run_chain, or run_chain_<key> for each further set of lineage hashes (option periods)."""
-    return "run_chain" if chain is CHAINS[0] else f"run_chain_{chain.key}"
+    """run_chain, or run_chain_from_<first run> for each further option period (another set
+    of lineage hashes): names a log and the report show."""
+    return "run_chain" if chain is CHAINS[0] else f"run_chain_{chain.period_name}"
 
 
 # The data types every chain reads but does not make (none for the shipped detector).
@@ -109,6 +110,13 @@ def subrun_files(wildcards):
 
 def superrun_lineage_hash(wildcards):
     return current_lineage(wildcards.superrun, wildcards.data_type, wildcards)
+
+
+def superrun_definition_made_with(wildcards):
+    """What a figure drawn from a superrun's definition alone records: the definition's hash and
+    its leaf runs' registry spans (superruns.storage.freshness; no data type is read).
+    """
+    return made_with(PROJECT, wildcards.superrun, None)
 
 
 def superrun_made_with(wildcards):

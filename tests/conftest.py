@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from support.workflows import Workflow
+from support.workflows import Workflow, build_demo
 
 
 @pytest.fixture
 def workflow(tmp_path) -> Workflow:
     return Workflow(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def built_demo(tmp_path_factory):
+    """``make demo`` once per session (the shipped workflow and config, snakemake's default
+    target); tests that change it take a copy (``support.workflows.copy_demo``)."""
+    return build_demo(tmp_path_factory.mktemp("demo"))

@@ -91,7 +91,7 @@ def test_query_locked_grown_registry_stops_update_rebuilds(tmp_path):
     from superruns.stored.report import render_html, summary
 
     page = render_html(summary(flow.file("_q", "raw_records")))
-    assert "vetoed 10.000 s" in page and "vetoed [s]" in page   # 7 s veto + 3 s DQ defect
+    assert "vetoed 10.0 s, of which DQ 3.0 s" in page and "vetoed [s]" in page   # 7 s veto + 3 s DQ defect
 
     # The registry grows: a new good run tagged q. The parse stops, naming it and the fix.
     runs = dict(RUNS, **{"5": run_entry(160, 30, tags=["q"])})

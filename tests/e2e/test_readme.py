@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from support.workflows import REPO, build_demo
+from support.workflows import REPO, copy_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -67,8 +67,8 @@ def line_id(line: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory) -> list[dict]:
-    demo = build_demo(tmp_path_factory.mktemp("demo"))
+def outcomes(built_demo, tmp_path_factory) -> list[dict]:
+    demo = copy_demo(built_demo, tmp_path_factory.mktemp("demo"))
     result = subprocess.run([sys.executable, "-c", HARNESS, json.dumps(block())], cwd=demo,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]

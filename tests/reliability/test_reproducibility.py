@@ -131,7 +131,7 @@ def test_provenance_record(builds):
 
 def subruns_table(page: str) -> list[list[str]]:
     """The cells of a summary page's "Subruns" table, one list per row (the header left out)."""
-    table = page.split("<h2>Subruns</h2>", 1)[1].split("<h2>", 1)[0]
+    table = page.split("<h2>Subruns</h2>", 1)[1].split("<details>", 1)[0]
     return [re.findall(r"<td class='l?'>([^<]*)</td>", row) for row in re.findall(r"<tr><td.*?</tr>", table)]
 
 
@@ -141,20 +141,23 @@ def test_snakemake_report_with_superrun_summaries(builds, tmp_path):
     summaries = ["summary/_b/raw_records.html", "summary/_cut/peaks.html"]
     snakemake_run(flow, *summaries)
     text = (flow.data / summaries[0]).read_text()
-    for word in ("<h1>_b / raw_records</h1>", "<svg", "<td class='l'>livetime</td><td class=''>15.000 s</td>",
+    for word in ("<h1>_b / raw_records</h1>", "<td class='l'>livetime</td><td class='l'>15.0 s</td>",
                  "<td class='l'>lineage hash</td>", "<td class='l'>content hash</td>", "<td class='l'>config hash</td>"):
         assert word in text, word
+    # the page's figures, embedded: the superrun's exposure, then raw_records' rate and waveforms
+    assert re.findall(r"<figure id='(\w+)'><img alt='[^']*' src='data:image/png;base64,", text) == [
+        "exposure", "rate", "waveforms"]
     # the subruns table: run and livetime per leaf run, in time order (a bare "8" is in any page)
     assert [(row[0], row[3]) for row in subruns_table(text)] == [("8", "5.000"), ("9", "5.000"), ("10", "5.000")]
     cut = (flow.data / summaries[1]).read_text()
     assert [(row[0], row[3]) for row in subruns_table(cut)] == [("8", "4.000"), ("9", "5.000")]  # 4 s of 8, all of 9
-    assert "<td class='l'>livetime</td><td class=''>9.000 s</td>" in cut
+    assert "<td class='l'>livetime</td><td class='l'>9.0 s</td>" in cut
     report = flow.root / "report.html"
     result = snakemake_run(flow, "--report", str(report), *summaries)
     assert report.exists(), result.stdout + result.stderr
     assert report.stat().st_size > 10_000
     content = report.read_text(errors="replace")
-    assert "Superruns" in content and "raw_records.html" in content
+    assert "Superrun _b" in content and "Superrun _cut" in content and "raw_records.html" in content
     assert verify_paths([flow.data])["ok"]       # summaries are not data files: not checked
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from support.workflows import REPO, build_demo
+from support.workflows import REPO, copy_demo
 
 pytest.importorskip("strax")
 pytestmark = [pytest.mark.strax, pytest.mark.e2e]
@@ -28,8 +28,8 @@ def blocks() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return build_demo(tmp_path_factory.mktemp("demo"))
+def demo(built_demo, tmp_path_factory):
+    return copy_demo(built_demo, tmp_path_factory.mktemp("demo"))
 
 
 def test_the_page_has_blocks_of_both_kinds():

@@ -164,6 +164,9 @@ def test_registry_conflicts_are_refused(tmp_path):
 
 
 def test_command_line(tmp_path, monkeypatch, capsys):
+    """``superruns import|export`` (the bridge's commands in the one tree, through the entry
+    point group superruns.commands), also as ``python -m superruns.straxio``."""
+    from superruns.cli.commands import main as superruns_main
     from superruns.straxio.cli import main
 
     (tmp_path / "no_native_plugins.py").write_text("PLUGINS = []\n")
@@ -171,7 +174,8 @@ def test_command_line(tmp_path, monkeypatch, capsys):
     Workflow(tmp_path).write({}, {"_one": {"runs": [RUN]}}, plugins=["no_native_plugins"],
                              strax={"imported": ["peak_positions"]}, options={})
     config = str(tmp_path / "config" / "config.yaml")
-    assert main(["--config", config, "import", str(XAMS), "--runs", RUN, "--data-types", "peak_positions"]) == 0
+    assert superruns_main(["--config", config, "import", str(XAMS), "--runs", RUN, "--data-types",
+                           "peak_positions"]) == 0
     assert f"imported {RUN}/peak_positions (6204 rows" in capsys.readouterr().out
     assert main(["--config", config, "export", RUN, "peak_positions", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / f"{RUN}-peak_positions-b3uvsccosw").is_dir()

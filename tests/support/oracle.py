@@ -109,6 +109,7 @@ class Held:
     segments: dict[str, Spans]
     selection: str
     vetoed: dict[str, int] = field(default_factory=dict)   # ns per run of the base (derived)
+    dq_cut: dict[str, int] = field(default_factory=dict)   # the part of vetoed DQ defects cut
 
     def all_segments(self) -> list[tuple[str, int, int]]:
         return sorted(((r, s, e) for r, spans in self.segments.items() for s, e in spans),
@@ -201,13 +202,14 @@ class Oracle:
             base = {r: s for r, s in base.items() if sample_key(r, seed) < fraction}
             if not base:
                 raise Refused(f"{name}: the sample keeps no run")
-        cuts = self._vetoes(name, body, base)
+        cuts, defects = self._vetoes(name, body, base)
         held = {r: subtract(s, cuts.get(r, [])) for r, s in base.items()}
         held = {r: s for r, s in held.items() if s}
         if not held:
             raise Refused(f"{name}: the vetoes remove everything")
         vetoed = {r: measure(s) - measure(held.get(r, [])) for r, s in base.items()}
-        return Held(held, body.get("selection", "contained"), vetoed)
+        dq_cut = {r: measure(intersect(merge(s), merge(defects[r]))) for r, s in base.items() if r in defects}
+        return Held(held, body.get("selection", "contained"), vetoed, dq_cut)
 
     def _base(self, name: str, body: Mapping) -> dict[str, Spans]:
         if "query" in body:
@@ -257,9 +259,11 @@ class Oracle:
                 keep.append(run_id)
         return keep
 
-    def _vetoes(self, name: str, body: Mapping, base: Mapping) -> dict[str, Spans]:
-        """``veto:`` (inline or a table) and the required subsystems' DQ defects, per run."""
+    def _vetoes(self, name: str, body: Mapping, base: Mapping) -> tuple[dict[str, Spans], dict[str, Spans]]:
+        """``veto:`` (inline or a table) and the required subsystems' DQ defects, per run; and
+        the DQ defects alone."""
         cuts: dict[str, Spans] = {}
+        defects_of: dict[str, Spans] = {}
         veto = body.get("veto")
         if isinstance(veto, Mapping):
             for run_id, spans in veto.items():
@@ -275,8 +279,9 @@ class Oracle:
             defects = self.dq(dq["version"]).get("defects") or {}
             ranges = [tuple(p) for s in dq["require"] for p in defects.get(s) or []]
             for run_id in base:
-                cuts[run_id] = cuts.get(run_id, []) + intersect(merge(ranges), [self.whole(run_id)])
-        return {r: merge(s) for r, s in cuts.items()}
+                defects_of[run_id] = intersect(merge(ranges), [self.whole(run_id)])
+                cuts[run_id] = cuts.get(run_id, []) + defects_of[run_id]
+        return {r: merge(s) for r, s in cuts.items()}, defects_of
 
 
 def _intersect_all(sets: list[Spans]) -> Spans:
@@ -353,15 +358,16 @@ def expected_document(oracle: Oracle, name: str) -> dict:
     """start, end, livetime, the flat sub_run_spec and the exposure (docs/datasets.md)."""
     held = oracle.held(name)
     per_run = {r: measure(s) for r, s in held.segments.items()}
-    per_subrun = {r: {"livetime": per_run.get(r, 0) / 1e9, "vetoed": held.vetoed.get(r, 0) / 1e9}
-                  for r in [*per_run, *held.vetoed]}
+    per_subrun = {r: {"livetime": per_run.get(r, 0) / 1e9, "vetoed": held.vetoed.get(r, 0) / 1e9,
+                      "dq_cut": held.dq_cut.get(r, 0) / 1e9} for r in [*per_run, *held.vetoed]}
     start, end = held.span()
     return {
         "start": start, "end": end, "livetime": sum(per_run.values()) / 1e9,
         "sub_run_spec_flat": {r: "all" if is_whole(oracle, r, s) else [list(p) for p in s]
                               for r, s in held.segments.items()},
         "exposure": {"span": (end - start) / 1e9, "livetime": sum(per_run.values()) / 1e9,
-                     "vetoed": sum(held.vetoed.values()) / 1e9, "per_subrun": per_subrun},
+                     "vetoed": sum(held.vetoed.values()) / 1e9, "dq_cut": sum(held.dq_cut.values()) / 1e9,
+                     "per_subrun": per_subrun},
     }
 
 

@@ -98,6 +98,13 @@ class Workflow:
 SHIPPED = ["Snakefile", "rules", "scripts", "config", "profiles", "report", "environment.yml"]
 
 
+def copy_demo(built: Path, root: Path) -> Path:
+    """A copy of a built demo (``build_demo``) in ``root``, times kept, so Snakemake finds it up to
+    date: tests that change a demo work on a copy of the one the session built."""
+    shutil.copytree(built, root, symlinks=True, dirs_exist_ok=True)
+    return root
+
+
 def build_demo(root: Path) -> Path:
     """``make demo`` in ``root``: the shipped workflow copied there, and ``snakemake --cores 2``
     (the config's default_target) run in it, as the Makefile does. Returns ``root``."""

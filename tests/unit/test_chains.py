@@ -30,6 +30,8 @@ def test_one_chain_per_option_period_each_with_its_runs(project):
             assert chain.hashes == {dt: project.lineage_hash(run, dt) for dt in chain.hashes}
         assert chain.outputs("5") == {dt: f"5/{dt}-{h}" for dt, h in chain.hashes.items()}
     assert len({chain.key for chain in chains}) == 2
+    assert [chain.runs for chain in chains] == [["5", "6"], ["7", "8", "9"]]     # periods in order
+    assert [chain.period_name for chain in chains] == ["from_5", "from_7"]       # rule run_chain_from_7
     assert plan_chains(project, "per_data_type") == []
 
 

@@ -158,8 +158,8 @@ def test_veto_mapping_and_exposure(tmp_path):
     assert md["livetime"] == 170.0
     assert md["exposure"]["vetoed"] == 30.0
     assert md["exposure"]["span"] == (end(2) - start(1)) / S
-    assert md["exposure"]["per_subrun"] == {rid(1): {"livetime": 70.0, "vetoed": 30.0},
-                                            rid(2): {"livetime": 100.0, "vetoed": 0.0}}
+    assert md["exposure"]["per_subrun"] == {rid(1): {"livetime": 70.0, "vetoed": 30.0, "dq_cut": 0.0},
+                                            rid(2): {"livetime": 100.0, "vetoed": 0.0, "dq_cut": 0.0}}
     assert md["sub_run_spec"][rid(1)] == [[start(1), veto[0]], [veto[1], end(1)]]
 
 
@@ -219,6 +219,7 @@ def test_dq_keeps_good_runs_and_vetoes_defects(tmp_path):
     assert defs.leaf_runs("_tpc") == [rid(1), rid(2), rid(5)]  # 3 unknown, 4 bad
     md = defs.run_metadata("_tpc")
     assert md["exposure"]["vetoed"] == 10.0 and md["livetime"] == 290.0
+    assert md["exposure"]["dq_cut"] == 10.0 and md["exposure"]["per_subrun"][rid(1)]["dq_cut"] == 10.0
     assert md["dq"]["version"] == "v1"
     assert defs.leaf_runs("_both") == [rid(1)]
 
@@ -377,6 +378,8 @@ def test_the_demo_datasets_match_their_lock_and_the_readme():
     assert lock.read_text() == before                      # locked, nothing to add
     md = defs.run_metadata("_sr1_clean")
     assert md["livetime"] == 1240.0 and md["exposure"]["vetoed"] == 50.0
+    assert md["exposure"]["dq_cut"] == 20.0          # of 000007 (DQ v1); the 30 s of 000003: veto:
+    assert md["exposure"]["per_subrun"]["000003"] == {"livetime": 210.0, "vetoed": 30.0, "dq_cut": 0.0}
     assert defs.leaf_runs("_sr1_clean") == ["000001", "000002", "000003", "000007", "000009", "000011"]
     assert defs.run_metadata("_sr1_without_kr")["sub_run_spec_flat"] == md["sub_run_spec_flat"]
     assert defs.run_metadata("_sr1_all")["livetime"] == 1780.0

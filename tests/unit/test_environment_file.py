@@ -13,7 +13,7 @@ from packaging.utils import canonicalize_name
 from superruns.base.yamlio import yaml_load
 
 ROOT = Path(__file__).resolve().parents[2]
-CONDA_NAMES = {"blosc2": "python-blosc2"}  # PyPI name -> conda-forge name
+CONDA_NAMES = {"blosc2": "python-blosc2", "matplotlib": "matplotlib-base"}  # PyPI name -> conda-forge name
 
 
 def _pins(lines) -> dict[str, str]:
@@ -55,7 +55,7 @@ def _environment():
     dependencies = yaml_load(path)["dependencies"]
     conda = {}
     for entry in dependencies:
-        if isinstance(entry, str) and "=" in entry:
+        if isinstance(entry, str) and re.fullmatch(r"[\w.\-]+=[\w.\-]+", entry):   # a pin, not a range
             name, version = entry.split("=", 1)
             conda[name.lower()] = version
     pip = _pins(next(entry["pip"] for entry in dependencies if isinstance(entry, dict)))

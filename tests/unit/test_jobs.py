@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from superruns.base.errors import SuperrunsError
-from superruns.cli import commands as cli
+from superruns.cli import commands as cli, listing
 from superruns.orchestration import jobs
 
 
@@ -91,17 +91,19 @@ def test_every_job_goes_through_run_job(monkeypatch):
     for name, job in jobs.ENTRY_POINTS.items():
         job(object())
         assert getattr(jobs, name) is job and job.__name__ == name and job.__doc__
-    assert calls == ["_process", "_chain", "_build_superrun", "_superrun_level", "_summarise", "_select"]
+    assert calls == ["_process", "_chain", "_build_superrun", "_superrun_level", "_summarise", "_draw", "_select"]
     assert len(set(calls)) == len(jobs.ENTRY_POINTS)
 
 
 def test_cli_expected_error_is_one_line(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "inspect", lambda args: (_ for _ in ()).throw(BadInput("config.yaml: bad; fix it")))
+    monkeypatch.setattr(listing, "list_rows", lambda project: (_ for _ in ()).throw(BadInput("config.yaml: bad; fix it")))
+    monkeypatch.setattr(listing, "project_of", lambda args: None)
     assert cli.main(["list"]) == 1
     assert capsys.readouterr().err == "superruns list: config.yaml: bad; fix it\n"
 
 
 def test_cli_bug_keeps_its_traceback(monkeypatch):
-    monkeypatch.setattr(cli, "inspect", lambda args: {}["no such key"])
+    monkeypatch.setattr(listing, "list_rows", lambda project: {}["no such key"])
+    monkeypatch.setattr(listing, "project_of", lambda args: None)
     with pytest.raises(KeyError):
         cli.main(["list"])

@@ -58,12 +58,35 @@ def make(names, data_types, *, cores=1, project=None, progress=True, snakemake_a
                          snakemake_args=snakemake_args, snakefile=snakefile)
 
 
-def status(name=None, data_types=None, *, project=None):
+def status(name=None, data_types=None, *, as_frame=None, project=None):
     """Per data type, how many runs and superruns are done, stale or missing for the current
-    configuration (all, or those ``name`` is built from). See :mod:`superruns.stored.campaign_status`."""
+    configuration (all, or those ``name`` is built from): one row per group (``runs``,
+    ``superruns``) and data type with ``group, data_type, done, stale, missing``. A pandas
+    DataFrame when pandas is installed (``as_frame=None``), else a list of dicts;
+    ``as_frame=True``/``False`` asks for one. See :mod:`superruns.stored.campaign_status`."""
     from .stored import campaign_status  # not a module named `status`: it would replace this function
 
-    return campaign_status.status(_project(project), name, data_types)
+    result = campaign_status.status(_project(project), name, data_types)
+    rows = [{"group": group, "data_type": data_type, **counts}
+            for group in ("runs", "superruns") for data_type, counts in result[group].items()]
+    return _rows(rows, ["group", "data_type", *campaign_status.STATES], as_frame)
+
+
+def _rows(rows: list, columns: list, as_frame):
+    """``rows`` (dicts) as a pandas DataFrame of ``columns`` (``as_frame`` None: when pandas is
+    installed), else as they are."""
+    if as_frame is False:
+        return rows
+    try:
+        import pandas
+    except ImportError:
+        if as_frame:
+            from .base.errors import SuperrunsError
+
+            raise SuperrunsError("as_frame=True needs pandas, which is not installed: pip install "
+                                 "pandas (or as_frame=False: a list of dicts).") from None
+        return rows
+    return pandas.DataFrame(rows, columns=columns)
 
 
 def iter_chunks(run_id, data_types, time_range=None, *, lineage="current", allow_stale=False, project=None):
@@ -79,10 +102,12 @@ def run_metadata(run_id, *, project=None):
     return _project(project).run_metadata(run_id)
 
 
-def select_runs(*, project=None, **query):
+def select_runs(*, as_frame=None, project=None, **query):
     """The registry's runs matching ``query`` (the keys of a definition's ``query:``: mode,
-    source, tags, exclude_tags, start, end, dq), in time order, each a dict with name, start,
-    end, mode, source, tags and livetime, as strax's ``select_runs`` (a list, not a DataFrame).
+    source, tags, exclude_tags, start, end, dq), in time order: name, start, end (int ns),
+    mode, source, tags and livetime (s). A pandas DataFrame as strax's ``select_runs`` gives
+    when pandas is installed (``as_frame=None``), else a list of dicts; ``as_frame=True``/
+    ``False`` asks for one.
 
         superruns.select_runs(mode="background", tags=["sr1"], dq={"version": "v1", "require": ["tpc"]})
     """
@@ -92,8 +117,8 @@ def select_runs(*, project=None, **query):
     project = _project(project)
     dq = query.get("dq")
     version = dq.get("version") if isinstance(dq, dict) else None
-    return select(project.runs, load_dq(project.config["dq_dir"], version) if version else None,
-                  **query)
+    rows = select(project.runs, load_dq(project.config["dq_dir"], version) if version else None, **query)
+    return _rows(rows, ["name", "start", "end", "mode", "source", "tags", "livetime"], as_frame)
 
 
 def define_run(name, data, *, from_run=None, pad_ns=0, description=None, overwrite=False, project=None):

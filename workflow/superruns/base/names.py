@@ -15,6 +15,7 @@ that differ only in case would share a file on a case-insensitive file system (m
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "RESERVED_RUN_IDS",
     "case_collisions",
     "data_type_problem",
+    "did_you_mean",
     "is_superrun_id",
     "run_id_problem",
     "superrun_name_problem",
@@ -139,3 +141,18 @@ def case_collisions(names: Iterable[str]) -> tuple[str, str] | None:
         if first != name:
             return first, name
     return None
+
+
+def did_you_mean(name: Any, known: Iterable[str]) -> str:
+    """`` Did you mean '_sr1_v0.2'?`` for a mistyped ``name``: up to three of ``known`` that
+    look like it (difflib's ratio, case ignored), or "" when none does. The one suggester of
+    unknown names (runs, superruns, data types, commands)."""
+    if not isinstance(name, str) or not name:
+        return ""
+    by_lower: dict[str, str] = {}
+    for candidate in known:
+        by_lower.setdefault(str(candidate).lower(), str(candidate))
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.75)
+    if not close:
+        return ""
+    return " Did you mean " + " or ".join(repr(by_lower[c]) for c in close) + "?"

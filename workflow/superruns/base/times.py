@@ -10,7 +10,7 @@ import datetime as _dt
 import re
 from typing import Any
 
-__all__ = ["INT64_MAX", "format_ns", "parse_time_ns", "utc_now_iso"]
+__all__ = ["INT64_MAX", "format_duration", "format_ns", "parse_time_ns", "utc_now_iso"]
 
 INT64_MAX = 2**63 - 1
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -85,6 +85,20 @@ def format_ns(ns: int | None, *, fraction: bool = True, sep: str = "T", zone: st
     if frac and fraction:
         text += "." + f"{frac:09d}".rstrip("0")
     return text + zone
+
+
+def format_duration(seconds: float | None) -> str:
+    """A duration with its unit: ``1670.0 s``; from an hour on, also in hours or days
+    (``4597410.0 s (53.2 d)``); below a second with three significant digits (``0.00173 s``).
+    ``None`` gives ``-``."""
+    if seconds is None:
+        return "-"
+    seconds = float(seconds)
+    text = f"{seconds:.1f} s" if abs(seconds) >= 1 or seconds == 0 else f"{seconds:.3g} s"
+    for unit, size in (("d", 86_400), ("h", 3_600)):
+        if abs(seconds) >= size:
+            return f"{text} ({seconds / size:.1f} {unit})"
+    return text
 
 
 def utc_now_iso() -> str:

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from ..base.errors import SuperrunsError
 
-__all__ = ["WORKFLOW_COMMANDS", "WorkflowCommandError", "add_workflow_commands", "init", "run_command",
-           "starter_files", "workflow_command"]
+__all__ = ["WORKFLOW_COMMANDS", "WorkflowCommandError", "add_workflow_commands", "init", "register",
+           "run_command", "starter_files", "workflow_command"]
 
-#: The commands of this module (``cli.commands.main`` hands them here).
+#: The commands of this module.
 WORKFLOW_COMMANDS = ("init", "run")
 #: The config file the Snakefile reads, relative to Snakemake's working directory.
 CONFIG_FILE = Path("config", "config.yaml")
@@ -51,6 +51,12 @@ def add_workflow_commands(commands) -> None:
         help="run Snakemake on the workflow (the installed package's, with its profiles/default) here; "
         "every argument after `run` is Snakemake's: --cores 2 _example/event_info, -n, -d DIR ...")
     run_parser.add_argument("snakemake_args", nargs=argparse.REMAINDER)
+    for parser in (init_parser, run_parser):
+        parser.set_defaults(run=workflow_command)
+
+
+#: The command group's entry (superruns.cli.common: ``register(commands)``).
+register = add_workflow_commands
 
 
 def workflow_command(args, out) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..base.names import is_superrun_id
+from ..base.names import did_you_mean, is_superrun_id
 from ..model.runs import RunRegistry
 from .derive import Context, Resolution, operand_spans, resolve, spans_of_segments
 from .dq import DataQuality, DQError, load_dq
@@ -214,8 +214,8 @@ class Definitions:
         hint = (f"{name!r} is a regular run, not a superrun" if name in self.runs
                 else f"no superrun {name!r} is defined in {self._files_text()}")
         raise UnknownSuperrunError(f"{hint}; fix: define it in superruns.yaml or superruns.d/, or "
-                                   f"use a defined name ({known or 'none defined'})",
-                                   superrun=name)
+                                   f"use a defined name ({known or 'none defined'})."
+                                   + did_you_mean(name, self.names), superrun=name)
 
     def superruns(self) -> dict[str, Superrun]:
         """All definitions by name (a copy)."""

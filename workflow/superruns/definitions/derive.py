@@ -48,6 +48,7 @@ class Resolution:
     vetoed: Mapping[str, int] = field(default_factory=dict)   # ns per run of the base
     dq: DataQuality | None = None
     runs_resolved: tuple[str, ...] | None = None   # of a query or sample (what the lock holds)
+    dq_cut: Mapping[str, int] = field(default_factory=dict)   # ns of vetoed that DQ defects cut
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,16 @@ def resolve(d: Superrun, ctx: Context) -> Resolution:
         resolved = ctx.locked(d, sorted(base, key=lambda r: ctx.runs[r].start))
         base = {r: base[r] for r in resolved if r in base}
     dq = ctx.dq_of(d)
-    veto = _veto(d, ctx, base, dq)
+    veto, defects = _veto(d, ctx, base, dq)
     spans = veto_spans(base, veto) if veto else base
     if not spans:
         raise _error(d.source_file, d.name, "veto", "the vetoes (veto: and DQ defects) remove "
                      "everything it held", "check the veto ranges and the DQ defects")
     vetoed = {r: spans_measure({r: s}) - spans_measure({r: spans.get(r, [])}) for r, s in base.items()}
+    cut = intersection([base, defects]) if defects else {}
+    dq_cut = {r: spans_measure({r: s}) for r, s in cut.items()}
     return Resolution(_plain(d, spans, ctx.runs), base, spans, vetoed, dq,
-                      None if resolved is None else tuple(resolved))
+                      None if resolved is None else tuple(resolved), dq_cut)
 
 
 def _base(d: Superrun, ctx: Context) -> tuple[RunSpans, list[str] | None]:
@@ -124,9 +127,11 @@ def _base(d: Superrun, ctx: Context) -> tuple[RunSpans, list[str] | None]:
     return ctx.plain_spans(d), None
 
 
-def _veto(d: Superrun, ctx: Context, base: RunSpans, dq: DataQuality | None) -> RunSpans:
-    """The vetoed spans per run: ``veto:`` and the required subsystems' DQ defects."""
+def _veto(d: Superrun, ctx: Context, base: RunSpans, dq: DataQuality | None) -> tuple[RunSpans, RunSpans]:
+    """The vetoed spans per run (``veto:`` and the required subsystems' DQ defects), and the
+    DQ defects alone."""
     pieces: list[RunSpans] = []
+    defects: RunSpans = {}
     if isinstance(d.veto, Mapping):
         _check_veto_inside(d, d.veto, ctx.runs)
         pieces.append({r: [list(s) for s in v] for r, v in d.veto.items()})
@@ -134,13 +139,12 @@ def _veto(d: Superrun, ctx: Context, base: RunSpans, dq: DataQuality | None) -> 
         pieces.append(_veto_file(d, ctx))
     if dq is not None:
         require = d.query["dq"]["require"]
-        defects = {}
         for r in base:
             spans = dq.defect_spans(require, r, ctx.runs[r].start, ctx.runs[r].end)
             if spans:
                 defects[r] = spans
         pieces.append(defects)
-    return union(pieces) if pieces else {}
+    return (union(pieces) if pieces else {}), defects
 
 
 def _check_veto_inside(d: Superrun, veto: Mapping, runs: RunRegistry) -> None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 
 from ..base.errors import SuperrunsError
+from ..base.names import did_you_mean
 from .lineage import lineage as derived_lineage, superrun_lineage
 
 # Option is declared in superruns.model.options; plugins import it from here.
@@ -202,7 +203,8 @@ class Registry:
             return self.plugins[data_type]
         except KeyError:
             known = ", ".join(sorted(self.plugins)) or "none"
-            raise UnknownDataTypeError(f"Unknown data type {data_type!r}; the registry knows: {known}") from None
+            raise UnknownDataTypeError(f"Unknown data type {data_type!r}; the registry knows: {known}."
+                                       + did_you_mean(data_type, self.plugins)) from None
 
     def __contains__(self, data_type: str) -> bool:
         return data_type in self.plugins

@@ -95,6 +95,7 @@ class Chain:
 
     hashes: dict[str, str]
     runs: list[str] = field(default_factory=list)
+    first_run: str | None = None     # the registry's first run whose chain has these hashes
 
     @property
     def key(self) -> str:
@@ -102,15 +103,20 @@ class Chain:
         text = ",".join(f"{dt}-{h}" for dt, h in self.hashes.items())
         return hashlib.sha1(text.encode()).hexdigest()[:8]
 
+    @property
+    def period_name(self) -> str:
+        """``from_<first run>``: which option period the chain's rule is, in words a log shows."""
+        return "from_" + re.sub(r"\W", "_", str(self.first_run))
+
     def outputs(self, run: str = "{run}") -> dict[str, str]:
         """``{data_type: path relative to data_dir}`` of the chain's files."""
         return {dt: relative_path(run, dt, h) for dt, h in self.hashes.items()}
 
 
 def plan_chains(project: Project, layout: str = "per_run") -> list[Chain]:
-    """The chains of the configuration's regular runs, one per set of lineage hashes (in a
-    stable order), each with the runs it may build: those none or all of whose chain files
-    of that lineage exist (one listing of each run's folder)."""
+    """The chains of the configuration's regular runs, one per set of lineage hashes (in the
+    order of their first runs in the registry), each with the runs it may build: those none or
+    all of whose chain files of that lineage exist (one listing of each run's folder)."""
     from ..project.lineages import current_lineages
 
     types = chain_types(project.registry, layout)
@@ -122,12 +128,12 @@ def plan_chains(project: Project, layout: str = "per_run") -> list[Chain]:
     data_dir = str(project.data_dir)
     for run in runs:
         hashes = {dt: lineage_of(run, dt) for dt in types}
-        chain = chains.setdefault(tuple(hashes.values()), Chain(hashes))
+        chain = chains.setdefault(tuple(hashes.values()), Chain(hashes, first_run=run))
         stored = scan_run(data_dir, run, as_paths=False)[0]
         present = sum((dt, h) in stored for dt, h in hashes.items())
         if present in (0, len(hashes)):
             chain.runs.append(run)
-    return [chains[key] for key in sorted(chains)]
+    return list(chains.values())      # in the order of their first runs: option periods in order
 
 
 def runs_pattern(runs: list[str]) -> str:

@@ -297,14 +297,36 @@ def open_subrun_files(job: Job, superrun: str, data_type: str) -> dict:
     return files
 
 
-def _summarise(job: Job) -> None:
+def _checked(job: Job, run_id: str, data_type: str, path) -> Path:
+    """``path``, after checking the file holds ``run_id``'s ``data_type`` of the current lineage."""
     from ..storage import DataFile
     from ..storage.freshness import require_current
+
+    require_current(job.project, run_id, data_type, DataFile(path))
+    return Path(path)
+
+
+def _summarise(job: Job) -> None:
     from ..stored.report import write_summary
 
-    path = Path(job.smk.input[0])
-    require_current(job.project, job.wildcards.superrun, job.wildcards.data_type, DataFile(path))
-    write_summary(path, job.output)
+    superrun, data_type = job.wildcards.superrun, job.wildcards.data_type
+    path = _checked(job, superrun, data_type, job.smk.input.data)
+    write_summary(path, job.output, figures=list(job.smk.input.figures))
+
+
+def _draw(job: Job) -> None:
+    """One figure of a summary page: of the superrun (no input), or of a data type from the
+    one file the rule names (rules/report.smk)."""
+    from ..stored.plots import draw_data_figure, draw_superrun_figure
+
+    superrun, figure = job.wildcards.superrun, job.wildcards.figure
+    job.project.check_known(superrun)
+    data_type = getattr(job.wildcards, "data_type", None)
+    if data_type is None:
+        draw_superrun_figure(job.project, superrun, figure, job.output)
+        return
+    (source, path), = job.named_inputs().items()
+    draw_data_figure(job.project, superrun, data_type, figure, _checked(job, superrun, source, path), job.output)
 
 
 def _select(job: Job) -> None:
@@ -331,6 +353,7 @@ ENTRY_POINTS = {
     "superrun_level_job": _entry_point(
         _superrun_level, "compute one superrun-level data type over a superrun (or run) as one run"),
     "summary_job": _entry_point(_summarise, "the HTML summary of one superrun file for ``snakemake --report``"),
+    "figure_job": _entry_point(_draw, "one figure of a superrun's summary page (PNG)"),
     "selection_job": _entry_point(_select, "write the events that pass one selection's cuts"),
 }
 for _name, _job in ENTRY_POINTS.items():
@@ -340,4 +363,5 @@ chain_job = ENTRY_POINTS["chain_job"]
 superrun_job = ENTRY_POINTS["superrun_job"]
 superrun_level_job = ENTRY_POINTS["superrun_level_job"]
 summary_job = ENTRY_POINTS["summary_job"]
+figure_job = ENTRY_POINTS["figure_job"]
 selection_job = ENTRY_POINTS["selection_job"]

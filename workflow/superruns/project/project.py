@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..base.errors import SuperrunsError
-from ..base.names import is_superrun_id
+from ..base.names import did_you_mean, is_superrun_id
 from .config import (
     DEFAULT_CONFIG,
     PARSED_KEY,
@@ -48,10 +48,32 @@ def set_default_project(project: "Project | None") -> None:
     _DEFAULT_PROJECT[:] = [project] if project is not None else []
 
 
+def read_config_file(path: str | os.PathLike, base_dir: str | Path | None = None) -> tuple[dict, Path, str]:
+    """``(config, base_dir, source)`` of a config file: its paths are relative to ``base_dir``,
+    by default the workflow directory of ``<dir>/config/config.yaml`` (``<dir>``, where
+    snakemake runs), else the file's own directory."""
+    from ..base.yamlio import yaml_load
+
+    path = Path(path)
+    check_yaml_files([path])
+    if not path.is_file():
+        raise ConfigError(f"No configuration file at {path.resolve()}: run from the workflow's "
+                          "directory, or set SUPERRUNS_CONFIG to the config.yaml to use.")
+    config = yaml_load(path, ConfigError) or {}
+    if base_dir is None:
+        base_dir = path.resolve().parent.parent if path.parent.name == "config" else path.parent
+    return config, Path(base_dir), str(path)
+
+
 class Project:
     """Configuration, plugin registry, run registry and superrun definitions of one workflow."""
 
-    def __init__(self, config: dict, base_dir: str | Path | None = None, *, source: str | None = None):
+    def __init__(self, config: dict | str | os.PathLike, base_dir: str | Path | None = None, *,
+                 source: str | None = None):
+        """``config``: the configuration as a dict (what Snakemake hands the Snakefile), or the
+        path of its file (``Project("config/config.yaml")``, as :meth:`from_file`)."""
+        if isinstance(config, (str, os.PathLike)):
+            config, base_dir, source = read_config_file(config, base_dir)
         # Paths in the config are relative to Snakemake's working directory: the current one
         # in the Snakefile and in its jobs.
         self.base_dir = Path(base_dir or Path.cwd()).resolve()
@@ -68,17 +90,7 @@ class Project:
         """The Project of a config file; its paths are relative to ``base_dir``, by default
         the workflow directory of ``<dir>/config/config.yaml`` (``<dir>``, where snakemake
         runs), else the file's own directory."""
-        from ..base.yamlio import yaml_load
-
-        path = Path(path)
-        check_yaml_files([path])
-        if not path.is_file():
-            raise ConfigError(f"No configuration file at {path.resolve()}: run from the workflow's "
-                              "directory, or set SUPERRUNS_CONFIG to the config.yaml to use.")
-        config = yaml_load(path, ConfigError) or {}
-        if base_dir is None:
-            base_dir = path.resolve().parent.parent if path.parent.name == "config" else path.parent
-        return cls(config, base_dir, source=str(path))
+        return cls(Path(path), base_dir)
 
     @classmethod
     def default(cls) -> "Project":
@@ -253,7 +265,8 @@ class Project:
         if run_id not in known:
             what = "superrun" if self.is_superrun(run_id) else "run"
             raise UnknownRunIdError(f"Unknown {what} {run_id!r}: define it in "
-                                    f"{'the superrun definitions' if what == 'superrun' else self.config['runs']}.")
+                                    f"{'the superrun definitions' if what == 'superrun' else self.config['runs']}."
+                                    + did_you_mean(run_id, known))
 
     def check_run_folders(self) -> None:
         """Refuse run folders of the data directory that are symbolic links (the Snakefile asks

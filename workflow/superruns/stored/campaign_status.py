@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..base.errors import SuperrunsError
+from ..base.names import did_you_mean
 from ..project.lineages import current_lineages
 from ..storage.layout import scan_run
 
@@ -96,8 +97,9 @@ def status(project: Project, name: str | None = None, data_types=None) -> dict:
     data_types = list(data_types or project.registry)
     for data_type in data_types:
         if data_type not in project.registry:
-            raise SuperrunsError(f"status: unknown data type {data_type!r}; the registry knows "
-                                 f"{', '.join(sorted(project.registry))}")
+            raise SuperrunsError(f"unknown data type {data_type!r}; the registry knows "
+                                 f"{', '.join(sorted(project.registry))}."
+                                 + did_you_mean(data_type, project.registry))
     runs, superruns = campaign_members(project, name)
     result = {"name": name, "data_types": data_types, "n_runs": len(runs), "n_superruns": len(superruns)}
     lineage_of = current_lineages(project, runs, data_types)

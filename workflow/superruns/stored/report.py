@@ -1,37 +1,33 @@
-"""Per-superrun summaries for ``snakemake --report``: subruns on a time line, livetime, sizes.
+"""Per-superrun summary pages for ``snakemake --report``: figures first, then the facts.
 
-:func:`summary` reads only a file's metadata (never its rows), so a summary costs the same
-for a 1 kB and a 1 TB superrun. :func:`render_html` turns it into one self-contained HTML
-page (inline SVG, no scripts, no external resources) that Snakemake's report embeds; the rule
+:func:`summary` reads only a file's metadata (never its rows), so the facts cost the same for
+a 1 kB and a 1 TB superrun. :func:`render_html` turns them and the page's figures (PNG files
+drawn by :mod:`superruns.stored.plots`, embedded as data URIs) into one self-contained HTML page
+(no scripts, no external resources) that Snakemake's report embeds; the rule
 ``superrun_summary`` in ``rules/report.smk`` writes it to ``summary/{superrun}/{data_type}.html``
-under the data directory.
+under the data directory. Hashes and the chunk table are folded away (``<details>``): a reader
+looks at the figures and the livetime first.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import os
+from pathlib import Path
 
 from ..base.atomic import write_atomic
 from ..base.intervals import merge_spans
-from ..base.times import format_ns
+from ..base.times import format_duration, format_ns
+from ..base.units import format_size as _size
 from ..storage import DataFile, content_hash
+from .figures import DATA_FIGURES, SUPERRUN_FIGURES
 
 __all__ = ["summary", "render_html", "write_summary"]
 
 
 def _iso(ns) -> str:
     return format_ns(ns, sep=" ", zone=" UTC")
-
-
-def _size(n) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1000
-    return str(n)
 
 
 def _subruns(data: DataFile) -> dict[str, dict]:
@@ -85,50 +81,9 @@ body{font-family:sans-serif;font-size:13px;margin:12px;color:#222}
 h1{font-size:17px;margin:0 0 6px} h2{font-size:14px;margin:16px 0 4px}
 table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
 th{background:#f2f2f2} td.l,th.l{text-align:left} .muted{color:#777}
+figure{margin:10px 0 18px} figure img{max-width:100%;border:1px solid #ddd}
+figcaption{max-width:900px;color:#444;margin-top:3px} summary{cursor:pointer;font-weight:bold;margin:12px 0 4px}
 """
-_COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d")
-
-
-def _timeline(s: dict, width: int = 900) -> str:
-    """Subruns as bars on one time axis (one line per leaf run), chunk boundaries below."""
-    subruns = s["subruns"]
-    if not subruns or s["start"] is None:
-        return "<p class='muted'>no subruns recorded</p>"
-    t0, t1 = s["start"], max(s["end"], s["start"] + 1)
-    left, right, line = 110, 20, 16
-    span = width - left - right
-
-    def x(t: int) -> float:
-        return left + span * (t - t0) / (t1 - t0)
-
-    parts, y = [], 8
-    per_subrun = (s.get("exposure") or {}).get("per_subrun") or {}
-    for n, (leaf, entry) in enumerate(subruns.items()):
-        colour = _COLOURS[n % len(_COLOURS)]
-        vetoed = (per_subrun.get(leaf) or {}).get("vetoed")
-        label = f"{leaf}" + (f" ({vetoed:.0f} s vetoed)" if vetoed else "")
-        parts.append(f"<text x='{left - 6}' y='{y + 11}' text-anchor='end' font-size='11'>"
-                     f"<title>{html.escape(label)}</title>{html.escape(leaf)}</text>")
-        for a, b in entry["ranges"]:
-            title = html.escape(f"{leaf}: {_iso(a)} - {_iso(b)} ({(b - a) / 1e9:.3f} s)")
-            parts.append(f"<rect x='{x(a):.1f}' y='{y}' width='{max(x(b) - x(a), 1.0):.1f}' "
-                         f"height='{line - 4}' fill='{colour}'><title>{title}</title></rect>")
-        y += line
-    y += 4
-    parts.append(f"<text x='{left - 6}' y='{y + 10}' text-anchor='end' font-size='11'>chunks</text>")
-    for c in s["chunks"]:
-        parts.append(f"<line x1='{x(c['start']):.1f}' x2='{x(c['start']):.1f}' y1='{y}' y2='{y + 12}' "
-                     "stroke='#555'/>")
-    parts.append(f"<line x1='{x(t1):.1f}' x2='{x(t1):.1f}' y1='{y}' y2='{y + 12}' stroke='#555'/>")
-    y += 16
-    parts.append(f"<text x='{left}' y='{y + 10}' font-size='10'>{html.escape(_iso(t0))}</text>")
-    parts.append(f"<text x='{width - right}' y='{y + 10}' text-anchor='end' font-size='10'>"
-                 f"{html.escape(_iso(t1))}</text>")
-    height = y + 16
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-            f"viewBox='0 0 {width} {height}'>" + "".join(parts) + "</svg>")
-
-
 def _table(rows: list[list], header: list[str], left: int = 1) -> str:
     head = "".join(f"<th class='{'l' if i < left else ''}'>{html.escape(h)}</th>" for i, h in enumerate(header))
     body = "".join("<tr>" + "".join(f"<td class='{'l' if i < left else ''}'>{html.escape(str(v))}</td>"
@@ -142,35 +97,53 @@ def _exposure_text(exposure) -> str:
         return "-"
     span = exposure["span"]
     share = f" ({100 * exposure['livetime'] / span:.1f} % of the span)" if span else ""
-    return (f"livetime {exposure['livetime']:.3f} s of a {span:.3f} s span{share}; "
-            f"vetoed {exposure['vetoed']:.3f} s")
+    return (f"livetime {format_duration(exposure['livetime'])} of a {format_duration(span)} span{share}; "
+            f"vetoed {format_duration(exposure['vetoed'])}, of which DQ {format_duration(exposure.get('dq_cut', 0.0))}")
 
 
-def render_html(s: dict) -> str:
+def _facts(s: dict) -> tuple[list, list]:
+    """``(facts a reader wants first, hashes and provenance)`` as table rows."""
     ratio = f"{s['nbytes'] / s['csize']:.2f}x" if s["csize"] else "-"
     facts = [
         ["data type", f"{s['data_type']} ({s['data_kind']})"],
         ["span", f"{_iso(s['start'])} - {_iso(s['end'])}"],
-        ["livetime", f"{s['livetime_s']:.3f} s" if s["livetime_s"] is not None else "-"],
+        ["livetime", format_duration(s["livetime_s"])],
         ["exposure", _exposure_text(s.get("exposure"))],
         ["subruns", len(s["subruns"])],
         ["rows", s["rows"]],
         ["size", f"{_size(s['file_size'])} on disk, {_size(s['nbytes'])} uncompressed ({ratio})"],
-        ["chunks", len(s["chunks"])],
         ["selection", s["selection"] or "-"],
-        ["lineage hash", s["lineage_hash"]],
-        ["content hash", s["content_hash"]],
     ]
+    hashes = [["lineage hash", s["lineage_hash"]], ["content hash", s["content_hash"]]]
     provenance = s["provenance"]
     code = provenance.get("code") or {}
     if provenance.get("config_hash"):
-        facts += [["config hash", provenance["config_hash"]],
-                  ["code", f"superruns {code.get('superruns')}, git {str(code.get('git_commit'))[:12]}"
-                           f"{' (modified)' if code.get('git_dirty') else ''}"],
-                  ["built", f"{provenance.get('time')} on {provenance.get('host')}"]]
+        hashes += [["config hash", provenance["config_hash"]],
+                   ["code", f"superruns {code.get('superruns')}, git {str(code.get('git_commit'))[:12]}"
+                            f"{' (modified)' if code.get('git_dirty') else ''}"],
+                   ["built", f"{provenance.get('time')} on {provenance.get('host')}"]]
+    return facts, hashes
+
+
+def _figure_html(path) -> str:
+    """One figure (a PNG named after its catalogue entry) as an embedded image with its caption."""
+    path = Path(path)
+    spec = DATA_FIGURES.get(path.stem) or SUPERRUN_FIGURES.get(path.stem)
+    title, caption = (spec.title, spec.caption) if spec else (path.stem, "")
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<figure id='{html.escape(path.stem)}'><img alt='{html.escape(title)}' "
+            f"src='data:image/png;base64,{data}'><figcaption><b>{html.escape(title)}.</b> "
+            f"{html.escape(caption)}</figcaption></figure>")
+
+
+def render_html(s: dict, figures=()) -> str:
+    """The page: title, the figures (PNG files), the facts, the subruns; hashes, chunks and
+    inputs folded."""
+    facts, hashes = _facts(s)
     per_subrun = (s.get("exposure") or {}).get("per_subrun") or {}
     subruns = [[leaf, _iso(e["start"]), _iso(e["end"]), f"{e['livetime_s']:.3f}",
-                f"{(per_subrun.get(leaf) or {}).get('vetoed', 0.0):.3f}", e.get("n_ranges", len(e["ranges"]))]
+                f"{(per_subrun.get(leaf) or {}).get('vetoed', 0.0):.3f}",
+                f"{(per_subrun.get(leaf) or {}).get('dq_cut', 0.0):.3f}", e.get("n_ranges", len(e["ranges"]))]
                for leaf, e in s["subruns"].items()]
     chunks = [[c["chunk_i"], _iso(c["start"]), _iso(c["end"]), c["n"], _size(c["nbytes"]),
                _size(c["csize"]), ",".join(c["subruns"])] for c in s["chunks"]]
@@ -181,17 +154,20 @@ def render_html(s: dict) -> str:
         f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
         + (f"<p>{html.escape(s['description'])}</p>" if s.get("description") else "")
-        + _table(facts, ["", ""])
-        + "<h2>Subruns on a time line</h2>" + _timeline(s)
+        + _table(facts, ["", ""], left=2)
+        + "".join(_figure_html(path) for path in figures)
         + "<h2>Subruns</h2>" + _table(subruns, ["run", "start", "end", "livetime [s]", "vetoed [s]",
-                                                     "ranges"])
-        + "<h2>Chunks</h2>" + _table(chunks, ["chunk", "start", "end", "rows", "bytes", "compressed",
-                                              "subruns"], left=1)
-        + ("<h2>Inputs</h2>" + _table(inputs, ["file", "content hash", "lineage hash", "rows"])
+                                                 "of which DQ [s]", "ranges"])
+        + f"<details><summary>Hashes and provenance</summary>{_table(hashes, ['', ''], left=2)}</details>"
+        + f"<details><summary>Chunks ({len(chunks)})</summary>"
+        + _table(chunks, ["chunk", "start", "end", "rows", "bytes", "compressed", "subruns"], left=1) + "</details>"
+        + (f"<details><summary>Inputs ({len(inputs)})</summary>"
+           + _table(inputs, ["file", "content hash", "lineage hash", "rows"]) + "</details>"
            if inputs and all(len(r) == 4 for r in inputs) else "")
         + "</body></html>\n")
 
 
-def write_summary(data_path, output) -> None:
-    """Write the HTML summary of the file at ``data_path`` to ``output`` (atomically)."""
-    write_atomic(output, render_html(summary(data_path)).encode("utf-8"))
+def write_summary(data_path, output, figures=()) -> None:
+    """Write the HTML summary of the file at ``data_path``, with the PNG ``figures`` embedded,
+    to ``output`` (atomically)."""
+    write_atomic(output, render_html(summary(data_path), figures).encode("utf-8"))

@@ -17,7 +17,7 @@ module             what                                                         
 ``registry``       ``StraxDataType``: strax-made and imported types in a registry   no
 ``provider``       ``plugins(project)``: the provider the ``strax:`` section names    no
 ``format``         strax's on-disk format (codecs, folders, run documents)          no
-``cli``            ``python -m superruns.straxio import|export``                    no
+``cli``            ``superruns import|export|runs`` (an entry point of the CLI)     no
 =================  ===============================================================  ============
 
 This package sits above the core: nothing outside it imports it (tests/unit/test_architecture.py).

@@ -1,45 +1,62 @@
-"""``python -m superruns.straxio import|export|runs ...`` (see docs/strax.md)."""
+"""The strax bridge's commands: ``superruns import``, ``export`` and ``runs`` (registered
+through the entry point group ``superruns.commands``, pyproject.toml), also as
+``python -m superruns.straxio import|export|runs``; and the internal commands another
+environment's interpreter runs for the workflow (``describe``, ``job``, ``run-documents``).
+See docs/strax.md."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from ..base.errors import EXPECTED_ERRORS
 from .format import COMPRESSORS
-from .registry import StraxBridgeError
 
-__all__ = ["main"]
+__all__ = ["main", "register"]
 
 
-def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m superruns.straxio",
-                                     description="Import strax DataDirectories, export runs to them.")
-    parser.add_argument("--config", default=os.environ.get("SUPERRUNS_CONFIG", "config/config.yaml"),
-                        help="the workflow's config.yaml (default: %(default)s)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    imp = sub.add_parser("import", help="strax folders -> {data_dir}/{run}/{data_type}-{hash}; runs added to the registry")
+def register(commands) -> None:
+    """``superruns import``, ``export`` and ``runs``: the entry point ``superruns.commands``
+    (pyproject.toml) hands this the ``superruns`` command's sub-parsers."""
+    imp = commands.add_parser("import", help="strax DataDirectory folders -> {data_dir}/{run}/{data_type}-{hash}; "
+                              "runs added to the registry")
     imp.add_argument("strax_dir")
     imp.add_argument("--runs", nargs="*", help="strax run ids (default: all); NEW=RUN or NEW=RUN:START:END "
-                     "to rename or cut (ns)")
+                     "to rename or cut (START, END in int ns since the epoch)")
     imp.add_argument("--data-types", nargs="*", help="default: all; DT=HASH to choose a lineage hash")
     imp.add_argument("--overwrite", action="store_true")
-    exp = sub.add_parser("export", help="a run or superrun -> strax DataDirectory folders and run document")
+    exp = commands.add_parser("export", help="a run or superrun -> strax DataDirectory folders and run document")
     exp.add_argument("run_id")
     exp.add_argument("data_types", nargs="+")
     exp.add_argument("strax_dir")
     exp.add_argument("--compressor", default="blosc", choices=COMPRESSORS)
     exp.add_argument("--overwrite", action="store_true")
-    runs = sub.add_parser("runs", help="the run registry from the strax Context of the config's run_registry "
-                          "(docs/strax.md): what is cached, or --refresh to fetch the run documents again")
+    runs = commands.add_parser("runs", help="the run registry from the strax Context of the config's "
+                               "run_registry (docs/strax.md): what is cached, or --refresh to fetch the "
+                               "run documents again")
     runs.add_argument("--refresh", action="store_true", help="fetch the run documents again and rewrite the cache")
-    documents = sub.add_parser("run-documents", help=argparse.SUPPRESS)   # for run_registry.python (rundb.py)
-    documents.add_argument("request")
-    describe = sub.add_parser("describe", help=argparse.SUPPRESS)   # for strax.python (external.py)
-    describe.add_argument("spec")
-    job = sub.add_parser("job", help=argparse.SUPPRESS)             # rule strax_produce in strax.python
-    job.add_argument("spec")
+    for command, work in ((imp, _import), (exp, _export), (runs, _runs)):
+        command.set_defaults(run=_with_project(work))
+
+
+def _with_project(work):
+    def run(args, out) -> int:
+        from ..cli.common import project_of
+
+        work(project_of(args), args, out)
+        return 0
+
+    return run
+
+
+def parser() -> argparse.ArgumentParser:
+    """``python -m superruns.straxio``: the same commands as ``superruns import|export|runs``."""
+    parser = argparse.ArgumentParser(prog="python -m superruns.straxio",
+                                     description="Import strax DataDirectories, export runs to them "
+                                     "(also: superruns import|export|runs).")
+    parser.add_argument("--config", default=None,
+                        help="the workflow's config.yaml (default: $SUPERRUNS_CONFIG or config/config.yaml)")
+    register(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     return parser
 
 
@@ -78,6 +95,8 @@ def _run_spec(item: str):
         run, start, end = parts
         return new_id, (run, int(start), int(end))
     except ValueError:
+        from .registry import StraxBridgeError
+
         raise StraxBridgeError(f"--runs {item!r}: give NEW=RUN or NEW=RUN:START:END "
                                "(START and END in int ns)") from None
 
@@ -88,7 +107,7 @@ def _data_types_spec(items: list[str]):
     return {dt: h for dt, _, h in pairs} if all(h for _, _, h in pairs) else [dt for dt, _, _ in pairs]
 
 
-def _import(project, args) -> None:
+def _import(project, args, out) -> None:
     from .importer import import_directory
 
     runs = dict(_run_spec(item) for item in args.runs) if args.runs else None
@@ -97,28 +116,28 @@ def _import(project, args) -> None:
                                runs_file=project.config["runs"], overwrite=args.overwrite)
     for r in results:
         print(f"{'kept' if r.skipped else 'imported'} {r.run_id}/{r.data_type} "
-              f"({r.n_rows} rows, lineage {r.lineage_hash})")
+              f"({r.n_rows} rows, lineage {r.lineage_hash})", file=out)
 
 
-def _export(project, args) -> None:
+def _export(project, args, out) -> None:
     from .exporter import export_run
 
     for folder in export_run(project, args.run_id, args.data_types, args.strax_dir,
                              compressor=args.compressor, overwrite=args.overwrite):
-        print(f"exported {folder}")
+        print(f"exported {folder}", file=out)
 
 
-def _runs(project, args) -> None:
+def _runs(project, args, out) -> None:
     from .rundb import cache_path, refresh_runs
 
     if args.refresh:
         doc = refresh_runs(project)
         print(f"{len(doc['runs'])} runs from {doc['source']['context']} in {cache_path(project)}; added: "
               f"{', '.join(doc['added']) or 'none'}; removed: {', '.join(doc['removed']) or 'none'}; "
-              f"skipped documents: {len(doc['skipped'])}")
+              f"skipped documents: {len(doc['skipped'])}", file=out)
         return
     runs = project.runs
-    print(f"{len(runs)} runs in {runs.source}")
+    print(f"{len(runs)} runs in {runs.source}", file=out)
 
 
 def _run_documents(args) -> int:
@@ -136,20 +155,22 @@ def _run_documents(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    """``python -m superruns.straxio import|export ...`` (see docs/strax.md). Error policy as in
-    the jobs: an expected error is one line and exit status 1; any other keeps its traceback."""
-    args = parser().parse_args(argv)
-    if args.command in ("describe", "job"):
-        return _internal(args)
-    if args.command == "run-documents":
-        return _run_documents(args)
-    from ..project import Project
+#: What another environment's interpreter runs for the workflow (external.py, rundb.py), by
+#: ``python -m superruns.straxio NAME ARGUMENT``: not commands for people, so not in --help.
+INTERNAL = {"describe": _internal, "job": _internal, "run-documents": _run_documents}
 
+
+def main(argv=None) -> int:
+    """``python -m superruns.straxio import|export|runs ...`` (as ``superruns import`` ...), and
+    the internal commands. Error policy as in the jobs: an expected error is one line and exit
+    status 1; any other keeps its traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in INTERNAL:
+        name, argument = (argv + [""])[:2]
+        return INTERNAL[name](argparse.Namespace(command=name, spec=argument, request=argument))
+    args = parser().parse_args(argv)
     try:
-        project = Project.from_file(args.config)
-        {"import": _import, "export": _export, "runs": _runs}[args.command](project, args)
+        return args.run(args, sys.stdout)
     except EXPECTED_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    return 0

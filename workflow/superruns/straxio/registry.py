@@ -124,7 +124,7 @@ class StraxDataType(Plugin):
 
     def compute(self, inputs, config, span):
         how = {"context": "the strax Context of the config's strax: section (rule strax_produce)",
-               "imported": "an import: python -m superruns.straxio import STRAX_DIR --runs RUN",
+               "imported": "an import: superruns import STRAX_DIR --runs RUN",
                "in_place": "strax, in a folder of strax.directories (read in place)"}[self.origin]
         raise StraxOnlyError(f"{self.provides} of run {span.run_id} comes from strax: make it by {how}")
 
@@ -141,8 +141,8 @@ def imported_data_type(project, data_type: str) -> StraxDataType:
                                  origin="imported", lineage=md["lineage"],
                                  chunk_target_size_mb=md.get("chunk_target_size_mb") or 200)
     raise StraxBridgeError(f"strax.imported lists {data_type!r}, but no run of {project.config['runs']} has a "
-                     f"{data_type} file in {project.data_dir}. Import it first (python -m "
-                     "superruns.straxio import STRAX_DIR --config CONFIG), or remove it from strax.imported.")
+                     f"{data_type} file in {project.data_dir}. Import it first (superruns "
+                     "--config CONFIG import STRAX_DIR), or remove it from strax.imported.")
 
 
 def in_place_data_type(project, data_type: str, index) -> StraxDataType:

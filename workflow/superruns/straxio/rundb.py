@@ -12,7 +12,7 @@ The Context's ``select_runs`` gives every regular run's document (name, number, 
 mode, source, tags); they become the project's :class:`~superruns.model.runs.RunRegistry`, so
 ``query:``, data quality and the lock use them exactly as ``runs.yaml``. The documents are
 cached in ``cache`` (JSON, marked as ours, with where they came from): the first use fetches
-them, later uses read the cache, and ``python -m superruns.straxio runs --refresh`` fetches them
+them, later uses read the cache, and ``superruns runs --refresh`` fetches them
 again (then the lock tells which query superruns the new runs change). Documents that cannot
 be runs (no start or end, a superrun, an id strax would refuse) are listed in the cache as
 skipped, with the reason. With ``python``, the Context is made in that interpreter (its
@@ -72,7 +72,7 @@ def _read_cache(path: Path) -> dict | None:
         doc = json.loads(path.read_text())
     except ValueError as error:
         raise StraxBridgeError(f"{path}: not valid JSON ({error}); remove it and fetch the run documents again: "
-                               "python -m superruns.straxio runs --refresh") from None
+                               "superruns runs --refresh") from None
     if not isinstance(doc, dict) or doc.get("format") != CACHE_FORMAT:
         raise StraxBridgeError(f"{path} is not a run-document cache of superruns: move it away, or set "
                                "run_registry.cache to another file")
@@ -97,7 +97,7 @@ def refresh_runs(project, *, quiet: bool = True) -> dict:
     doc.update(added=sorted(set(runs) - before), removed=sorted(before - set(runs)))
     if not quiet:
         print(f"superruns: run registry: {len(runs)} runs from strax Context {spec['context']} written to {path} "
-              f"({len(skipped)} documents skipped); refresh: python -m superruns.straxio runs --refresh",
+              f"({len(skipped)} documents skipped); refresh: superruns runs --refresh",
               file=sys.stderr)
     return doc
 
