@@ -2,7 +2,12 @@
 # give are relative to data_dir (the Snakefile includes these rules with it as prefix:).
 import re
 
-from superruns.orchestration.chains import external_inputs, plan_chains, runs_pattern
+from superruns.orchestration.chains import (
+    ANY_RUN,
+    external_inputs,
+    plan_runs,
+    process_constraints,
+)
 from superruns.orchestration.jobs import in_snakemake
 from superruns.orchestration.resources import memory_estimate_for_paths
 from superruns.storage.layout import LINEAGE_PATTERN
@@ -22,10 +27,12 @@ def alternatives(names):
 
 
 wildcard_constraints:
-    # Not an alternation of every run id: Snakemake applies global constraints to every
-    # output and log pattern, O(runs) each time (dry run of 10,000 subruns: 25 s -> 8 s).
-    run=r"(?!_)[^/]+",
-    superrun=alternatives(PROJECT.definitions.names),
+    # None names every run or superrun: Snakemake copies a constraint into every output and
+    # log pattern and rewrites those for every job, so a constraint's length is paid per job
+    # (superruns.orchestration.chains.MAX_NAMED_RUNS). An unknown name is refused by the
+    # rules' input functions (Project.check_known), naming the file to define it in.
+    run=ANY_RUN,
+    superrun=r"_[^/]+",
     data_type=alternatives(PROJECT.registry),
     selection=alternatives(config["selections"]),
     # Data files are {run}/{data_type}-{lineage} (superruns.storage.layout): one per processing version.
@@ -36,8 +43,11 @@ wildcard_constraints:
 MADE_TYPES = [dt for dt in PROJECT.registry if PROJECT.registry[dt].made_by_workflow]
 
 
-# One job per run (superruns.orchestration.chains): the chains of the runs none or all of whose files exist.
-CHAINS = plan_chains(PROJECT, config["job_layout"])
+# One job per run (superruns.orchestration.chains): the chains of the runs none or all of whose
+# files exist, each with how its rule matches exactly its runs; the rest go to `process`.
+PLAN = plan_runs(PROJECT, config["job_layout"])
+CHAINS = PLAN.chains
+PROCESS_CONSTRAINTS = process_constraints(PLAN, PROJECT.registry)
 
 
 def chain_rule_name(chain):
@@ -49,10 +59,22 @@ def chain_rule_name(chain):
 CHAIN_INPUTS = external_inputs(PROJECT.registry, CHAINS[0].hashes) if CHAINS else []
 
 
-def chain_inputs(wildcards):
-    """The same run's files that its chain reads but does not make itself."""
-    PROJECT.check_known(wildcards.run)
-    return {dep: data_file(wildcards.run, dep) for dep in CHAIN_INPUTS}
+def chain_inputs(chain):
+    """The input of a chain's rule: the same run's files that its chain reads but does not
+    make itself; for a run of another chain that the rule's pattern matches (a guarded
+    chain, superruns.orchestration.chains.RunMatch), a file no rule makes, so that Snakemake
+    leaves the rule to the run's own. Nothing (no function to call per job) when neither.
+    """
+    if not CHAIN_INPUTS and not chain.match.guarded:
+        return []
+
+    def inputs(wildcards):
+        if not chain.admits(wildcards.run):
+            return {"not_this_chain": f"{wildcards.run}/.not-{chain_rule_name(chain)}"}
+        PROJECT.check_known(wildcards.run)
+        return {dep: data_file(wildcards.run, dep) for dep in CHAIN_INPUTS}
+
+    return unpack(inputs)
 
 
 def data_file(run_id, data_type):
