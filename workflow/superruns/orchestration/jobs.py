@@ -1,8 +1,10 @@
 """What the Snakemake jobs run: one job each, all through one wrapper, :func:`run_job`.
 
 The ``run:`` rules (run_chain, process, superrun) call these functions through
-:func:`in_snakemake`, in a thread of Snakemake's own process (``force-use-threads``,
-profiles/default); the scripts under ``scripts/`` only hand the ``snakemake`` object to them.
+:func:`in_snakemake`, from a thread of Snakemake's own process (``force-use-threads``,
+profiles/default), which hands the job to a worker process forked from it
+(:mod:`superruns.orchestration.workers`: all the cores, no interpreter lock shared); the
+scripts under ``scripts/`` only hand the ``snakemake`` object to them.
 So everything here is reachable from tests without Snakemake. :func:`run_job` gives every job
 its log file, its timing and the error policy (:func:`error_policy`); every data file a job
 writes gets a provenance record in its metadata (:meth:`Job.provenance`).
@@ -18,6 +20,7 @@ import logging
 import sys
 import threading
 import time
+import traceback
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -50,9 +53,18 @@ class JobFailed(RuntimeError):
     escape its job-done callback and leave the scheduler waiting)."""
 
 
+class JobError(RuntimeError):
+    """A bug in a job that a worker process ran: the worker's traceback, in the message."""
+
+
+#: Set in a worker process (superruns.orchestration.workers): its jobs behave as in a thread.
+_IN_WORKER = False
+
+
 def in_thread() -> bool:
-    """Whether this job runs in a thread of Snakemake's process, not in a process of its own."""
-    return threading.current_thread() is not threading.main_thread()
+    """Whether this job runs in Snakemake's process (a thread of it, or one of its worker
+    processes), not in a process of its own: its errors are raised, not exits."""
+    return _IN_WORKER or threading.current_thread() is not threading.main_thread()
 
 
 @contextmanager
@@ -174,12 +186,60 @@ class Job:
         return {"provenance": record(self.project, run_id, data_type, inputs, rule=self.rule)}
 
 
+#: Imported in Snakemake's process before it forks the first worker (superruns.orchestration.workers).
+JOB_MODULES = ("numpy", "blosc2", "numba", "superruns.build.processing", "superruns.build.concatenation",
+               "superruns.build.provenance", "superruns.storage.reader", "superruns.storage.writer")
+
+
 def in_snakemake(job_function: Callable, project: Project, **smk) -> None:
-    """Run ``job_function`` (e.g. :func:`process_job`) for a ``run:`` rule, in Snakemake's own
-    process (a thread of it with ``--force-use-threads``): handed the Snakefile's Project and
-    the job's ``input``, ``output``, ``params``, ``wildcards``, ``log`` and ``rule``, as a
-    script job gets them."""
-    job_function(SimpleNamespace(project=project, config=project.config, **smk))
+    """Run ``job_function`` (e.g. :func:`process_job`) for a ``run:`` rule, handed the
+    Snakefile's Project and the job's ``input``, ``output``, ``params``, ``wildcards``, ``log``
+    and ``rule``, as a script job gets them. From a thread of Snakemake's process (with
+    ``--force-use-threads``), in a worker process forked from it (config ``job_processes``:
+    ``workers``, the default; ``threads`` runs it in the thread, ``fork`` in a fresh fork per
+    job), where whatever the job raises fails this job only (:class:`JobFailed`)."""
+    mode = project.config.get("job_processes", "workers")
+    if mode != "threads" and in_thread() and not _IN_WORKER:
+        _in_worker_process(job_function, project, smk, keep=mode == "workers")
+    else:
+        job_function(SimpleNamespace(project=project, config=project.config, **smk))
+
+
+def _in_worker_process(job_function: Callable, project: Project, smk: dict, keep: bool) -> None:
+    from .workers import WorkerDied, plain_job, pool_for
+
+    try:
+        status, text = pool_for(project, run_in_worker, JOB_MODULES, keep).run(job_function, plain_job(smk))
+    except WorkerDied as died:
+        line = f"{smk.get('rule')} job: {died}"
+        log_path = smk.get("log")[0] if smk.get("log") else None
+        if log_path:
+            with open(log_path, "a") as log_file:
+                log_file.write(line + "\n")
+        raise JobFailed(line) from None
+    if status == "failed":
+        raise JobFailed(text)
+    if status == "error":
+        raise JobError(f"{smk.get('rule')} job, in a worker process:\n{text}")
+
+
+def run_in_worker(job_function: Callable, project: Project, plain: dict) -> tuple[str, str]:
+    """A job in a worker process (:mod:`superruns.orchestration.workers`): ``("done", "")``,
+    ``("failed", its one line)`` (:class:`JobFailed`, or anything not an ``Exception`` it
+    raised), or ``("error", traceback)`` for a bug."""
+    global _IN_WORKER
+    from .workers import restore_job
+
+    _IN_WORKER = True
+    try:
+        job_function(SimpleNamespace(project=project, config=project.config, **restore_job(plain)))
+    except JobFailed as failed:
+        return "failed", str(failed)
+    except Exception:
+        return "error", traceback.format_exc()
+    except BaseException as error:      # SystemExit, KeyboardInterrupt: this job's failure, no more
+        return "failed", f"the job raised {type(error).__name__} ({error!r}), which no job may raise"
+    return "done", ""
 
 
 def run_job(smk, work: Callable[[Job], None]) -> None:
