@@ -8,7 +8,7 @@ from superruns.orchestration.chains import (
     plan_runs,
     process_constraints,
 )
-from superruns.orchestration.jobs import in_snakemake
+from superruns.orchestration.jobs import in_snakemake, refuse_own_process
 from superruns.orchestration.resources import memory_estimate_for_paths
 from superruns.storage.layout import LINEAGE_PATTERN
 from superruns.project import Project
@@ -163,6 +163,11 @@ def summary_input(wildcards):
 
 
 def run_here(job_function, rule, **job):
-    """Run a job (superruns.orchestration.jobs) in this process, with the Snakefile's Project: in a thread of
-    Snakemake's own process with --force-use-threads (profiles/default)."""
+    """Run a job (superruns.orchestration.jobs) from a thread of Snakemake's own process
+    (--force-use-threads, profiles/default), its work in a worker process forked from it, with
+    the Snakefile's Project. A job Snakemake started as a local process of its own (a host
+    without that flag) is refused with the line to add (not run in seconds of start-up).
+    """
+    if workflow.subprocess_exec:
+        refuse_own_process(rule)
     in_snakemake(job_function, PROJECT, rule=rule, **job)

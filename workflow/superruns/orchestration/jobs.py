@@ -53,6 +53,25 @@ class JobFailed(RuntimeError):
     escape its job-done callback and leave the scheduler waiting)."""
 
 
+class OwnProcessError(SuperrunsError, RuntimeError):
+    """A ``run:`` job that Snakemake started as a process of its own on this machine."""
+
+
+#: What makes Snakemake run the ``run:`` jobs in its own process (profiles/default sets it).
+IN_PROCESS = "--force-use-threads"
+
+
+def refuse_own_process(rule: str | None) -> None:
+    """A ``run:`` job Snakemake started as a local process of its own (no ``force-use-threads``:
+    a host workflow, which does not load our profiles/default) parses the whole workflow again,
+    seconds per job: refuse, with the one line to add, rather than run that slowly."""
+    raise OwnProcessError(
+        f"rule {rule}: Snakemake started this job as a process of its own, which reads the whole "
+        f"workflow again for each job (seconds each); superruns' jobs run in Snakemake's process: "
+        f"add {IN_PROCESS} to the snakemake command (or `force-use-threads: true` to your workflow "
+        "profile)")
+
+
 class JobError(RuntimeError):
     """A bug in a job that a worker process ran: the worker's traceback, in the message."""
 
@@ -191,6 +210,18 @@ JOB_MODULES = ("numpy", "blosc2", "numba", "superruns.build.processing", "superr
                "superruns.build.provenance", "superruns.storage.reader", "superruns.storage.writer")
 
 
+def prepare_workers() -> None:
+    """What every worker would do first, done once in Snakemake's process before the first
+    fork: the jobs' imports, and the code's version that provenance records (two git calls)."""
+    import importlib
+
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+    from ..build.provenance import code_version
+
+    code_version()
+
+
 def in_snakemake(job_function: Callable, project: Project, **smk) -> None:
     """Run ``job_function`` (e.g. :func:`process_job`) for a ``run:`` rule, handed the
     Snakefile's Project and the job's ``input``, ``output``, ``params``, ``wildcards``, ``log``
@@ -209,7 +240,7 @@ def _in_worker_process(job_function: Callable, project: Project, smk: dict, keep
     from .workers import WorkerDied, plain_job, pool_for
 
     try:
-        status, text = pool_for(project, run_in_worker, JOB_MODULES, keep).run(job_function, plain_job(smk))
+        status, text = pool_for(project, run_in_worker, prepare_workers, keep).run(job_function, plain_job(smk))
     except WorkerDied as died:
         line = f"{smk.get('rule')} job: {died}"
         log_path = smk.get("log")[0] if smk.get("log") else None

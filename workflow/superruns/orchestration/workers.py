@@ -8,8 +8,8 @@ at once, and ``--cores 2`` did about 1.1 cores of work (issue 26). Here a job's 
 the job to a worker process and waits for it without the lock. A worker is forked from
 Snakemake's process when a job finds none idle (so at most as many as jobs run at once,
 ``--cores``), after the modules jobs use are imported (once, in Snakemake's process), and
-serves job after job until Snakemake's process ends: it has the imports and the Project by
-the fork, and keeps what it loads (numba's kernels) for its next jobs. Candidates measured
+serves job after job until Snakemake's process ends: it has the imports, the Project and what
+jobs compute once (the code's version, for provenance) by the fork, and keeps what it loads (numba's kernels) for its next jobs. Candidates measured
 against it (a fresh fork per job, threads): docs/design.md, section 13.
 
 A job that fails in a worker fails its job and nothing else (issue 22's isolation):
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import atexit
 import gc
-import importlib
 import os
 import queue
 import signal
@@ -122,8 +121,8 @@ class Pool:
     """The worker processes of one Project, forked from this process on demand; with
     ``keep=False`` a fresh one per job (a candidate measured, not the default)."""
 
-    def __init__(self, project, runner: Callable, preload: tuple[str, ...] = (), keep: bool = True):
-        self.project, self.runner, self.preload, self.keep = project, runner, preload, keep
+    def __init__(self, project, runner: Callable, prepare: Callable | None = None, keep: bool = True):
+        self.project, self.runner, self.prepare, self.keep = project, runner, prepare, keep
         self.idle: list[Worker] = []
         self.alive: set[Worker] = set()
         self.lock = threading.Lock()
@@ -167,9 +166,9 @@ class Pool:
 
     def _fork(self) -> Worker:
         """In the forker thread (:class:`_Forker`): a new worker."""
-        for module in self.preload:          # once, here: every worker has them by the fork
-            importlib.import_module(module)
-        self.preload = ()
+        if self.prepare is not None:         # once, here: every worker has it by the fork
+            self.prepare()
+            self.prepare = None
         ours, theirs = Pipe()
         gc.freeze()                          # the workers' collections leave our objects alone
         try:
@@ -287,11 +286,12 @@ def _reap() -> None:
             _how_it_ended(worker.pid)
 
 
-def pool_for(project, runner: Callable, preload: tuple[str, ...] = (), keep: bool = True) -> Pool:
+def pool_for(project, runner: Callable, prepare: Callable | None = None, keep: bool = True) -> Pool:
     """The pool of ``project`` (one per Project of this process: a host may include this
-    workflow twice)."""
+    workflow twice). ``prepare`` runs in this process before the first worker is forked (the
+    jobs' imports, what they compute once), ``runner`` in a worker for each job."""
     with _POOLS_LOCK:
         pool = _POOLS.get(id(project))
         if pool is None or pool.project is not project:
-            pool = _POOLS[id(project)] = Pool(project, runner, preload, keep)
+            pool = _POOLS[id(project)] = Pool(project, runner, prepare, keep)
         return pool
