@@ -12,7 +12,9 @@ timed), its CPU time (user + system of it and all its children, ``os.wait4``) an
 * ``one process``: the same job functions one after the other in one Python process
   (``python -m benchmarks.campaign``): the work without Snakemake;
 * ``two processes``: the runs dealt to two plain processes, then the superrun
-  (``--processes 2``): the same work on the 2 cores.
+  (``--processes 2``): the same work on the 2 cores;
+* ``bare``: Snakemake alone, the same jobs without their work (:mod:`benchmarks.bare`: jobs
+  that write empty files, our profile's settings): its bookkeeping, the floor under ours.
 
 Implementations alternate (A B C ... A B C ...), after one warm-up each; medians.
 
@@ -28,7 +30,7 @@ import shutil
 import statistics
 import sys
 
-from . import workspace
+from . import bare, workspace
 from .plan_bench import measure
 
 TARGET = f"{workspace.CAMPAIGN_SUPERRUN}/event_info"
@@ -36,12 +38,15 @@ TARGET = f"{workspace.CAMPAIGN_SUPERRUN}/event_info"
 
 def commands(root) -> dict[str, list[str]]:
     smk = [workspace.SNAKEMAKE, "-s", workspace.snakefile(), "--cores", "2", TARGET]
+    floor = [workspace.SNAKEMAKE, "-s", str(bare.write_bare(root)), "--cores", "2", *bare.FLAGS,
+             "--scheduler-subsample", "100"]
     return {
         "workers": smk,
         "threads": [*smk, "--config", "job_processes=threads"],
         "fork": [*smk, "--config", "job_processes=fork"],
         "one process": [sys.executable, "-m", "benchmarks.campaign", str(root)],
         "two processes": [sys.executable, "-m", "benchmarks.campaign", str(root), "--processes", "2"],
+        "bare": floor,
     }
 
 
@@ -85,7 +90,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.campaign_bench", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, nargs="+", default=[50, 200, 1000])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", nargs="+", help="some of: workers, threads, fork, one process, two processes")
+    parser.add_argument("--only", nargs="+", help="some of: workers, threads, fork, one process, two processes, bare")
     parser.add_argument("--code", default="snapshot", help="as python -m benchmarks --code")
     args = parser.parse_args(argv)
     description = workspace.use_code(args.code)

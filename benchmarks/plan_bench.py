@@ -12,7 +12,7 @@ per 100 runs, every superrun's ``event_info`` the default target. Two states:
 Each measurement is the whole command in a fresh process (``os.wait4``: its CPU time, user +
 system, and its peak RSS); ours and the bare one alternate, after one warm-up each. The
 table gives medians, the ratio ours / bare of the medians (CPU and wall), and the growth
-from the smallest size to each (``log(t / t0) / log(n / n0)``: 1.0 is linear).
+from the size before (``log(t / t0) / log(n / n0)`` of the CPU times: 1.0 is linear).
 
     .venv/bin/python -m benchmarks.plan_bench                        # 1,000 / 10,000 / 30,000
     .venv/bin/python -m benchmarks.plan_bench --sizes 1000 --repeat 5
@@ -80,13 +80,13 @@ def median(runs: list[dict], key: str) -> float:
 
 def table(results: dict[tuple[int, str], dict[str, list[dict]]]) -> list[str]:
     lines = ["| runs | state | ours CPU s | ours wall s | bare CPU s | bare wall s | ratio CPU | ratio wall "
-             "| ours peak RSS MB | bare peak RSS MB | growth CPU ours (bare) |",
+             "| ours peak RSS MB | bare peak RSS MB | growth of CPU, ours (bare) |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
-    first: dict[str, tuple[int, dict]] = {}
+    before: dict[str, tuple[int, dict]] = {}
     for (n, state), runs in sorted(results.items(), key=lambda item: (item[0][1], item[0][0])):
         ours, floor = runs["ours"], runs.get("bare")
-        first.setdefault(state, (n, runs))
-        n0, runs0 = first[state]
+        n0, runs0 = before.get(state, (n, runs))
+        before[state] = (n, runs)
         growth = ""
         if n != n0:
             growth = "{:.2f}".format(math.log(median(ours, "cpu") / median(runs0["ours"], "cpu")) / math.log(n / n0))

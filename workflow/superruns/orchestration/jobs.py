@@ -103,10 +103,23 @@ def error_policy(report: Callable[[str], None]):
 
 class _LogFile(logging.FileHandler):
     """The job's log file; when it cannot be written (a full disk holds it too) the line still
-    reaches stderr through the other handler, without logging's own traceback."""
+    reaches stderr through the other handler, without logging's own traceback -- also when the
+    file is flushed and closed at the job's end (whose error would replace the job's own)."""
 
     def handleError(self, record) -> None:
         pass
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:
+            pass
 
 
 def _log_to(log_path: str | None) -> None:
