@@ -57,7 +57,8 @@ CONFIG_SOURCE = SNAKEMAKE_CONFIG if STANDALONE else MODULE_CONFIG
 # host including this workflow does not load: there one job per data type unless it opts in.
 JOB_LAYOUT_DEFAULT = "per_run" if STANDALONE else "per_data_type"
 # A configuration that cannot be used (invalid, or whose registry cannot be made: a data type
-# provided twice, a strax Context that cannot be loaded) stops here with its one-line message.
+# provided twice, a strax Context that cannot be loaded) or a definition that cannot be (a
+# broken rule, a locked query whose runs changed) stops here with its one-line message.
 try:
     DATA_DIR = os.path.normpath(validate_config(config, CONFIG_SOURCE)["data_dir"])
     PROJECT = Project(

@@ -2,8 +2,13 @@
 # give are relative to data_dir (the Snakefile includes these rules with it as prefix:).
 import re
 
-from superruns.orchestration.chains import external_inputs, plan_chains, runs_pattern
-from superruns.orchestration.jobs import in_snakemake
+from superruns.orchestration.chains import (
+    ANY_RUN,
+    external_inputs,
+    plan_runs,
+    process_constraints,
+)
+from superruns.orchestration.jobs import in_snakemake, refuse_own_process
 from superruns.orchestration.resources import memory_estimate_for_paths
 from superruns.storage.freshness import made_with
 from superruns.storage.layout import LINEAGE_PATTERN
@@ -23,10 +28,12 @@ def alternatives(names):
 
 
 wildcard_constraints:
-    # Not an alternation of every run id: Snakemake applies global constraints to every
-    # output and log pattern, O(runs) each time (dry run of 10,000 subruns: 25 s -> 8 s).
-    run=r"(?!_)[^/]+",
-    superrun=alternatives(PROJECT.definitions.names),
+    # None names every run or superrun: Snakemake copies a constraint into every output and
+    # log pattern and rewrites those for every job, so a constraint's length is paid per job
+    # (superruns.orchestration.chains.MAX_NAMED_RUNS). An unknown name is refused by the
+    # rules' input functions (Project.check_known), naming the file to define it in.
+    run=ANY_RUN,
+    superrun=r"_[^/]+",
     data_type=alternatives(PROJECT.registry),
     selection=alternatives(config["selections"]),
     # Data files are {run}/{data_type}-{lineage} (superruns.storage.layout): one per processing version.
@@ -37,8 +44,11 @@ wildcard_constraints:
 MADE_TYPES = [dt for dt in PROJECT.registry if PROJECT.registry[dt].made_by_workflow]
 
 
-# One job per run (superruns.orchestration.chains): the chains of the runs none or all of whose files exist.
-CHAINS = plan_chains(PROJECT, config["job_layout"])
+# One job per run (superruns.orchestration.chains): the chains of the runs none or all of whose
+# files exist, each with how its rule matches exactly its runs; the rest go to `process`.
+PLAN = plan_runs(PROJECT, config["job_layout"])
+CHAINS = PLAN.chains
+PROCESS_CONSTRAINTS = process_constraints(PLAN, PROJECT.registry)
 
 
 def chain_rule_name(chain):
@@ -51,10 +61,22 @@ def chain_rule_name(chain):
 CHAIN_INPUTS = external_inputs(PROJECT.registry, CHAINS[0].hashes) if CHAINS else []
 
 
-def chain_inputs(wildcards):
-    """The same run's files that its chain reads but does not make itself."""
-    PROJECT.check_known(wildcards.run)
-    return {dep: data_file(wildcards.run, dep) for dep in CHAIN_INPUTS}
+def chain_inputs(chain):
+    """The input of a chain's rule: the same run's files that its chain reads but does not
+    make itself; for a run of another chain that the rule's pattern matches (a guarded
+    chain, superruns.orchestration.chains.RunMatch), a file no rule makes, so that Snakemake
+    leaves the rule to the run's own. Nothing (no function to call per job) when neither.
+    """
+    if not CHAIN_INPUTS and not chain.match.guarded:
+        return []
+
+    def inputs(wildcards):
+        if not chain.admits(wildcards.run):
+            return {"not_this_chain": f"{wildcards.run}/.not-{chain_rule_name(chain)}"}
+        PROJECT.check_known(wildcards.run)
+        return {dep: data_file(wildcards.run, dep) for dep in CHAIN_INPUTS}
+
+    return unpack(inputs)
 
 
 def data_file(run_id, data_type):
@@ -167,9 +189,14 @@ def summary_input(wildcards):
 
 
 def run_here(job_function, rule, **job):
-    """Run a job (superruns.orchestration.jobs) in this process, with the Snakefile's Project: in a thread of
-    Snakemake's own process with --force-use-threads (profiles/default). The lock's entries
-    locked on first use are written before the first job (a host's run has no onstart: of ours).
+    """Run a job (superruns.orchestration.jobs) from a thread of Snakemake's own process
+    (--force-use-threads, profiles/default), its work in a worker process forked from it, with
+    the Snakefile's Project. A job Snakemake started as a local process of its own (a host
+    without that flag) is refused with the line to add (not run in seconds of start-up). The
+    lock's entries locked on first use are written before the first job (a host's run has no
+    onstart: of ours).
     """
+    if workflow.subprocess_exec:
+        refuse_own_process(rule)
     PROJECT.write_lock()
     in_snakemake(job_function, PROJECT, rule=rule, **job)

@@ -14,13 +14,13 @@ for chain in CHAINS:
         name:
             chain_rule_name(chain)
         input:
-            unpack(chain_inputs),
+            chain_inputs(chain),
         output:
             **chain.outputs(),
         log:
             f"logs/run_chain/{{run}}-{chain.key}.log",
         wildcard_constraints:
-            run=runs_pattern(chain.runs),
+            run=chain.match.constraint,
         # Batched on clusters: the profiles' group-components put 20 runs into one batch job.
         group:
             "runs"
@@ -49,6 +49,7 @@ rule process:
     log:
         "logs/process/{run}/{data_type}-{lineage}.log",
     wildcard_constraints:
+        **PROCESS_CONSTRAINTS,
         data_type=alternatives(MADE_TYPES),
     params:
         made_with=lambda wildcards: run_made_with(wildcards.run, wildcards.data_type),

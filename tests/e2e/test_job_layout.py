@@ -80,9 +80,17 @@ def test_a_single_data_type_is_still_a_target(tmp_path):
     assert all(f"8/{data_type} in" in log.read_text() for data_type in TYPES)
 
 
-def test_a_run_with_files_goes_one_data_type_at_a_time(tmp_path):
+# Each rule matches exactly its runs: by naming the few (or the few others), or past
+# SUPERRUNS_MAX_NAMED_RUNS on both sides none, the chain's input function then refusing the
+# others (superruns.orchestration.chains.RunMatch). Both ways plan and build the same.
+NAMED_OR_GUARDED = pytest.mark.parametrize("named", ["1000", "0"], ids=["named", "guarded"])
+
+
+@NAMED_OR_GUARDED
+def test_a_run_with_files_goes_one_data_type_at_a_time(tmp_path, monkeypatch, named):
     """Once some of a run's files exist, its one job is not planned again: only what is
     missing or out of date is made, and no existing file is rewritten."""
+    monkeypatch.setenv("SUPERRUNS_MAX_NAMED_RUNS", named)
     flow = Workflow(tmp_path)
     flow.write(RUNS, SUPERRUNS)
     flow.snakemake("8/event_info")
@@ -102,8 +110,10 @@ def test_a_run_with_files_goes_one_data_type_at_a_time(tmp_path):
     assert jobs_of(dry.stdout + dry.stderr) == {"process": 1}
 
 
-def test_runs_of_other_per_run_option_values_get_a_rule_each(tmp_path):
+@NAMED_OR_GUARDED
+def test_runs_of_other_per_run_option_values_get_a_rule_each(tmp_path, monkeypatch, named):
     """Per-run defaults give runs different lineage hashes: one chain rule per set of hashes."""
+    monkeypatch.setenv("SUPERRUNS_MAX_NAMED_RUNS", named)
     flow = Workflow(tmp_path)
     flow.write(RUNS, SUPERRUNS, {"peak_min_channels": {"default_per_run": [[0, 2], [9, 3]]}})
     dry = flow.snakemake("-n", "_both/event_info")

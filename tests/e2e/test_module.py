@@ -102,8 +102,9 @@ def write_host(root: Path, *, module: str, prefix: str | None, rename: bool, imp
     (root / "size.py").write_text(SCRIPT)
 
 
-def run_host(root: Path, *targets: str) -> str:
-    result = subprocess.run([str(SNAKEMAKE), "--cores", "2", *targets], cwd=root,
+def run_host(root: Path, *targets: str, flag: str = "--force-use-threads") -> str:
+    """The host's snakemake with the one flag our jobs need (the README's line)."""
+    result = subprocess.run([str(SNAKEMAKE), "--cores", "2", flag, *targets], cwd=root,
                             capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -186,3 +187,16 @@ def test_host_without_prefix_and_renaming(tmp_path):
     assert_host_read_our_superrun(root, ours_at(root, "data"))
     # Up to date for Snakemake: nothing moved between the run and this dry run.
     assert "Nothing to be done" in run_host(root, "-n")
+
+
+def test_host_without_the_flag_is_refused_with_the_line_to_add(tmp_path):
+    """Without --force-use-threads Snakemake would start each of our jobs as a process of its
+    own, reading the whole workflow again: our jobs refuse, naming the flag, and write nothing."""
+    root = tmp_path / "host"
+    write_host(root, module="sr", prefix=None, rename=False, import_line="import superruns")
+    result = subprocess.run([str(SNAKEMAKE), "--cores", "2"], cwd=root, capture_output=True, text=True,
+                            timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "OwnProcessError" in output and "add --force-use-threads to the snakemake command" in output
+    assert not any(path.is_file() and "-" in path.name for path in (root / "data").rglob("*") if "logs" not in path.parts)

@@ -93,9 +93,11 @@ def portable_config(project: ProjectView) -> dict:
         except ValueError:
             return str(path)
 
-    # job_layout says how the work is cut into jobs, not what is computed: files built in
-    # either layout hold the same data (tests/e2e/test_job_layout.py), and so does their record.
-    config = {key: value for key, value in project.config.items() if key not in ("base_dir", "job_layout")}
+    # job_layout and job_processes say how the work is cut into jobs and where they run, not
+    # what is computed: files built either way hold the same data (tests/e2e/test_job_layout.py),
+    # and so does their record.
+    config = {key: value for key, value in project.config.items()
+              if key not in ("base_dir", "job_layout", "job_processes")}
     for key in ("data_dir", "runs", "dq_dir", "lock"):   # project.PATH_KEYS
         if key in config:
             config[key] = relative(config[key])

@@ -1,8 +1,10 @@
 """What the Snakemake jobs run: one job each, all through one wrapper, :func:`run_job`.
 
 The ``run:`` rules (run_chain, process, superrun) call these functions through
-:func:`in_snakemake`, in a thread of Snakemake's own process (``force-use-threads``,
-profiles/default); the scripts under ``scripts/`` only hand the ``snakemake`` object to them.
+:func:`in_snakemake`, from a thread of Snakemake's own process (``force-use-threads``,
+profiles/default), which hands the job to a worker process forked from it
+(:mod:`superruns.orchestration.workers`: all the cores, no interpreter lock shared); the
+scripts under ``scripts/`` only hand the ``snakemake`` object to them.
 So everything here is reachable from tests without Snakemake. :func:`run_job` gives every job
 its log file, its timing and the error policy (:func:`error_policy`); every data file a job
 writes gets a provenance record in its metadata (:meth:`Job.provenance`).
@@ -18,6 +20,7 @@ import logging
 import sys
 import threading
 import time
+import traceback
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -50,9 +53,37 @@ class JobFailed(RuntimeError):
     escape its job-done callback and leave the scheduler waiting)."""
 
 
+class OwnProcessError(SuperrunsError, RuntimeError):
+    """A ``run:`` job that Snakemake started as a process of its own on this machine."""
+
+
+#: What makes Snakemake run the ``run:`` jobs in its own process (profiles/default sets it).
+IN_PROCESS = "--force-use-threads"
+
+
+def refuse_own_process(rule: str | None) -> None:
+    """A ``run:`` job Snakemake started as a local process of its own (no ``force-use-threads``:
+    a host workflow, which does not load our profiles/default) parses the whole workflow again,
+    seconds per job: refuse, with the one line to add, rather than run that slowly."""
+    raise OwnProcessError(
+        f"rule {rule}: Snakemake started this job as a process of its own, which reads the whole "
+        f"workflow again for each job (seconds each); superruns' jobs run in Snakemake's process: "
+        f"add {IN_PROCESS} to the snakemake command (or `force-use-threads: true` to your workflow "
+        "profile)")
+
+
+class JobError(RuntimeError):
+    """A bug in a job that a worker process ran: the worker's traceback, in the message."""
+
+
+#: Set in a worker process (superruns.orchestration.workers): its jobs behave as in a thread.
+_IN_WORKER = False
+
+
 def in_thread() -> bool:
-    """Whether this job runs in a thread of Snakemake's process, not in a process of its own."""
-    return threading.current_thread() is not threading.main_thread()
+    """Whether this job runs in Snakemake's process (a thread of it, or one of its worker
+    processes), not in a process of its own: its errors are raised, not exits."""
+    return _IN_WORKER or threading.current_thread() is not threading.main_thread()
 
 
 @contextmanager
@@ -94,10 +125,23 @@ def _log_cause(error: BaseException) -> None:
 
 class _LogFile(logging.FileHandler):
     """The job's log file; when it cannot be written (a full disk holds it too) the line still
-    reaches stderr through the other handler, without logging's own traceback."""
+    reaches stderr through the other handler, without logging's own traceback -- also when the
+    file is flushed and closed at the job's end (whose error would replace the job's own)."""
 
     def handleError(self, record) -> None:
         pass
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:
+            pass
 
 
 def _log_to(log_path: str | None) -> None:
@@ -201,12 +245,36 @@ class Job:
         return {"provenance": record(self.project, run_id, data_type, inputs, rule=self.rule)}
 
 
+#: Imported in Snakemake's process before it forks the first worker (superruns.orchestration.workers).
+JOB_MODULES = ("numpy", "blosc2", "numba", "superruns.build.processing", "superruns.build.concatenation",
+               "superruns.build.provenance", "superruns.storage.reader", "superruns.storage.writer")
+
+
+def prepare_workers() -> None:
+    """What every worker would do first, done once in Snakemake's process before the first
+    fork: the jobs' imports, and the code's version that provenance records (two git calls)."""
+    import importlib
+
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+    from ..build.provenance import code_version
+
+    code_version()
+
+
 def in_snakemake(job_function: Callable, project: Project, **smk) -> None:
-    """Run ``job_function`` (e.g. :func:`process_job`) for a ``run:`` rule, in Snakemake's own
-    process (a thread of it with ``--force-use-threads``): handed the Snakefile's Project and
-    the job's ``input``, ``output``, ``params``, ``wildcards``, ``log`` and ``rule``, as a
-    script job gets them. Whatever escapes the job's own error policy and is not an
-    ``Exception`` fails the job as :class:`JobFailed` (see :func:`error_policy`)."""
+    """Run ``job_function`` (e.g. :func:`process_job`) for a ``run:`` rule, handed the
+    Snakefile's Project and the job's ``input``, ``output``, ``params``, ``wildcards``, ``log``
+    and ``rule``, as a script job gets them. From a thread of Snakemake's process (with
+    ``--force-use-threads``), in a worker process forked from it (config ``job_processes``:
+    ``workers``, the default; ``threads`` runs it in the thread, ``fork`` in a fresh fork per
+    job), where whatever the job raises fails this job only (:class:`JobFailed`). In a thread,
+    whatever escapes the job's own error policy and is not an ``Exception`` fails the job as
+    :class:`JobFailed` too (see :func:`error_policy`)."""
+    mode = project.config.get("job_processes", "workers")
+    if mode != "threads" and in_thread() and not _IN_WORKER:
+        _in_worker_process(job_function, project, smk, keep=mode == "workers")
+        return
     try:
         job_function(SimpleNamespace(project=project, config=project.config, **smk))
     except Exception:
@@ -215,6 +283,43 @@ def in_snakemake(job_function: Callable, project: Project, **smk) -> None:
         if not in_thread():
             raise
         raise JobFailed(f"job of rule {smk.get('rule')} raised {type(error).__name__} ({error!r})") from None
+
+
+def _in_worker_process(job_function: Callable, project: Project, smk: dict, keep: bool) -> None:
+    from .workers import WorkerDied, plain_job, pool_for
+
+    try:
+        status, text = pool_for(project, run_in_worker, prepare_workers, keep).run(job_function, plain_job(smk))
+    except WorkerDied as died:
+        line = f"{smk.get('rule')} job: {died}"
+        log_path = smk.get("log")[0] if smk.get("log") else None
+        if log_path:
+            with open(log_path, "a") as log_file:
+                log_file.write(line + "\n")
+        raise JobFailed(line) from None
+    if status == "failed":
+        raise JobFailed(text)
+    if status == "error":
+        raise JobError(f"{smk.get('rule')} job, in a worker process:\n{text}")
+
+
+def run_in_worker(job_function: Callable, project: Project, plain: dict) -> tuple[str, str]:
+    """A job in a worker process (:mod:`superruns.orchestration.workers`): ``("done", "")``,
+    ``("failed", its one line)`` (:class:`JobFailed`, or anything not an ``Exception`` it
+    raised), or ``("error", traceback)`` for a bug."""
+    global _IN_WORKER
+    from .workers import restore_job
+
+    _IN_WORKER = True
+    try:
+        job_function(SimpleNamespace(project=project, config=project.config, **restore_job(plain)))
+    except JobFailed as failed:
+        return "failed", str(failed)
+    except Exception:
+        return "error", traceback.format_exc()
+    except BaseException as error:      # SystemExit, KeyboardInterrupt: this job's failure, no more
+        return "failed", f"the job raised {type(error).__name__} ({error!r}), which no job may raise"
+    return "done", ""
 
 
 def run_job(smk, work: Callable[[Job], None]) -> None:

@@ -296,10 +296,14 @@ class Project:
         :meth:`superruns.model.plugins.Plugin.lineage_key`)."""
         from ..model.lineage import lineage_hash
 
+        known = self.__dict__.setdefault("_run_lineage_hashes", {})    # a plan asks per job
+        if (run_id, data_type) in known:
+            return known[run_id, data_type]
         key = (data_type, self.registry[data_type].lineage_key(self, run_id))
         cache = self.__dict__.setdefault("_lineage_hashes", {})
         if key not in cache:
             cache[key] = lineage_hash(self.lineage(run_id, data_type))
+        known[run_id, data_type] = cache[key]
         return cache[key]
 
     def current_lineage_hash(self, run_id: str, data_type: str, asked: str) -> str:

@@ -17,11 +17,12 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["LINEAGE_PATTERN", "data_file_name", "selection_path", "parse_data_file_name", "place_of", "relative_path",
+__all__ = ["LINEAGE_CHAR", "LINEAGE_PATTERN", "data_file_name", "selection_path", "parse_data_file_name", "place_of", "relative_path",
            "scan_run", "stored_versions", "stored_in_run"]
 
 #: A lineage hash in a file name (strax's: base32, lowercase, 10 characters; any length here).
-LINEAGE_PATTERN = r"[a-z0-9]+"
+LINEAGE_CHAR = r"[a-z0-9]"
+LINEAGE_PATTERN = LINEAGE_CHAR + "+"
 _NAME_RE = re.compile(rf"(?P<data_type>[^./\s-][^/\s-]*)-(?P<lineage>{LINEAGE_PATTERN})")
 
 
