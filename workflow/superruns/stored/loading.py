@@ -88,7 +88,8 @@ def missing_message(project: Project, run_id: str, data_type: str, path) -> str:
     versions = sorted(project.stored_versions(run_id, data_type))
     others = (f" Stored in other lineages: {', '.join(versions)} (read one with lineage=HASH)."
               if versions else "")
-    return (f"No {data_type} for {run_id}: {path} does not exist. Build it with "
+    where = project.remote.url(path) if project.remote is not None else path
+    return (f"No {data_type} for {run_id}: {where} does not exist. Build it with "
             f"`snakemake --cores all {run_id}/{data_type}` or superruns.make.{others}")
 
 
@@ -98,10 +99,10 @@ def open_files(project: Project, run_id: str, data_types: list[str], lineage: st
     files = []
     for data_type in data_types:
         path, wanted = locate(project, run_id, data_type, lineage)
-        if not path.exists():
+        if not project.data_exists(path):
             project.check_known(run_id)
             raise LoadError(missing_message(project, run_id, data_type, path))
-        data = DataFile(path)
+        data = project.open_data(path)
         check_identity(data, run_id, data_type, wanted, reader="load")
         files.append(data)
     kinds = {f.metadata["data_kind"] for f in files}
@@ -209,10 +210,10 @@ def is_stored(project: Project, run_id: str, data_type: str, lineage: str | None
     path, wanted = locate(project, run_id, data_type, lineage) if lineage != ANY else (None, None)
     if path is None:
         return bool(project.stored_versions(run_id, data_type))
-    if not path.exists():
+    if not project.data_exists(path):
         return False
     try:
-        check_identity(DataFile(path), run_id, data_type, wanted, reader="load")
+        check_identity(project.open_data(path), run_id, data_type, wanted, reader="load")
     except SuperrunsError:
         return False
     return True

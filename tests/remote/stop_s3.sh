@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Stop the S3 server (moto) that start_s3.sh started (exactly the PID it recorded: TERM, then
+# KILL). Keeps $DIR (its log) for a look after a failure.
+set -uo pipefail
+DIR=${SUPERRUNS_S3_DIR:-/tmp/superruns-s3}
+f=$DIR/pid
+[ -f "$f" ] || exit 0
+pid=$(cat "$f")
+if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    echo "stop_s3: stopped moto ($pid)" >&2
+fi
+rm -f "$f"
+exit 0
