@@ -1,5 +1,6 @@
 """The ``superruns`` command: list runs and superruns, show a definition, inspect and verify
-files, a campaign's status, and old processing versions removed (clean)."""
+files, a campaign's status, what a superrun still needs (recover), and old processing
+versions removed (clean)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..base.errors import EXPECTED_ERRORS, SuperrunsError
 from ..base.files import os_error_message
 from ..base.times import format_ns
 from ..project import Project
+from .recover import add_recover_command, recover_command
 
 
 def built_data_types(project: Project, run_id: str) -> list[str]:
@@ -141,6 +143,7 @@ def parser() -> argparse.ArgumentParser:
         "status 1 if any differs (changes nothing)")
     diff.add_argument("names", nargs="*", metavar="NAME", help="default: every locked one")
     add_campaign_commands(commands)
+    add_recover_command(commands)
     return p
 
 
@@ -363,6 +366,8 @@ def main(argv=None, out=None) -> int:
             return lock_command(args, out)
         if args.command in ("status", "clean", "migrate"):
             return campaign(args, out)
+        if args.command == "recover":
+            return recover_command(args, out)
         result = inspect(args)
     except EXPECTED_ERRORS as error:
         print(f"superruns {args.command}: {error_text(error)}", file=sys.stderr)
