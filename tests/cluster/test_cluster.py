@@ -15,6 +15,7 @@ with a shared filesystem would.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -110,7 +111,10 @@ def test_profile_options_are_snakemake_options():
     from snakemake.cli import get_argument_parser
 
     known = {opt for action in get_argument_parser()._actions for opt in action.option_strings}
-    for name in ("default", "slurm", "htcondor"):
+    names = ["default", "slurm", "htcondor"]
+    if all(importlib.util.find_spec(f"snakemake_storage_plugin_{p}") for p in ("xrootd", "s3")):
+        names.append("remote")             # the remote extra's plugins
+    for name in names:
         unknown = {key for key in load_profile(name) if f"--{key}" not in known}
         assert not unknown, f"profiles/{name}: not Snakemake options: {unknown}"
 

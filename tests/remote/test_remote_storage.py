@@ -74,14 +74,26 @@ def remote(request, tmp_path):
     if request.param == "xrootd":
         prefix = f"{request.getfixturevalue('xrootd_url')}//{folder}"
         section = {"provider": "xrootd", "prefix": prefix}
-        args = ["--storage-xrootd-max-requests-per-second", "1000"]
+        args = []
     else:
         endpoint = request.getfixturevalue("s3_endpoint")
         prefix = f"s3://superruns-test/{folder}"
         section = {"provider": "s3", "prefix": prefix, "endpoint_url": endpoint}
         args = ["--storage-s3-endpoint-url", endpoint, "--storage-s3-access-key", "test",
                 "--storage-s3-secret-key", "test"]
-    return section, ["--default-storage-provider", section["provider"], "--default-storage-prefix", prefix, *args]
+    # profiles/remote: the plugins' rate limits (the XRootD plugin's own is 1 request/s).
+    return section, ["--profile", str(REPO / "profiles" / "remote"), "--default-storage-provider",
+                     section["provider"], "--default-storage-prefix", prefix, *args]
+
+
+def test_storage_settings_that_disagree_with_remote_are_refused(tmp_path):
+    """Parsing only (no server): jobs would write where superruns.load does not look."""
+    flow = Workflow(tmp_path)
+    flow.write(RUNS, SUPERRUNS, remote={"provider": "xrootd", "prefix": "root://127.0.0.1:1//nowhere"})
+    result = flow.snakemake("--dry-run", "_all/event_info", check=False)
+    assert result.returncode == 1
+    assert "RemoteError" in result.stderr and "--default-storage-provider xrootd --default-storage-prefix " \
+        "root://127.0.0.1:1//nowhere" in result.stderr, result.stderr[-2000:]
 
 
 def data_files(root: Path) -> list[str]:

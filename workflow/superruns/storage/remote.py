@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from .format import REBUILD, DataCorrupted, DataFileMissing, StorageError
 
 __all__ = ["PROVIDERS", "RemoteError", "RemoteSettings", "Source", "XRootDSource", "S3Source", "RemoteStore",
-           "check_snakemake_storage"]
+           "check_snakemake_storage", "rucio_did", "parse_rucio_did"]
 
 PROVIDERS = ("xrootd", "s3")
 
@@ -281,3 +281,30 @@ def check_snakemake_storage(section: dict | None, provider: str | None, prefix: 
             f"was started with {shown}. Fix: snakemake --default-storage-provider {wanted.provider} "
             f"--default-storage-prefix {wanted.prefix} (profiles/{wanted.provider} sets the provider and its "
             "rate limit), or change remote: in the config.")
+
+
+# -- names in catalogues -------------------------------------------------------------------------------
+# A data file is {run_id}/{data_type}-{lineage_hash}; strax names the same folder
+# {run_id}-{data_type}-{lineage_hash}. A superrun's name starts with `_`, which Rucio's default
+# name rule refuses as a DID's first character (^[A-Za-z0-9][A-Za-z0-9.\-_]{1,250}$). Registered
+# in a catalogue, a superrun's files are named `superrun-{name without its _}-...`: run ids hold
+# no `-`, so no run's name can take that form, and the mapping is one to one.
+SUPERRUN_DID_PREFIX = "superrun-"
+
+
+def rucio_did(run_id: str, data_type: str, lineage_hash: str, scope: str) -> str:
+    """``scope:name`` of a data file in a Rucio catalogue; ``name`` never starts with ``_``."""
+    folder = SUPERRUN_DID_PREFIX + run_id[1:] if run_id.startswith("_") else run_id
+    return f"{scope}:{folder}-{data_type}-{lineage_hash}"
+
+
+def parse_rucio_did(did: str) -> tuple[str, str, str]:
+    """``(run_id, data_type, lineage_hash)`` of a DID :func:`rucio_did` made."""
+    _, _, name = did.rpartition(":")
+    superrun = name.startswith(SUPERRUN_DID_PREFIX)
+    parts = name[len(SUPERRUN_DID_PREFIX):].split("-") if superrun else name.split("-")
+    if len(parts) != 3 or not all(parts) or name.startswith("_"):
+        raise ValueError(f"{did!r} is not a superruns DID ({{scope}}:{{run}}-{{data_type}}-{{lineage hash}}, "
+                         f"a superrun as {SUPERRUN_DID_PREFIX}{{name without its _}})")
+    run_id = "_" + parts[0] if superrun else parts[0]
+    return run_id, parts[1], parts[2]
