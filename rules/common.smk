@@ -43,7 +43,12 @@ CHAINS = plan_chains(PROJECT, config["job_layout"])
 # The batch group of every chain rule on a cluster (config chain_group, default runs; null or
 # "none": one batch job per run, e.g. SLURM array tasks). Not the profile's `groups:`: Snakemake
 # applies it by rule name, and run_chain_<key> rules come and go with the option periods.
-CHAIN_GROUP = None if str(config["chain_group"]).lower() in ("none", "null", "") else config["chain_group"]
+CHAIN_GROUP = (
+    None
+    if str(config["chain_group"]).lower() in ("none", "null", "")
+    else config["chain_group"]
+)
+
 
 def chain_rule_name(chain):
     """run_chain, or run_chain_<key> for each further set of lineage hashes (option periods)."""
