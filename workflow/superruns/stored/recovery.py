@@ -183,7 +183,8 @@ def format_recover(result: dict) -> list[str]:
     width = max(len(dt) for dt in result["data_types"]) + 2
     lines.append(f"{'data type':<{width}}" + "".join(f"{s:>22}" for s in RECOVER_STATES))
     for data_type, entry in result["data_types"].items():
-        cells = [f"{c['runs']} runs {c['livetime']:.1f} s" for c in entry["summary"].values()]
+        cells = [f"{c['runs']} run{'' if c['runs'] == 1 else 's'} {c['livetime']:.1f} s"
+                 for c in entry["summary"].values()]
         lines.append(f"{data_type:<{width}}" + "".join(f"{c:>22}" for c in cells))
         for state in (FAILED, STALE, MISSING):
             for part in entry["parts"][state]:
