@@ -23,6 +23,7 @@ from superruns.storage.remote import (
     check_snakemake_storage,
     parse_rucio_did,
     rucio_did,
+    snakemake_storage_args,
 )
 from superruns.storage.remote_file import TAIL_BYTES, RemoteDataFile
 
@@ -124,6 +125,14 @@ def test_remote_paths_and_snakemake_settings(tmp_path):
     with pytest.raises(RemoteError, match="was started with --default-storage-provider s3 --default-storage-prefix "
                                           "s3://other"):
         check_snakemake_storage(section, "s3", "s3://other")
+
+
+def test_make_puts_every_file_where_remote_says():
+    assert snakemake_storage_args(None) == []
+    args = snakemake_storage_args({"provider": "s3", "prefix": "s3://b/p/", "endpoint_url": "http://127.0.0.1:9000"})
+    assert args == ["--default-storage-provider", "s3", "--default-storage-prefix", "s3://b/p",
+                    "--storage-s3-max-requests-per-second", "1000", "--storage-s3-endpoint-url", "http://127.0.0.1:9000"]
+    check_snakemake_storage({"provider": "s3", "prefix": "s3://b/p/"}, args[1], args[3])   # what the Snakefile checks
 
 
 names = st.one_of(st.from_regex(f"^{RUN_ID_PATTERN}$", fullmatch=True),

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from .format import REBUILD, DataCorrupted, DataFileMissing, StorageError
 
 __all__ = ["PROVIDERS", "RemoteError", "RemoteSettings", "Source", "XRootDSource", "S3Source", "RemoteStore",
-           "check_snakemake_storage", "rucio_did", "parse_rucio_did"]
+           "check_snakemake_storage", "snakemake_storage_args", "rucio_did", "parse_rucio_did"]
 
 PROVIDERS = ("xrootd", "s3")
 
@@ -308,3 +308,20 @@ def parse_rucio_did(did: str) -> tuple[str, str, str]:
                          f"a superrun as {SUPERRUN_DID_PREFIX}{{name without its _}})")
     run_id = "_" + parts[0] if superrun else parts[0]
     return run_id, parts[1], parts[2]
+
+
+#: The storage plugins' request rate that profiles/remote sets (the XRootD plugin's own is 1/s).
+MAX_REQUESTS_PER_SECOND = 1000
+
+
+def snakemake_storage_args(section: dict | None) -> list[str]:
+    """The Snakemake options that put every file where the config's ``remote:`` says (what
+    :func:`superruns.make` adds), with profiles/remote's rate limit; none without ``remote:``."""
+    if not section:
+        return []
+    settings = RemoteSettings.from_config(section)
+    args = ["--default-storage-provider", settings.provider, "--default-storage-prefix", settings.prefix,
+            f"--storage-{settings.provider}-max-requests-per-second", str(MAX_REQUESTS_PER_SECOND)]
+    if settings.endpoint_url:
+        args += ["--storage-s3-endpoint-url", settings.endpoint_url]
+    return args
