@@ -9,9 +9,10 @@ Two parts:
   sbatch), and the cost every batch job pays before its work, measured: one job's Snakemake
   process parsing the workflow of N runs (`--cores 1 -n` of one run's file, wall and CPU).
 * **run** (needs the test cluster, tests/cluster/start_slurm.sh, SLURM_CONF set): the same
-  campaign of `--small` runs (default 40, 5 s each) built on the 2-node cluster with each
-  layout: wall and CPU of Snakemake (the submit side), sbatch calls (counted by an sbatch shim
-  on PATH), and the batch jobs SLURM ran.
+  campaign of `--runs` runs (default 40, 5 s each) built on the 2-node cluster with each
+  layout (groups of `--per-group` runs, default 5, so that both layouts fill the 4 slots): wall,
+  CPU of the batch jobs (the children's CPU of both slurmd), CPU of Snakemake (the submit side),
+  sbatch calls (counted by an sbatch shim on PATH), and the batch jobs SLURM ran.
 
     .venv/bin/python benchmarks/cluster_layout_bench.py plan              # 10,000 runs, ~3 min
     SLURM_CONF=/tmp/superruns-slurm/slurm.conf .venv/bin/python benchmarks/cluster_layout_bench.py run
@@ -124,28 +125,50 @@ def sbatch_shim(root: Path) -> tuple[Path, Path]:
     return folder, log
 
 
-def run(n_runs: int, repeat: int) -> None:
+def nodes_cpu() -> float:
+    """CPU seconds of every finished batch job on the test cluster so far: the children's CPU
+    (cutime + cstime) of both slurmd (each job step is its child, its processes reaped below it)."""
+    total, pids = 0.0, Path(os.environ.get("SUPERRUNS_SLURM_DIR", "/tmp/superruns-slurm")) / "pids"
+    for node in ("sr-node1", "sr-node2"):
+        fields = Path(f"/proc/{(pids / node).read_text().strip()}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def build_on_cluster(layout: str, n_runs: int, per_group: int) -> tuple[float, float, float, int, int]:
+    """(wall, submit-side CPU, batch jobs' CPU, sbatch calls, SLURM jobs or array tasks) of one build."""
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
+        root = Path(tmp)
+        write_campaign(root, n_runs)
+        shim, log = sbatch_shim(root)
+        env = dict(os.environ, PATH=f"{shim}:{os.environ['PATH']}")
+        extra = ["--group-components", f"runs={per_group}"] if layout == "groups" else []
+        command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), *extra, "--profile", str(profiles(root)[layout]),
+                   *TEST_CLUSTER, "_all/event_info"]
+        jobs_before = nodes_cpu()
+        result, wall, cpu = timed(command, root, env)
+        time.sleep(2)                       # the last job step reaped
+        jobs_cpu = nodes_cpu() - jobs_before
+        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+        out = result.stdout + result.stderr
+        tasks = len(re.findall(r"submitted with SLURM jobid", out)) if layout == "groups" else \
+            sum(stats_table(out).values())
+        return wall, cpu, jobs_cpu, len(log.read_text().split()), tasks
+
+
+def run(n_runs: int, repeat: int, per_group: int) -> None:
     results = {}
     for _ in range(repeat):
         for layout in ("groups", "arrays"):
-            with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
-                root = Path(tmp)
-                write_campaign(root, n_runs)
-                shim, log = sbatch_shim(root)
-                env = dict(os.environ, PATH=f"{shim}:{os.environ['PATH']}")
-                command = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--profile", str(profiles(root)[layout]),
-                           *TEST_CLUSTER, "_all/event_info"]
-                result, wall, cpu = timed(command, root, env)
-                assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-                calls = len(log.read_text().split())
-                tasks = len(re.findall(r"submitted with SLURM jobid", result.stdout + result.stderr))
-                results.setdefault(layout, []).append((wall, cpu, calls, tasks))
-    print(f"\n{n_runs} runs x 5 s + 1 superrun on the 2-node test cluster (2 CPUs a node), median of {repeat}\n")
-    print("| layout | wall | Snakemake CPU (submit side) | sbatch calls | submissions Snakemake logged |")
-    print("|---|---|---|---|---|")
+            results.setdefault(layout, []).append(build_on_cluster(layout, n_runs, per_group))
+    print(f"\n{n_runs} runs x 5 s + 1 superrun on the 2-node test cluster (2 CPUs a node, one 2-core machine), "
+          f"groups of {per_group} runs; median of {repeat}\n")
+    print("| layout | wall | CPU of the batch jobs | CPU of Snakemake (submit side) | sbatch calls | "
+          "batch jobs (jobs or array tasks) |")
+    print("|---|---|---|---|---|---|")
     for layout, rows in results.items():
-        wall, cpu = statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)
-        print(f"| {layout} | {wall:.0f} s | {cpu:.0f} s | {rows[0][2]} | {rows[0][3]} |")
+        wall, cpu, jobs = (statistics.median(r[i] for r in rows) for i in range(3))
+        print(f"| {layout} | {wall:.0f} s | {jobs:.0f} s | {cpu:.0f} s | {rows[0][3]} | {rows[0][4]} |")
 
 
 def main() -> None:
@@ -153,11 +176,12 @@ def main() -> None:
     parser.add_argument("part", choices=["plan", "run"])
     parser.add_argument("--runs", type=int, default=None, help="plan: 10000; run: 40")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--per-group", type=int, default=5, help="run: runs per group job (so groups fill the slots)")
     args = parser.parse_args()
     if args.part == "plan":
         plan(args.runs or 10_000, args.repeat)
     else:
-        run(args.runs or 40, args.repeat)
+        run(args.runs or 40, args.repeat, args.per_group)
 
 
 if __name__ == "__main__":

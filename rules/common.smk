@@ -92,6 +92,8 @@ def wait_for_selections(superrun):
     those selections are written: let Snakemake build them first (a checkpoint)."""
     for name in PROJECT.selections_needed(superrun):
         checkpoints.select_events.get(selection=name)
+        # On remote storage (config remote:) the events file is there: copy it to its path.
+        PROJECT.fetch_selection(name)
 
 
 def subrun_files(wildcards):

@@ -21,17 +21,9 @@ if [ -f "$DIR/slurm.conf" ] && [ -f "$DIR/pids/slurmctld" ]; then
     fi
 fi
 
+. "$(dirname "$0")/../support/stop_pid.sh"
 for name in sr-node1 sr-node2 slurmd slurmctld munged; do
-    f=$DIR/pids/$name
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-        echo "stop_slurm: stopped $name ($pid)" >&2
-    fi
-    rm -f "$f"
+    stop_pid "$name" "$DIR/pids/$name"
 done
 # The namespaces this script's start made (their veth ends go with them), and the bridge.
 if [ -f "$DIR/netns" ]; then

@@ -3,7 +3,7 @@
 # remote-storage tests (tests/remote/).
 #
 #   bash tests/remote/start_s3.sh        # start, check
-#   bash tests/remote/stop_s3.sh         # stop exactly the server this script started
+#   bash tests/remote/stop_servers.sh    # stop exactly the servers the start scripts started
 #
 # Prints at the end what the tests read: export SUPERRUNS_TEST_S3=http://127.0.0.1:PORT
 # moto keeps its buckets in memory (gone when it stops); any access key is accepted (the tests
@@ -29,7 +29,7 @@ if alive && answers; then
     echo "export SUPERRUNS_TEST_S3=$URL"
     exit 0
 fi
-if [ -f "$DIR/pid" ]; then bash "$(dirname "$0")/stop_s3.sh" >/dev/null 2>&1 || true; fi
+if [ -f "$DIR/pid" ]; then . "$(dirname "$0")/../support/stop_pid.sh"; stop_pid moto "$DIR/pid" >/dev/null 2>&1 || true; fi
 mkdir -p "$DIR"
 setsid "$PY" -m moto.server -H 127.0.0.1 -p "$PORT" </dev/null >>"$DIR/moto.log" 2>&1 &
 echo $! >"$DIR/pid"

@@ -2,7 +2,7 @@
 # Start an XRootD server on 127.0.0.1 for the remote-storage tests (tests/remote/).
 #
 #   bash tests/remote/start_xrootd.sh     # install (once), configure, start, check
-#   bash tests/remote/stop_xrootd.sh      # stop exactly the server this script started
+#   bash tests/remote/stop_servers.sh     # stop exactly the servers the start scripts started
 #
 # Prints at the end what the tests read: export SUPERRUNS_TEST_XROOTD=root://127.0.0.1:PORT/
 # The server exports $SUPERRUNS_XROOTD_DIR/export (default /tmp/superruns-xrootd/export) as its
@@ -34,7 +34,7 @@ if alive && answers; then
     echo "export SUPERRUNS_TEST_XROOTD=$URL"
     exit 0
 fi
-if [ -f "$DIR/pid" ]; then bash "$(dirname "$0")/stop_xrootd.sh" >/dev/null 2>&1 || true; fi
+if [ -f "$DIR/pid" ]; then . "$(dirname "$0")/../support/stop_pid.sh"; stop_pid xrootd "$DIR/pid" >/dev/null 2>&1 || true; fi
 
 mkdir -p "$DIR/export" "$DIR/admin" "$DIR/run" "$DIR/log"
 USER_ARGS=()
@@ -52,7 +52,7 @@ all.pidpath $DIR/run
 oss.localroot $DIR/export
 xrd.allow host localhost
 CFG
-# In the foreground of its own session, its PID recorded for stop_xrootd.sh. The clients are the
+# In the foreground of its own session, its PID recorded for stop_servers.sh. The clients are the
 # tests on this machine, which connect to 127.0.0.1 (xrd.allow below refuses other hosts).
 setsid xrootd -c "$DIR/xrootd.cfg" -l "$DIR/log/xrootd.log" "${USER_ARGS[@]}" \
     </dev/null >>"$DIR/xrootd.out" 2>&1 &

@@ -28,8 +28,11 @@ from support.workflows import REPO, Workflow, run_entry
 
 SCRIPTS = REPO / "tests" / "remote"
 RUNS = {"000001": run_entry(0, 40), "000002": run_entry(60, 30), "000003": run_entry(120, 40)}
-SUPERRUNS = {"_pair": {"runs": ["000001", "000002"]}, "_all": {"runs": ["_pair", "000003"]}}
-TARGETS = [f"{run}/event_info" for run in RUNS] + ["_all/event_info", "_all/raw_records"]
+SUPERRUNS = {"_pair": {"runs": ["000001", "000002"]}, "_all": {"runs": ["_pair", "000003"]},
+             # defined by the events the workflow selects (a checkpoint), 1 ms around each
+             "_lowE": {"events": "data/selections/lowE.npy", "pad_ns": 1_000_000}}
+SELECTIONS = {"lowE": {"source": "_all", "data_type": "event_info", "cuts": {"s1_area": [3, 15]}}}
+TARGETS = [f"{run}/event_info" for run in RUNS] + ["_all/event_info", "_all/raw_records", "_lowE/event_info"]
 #: Small chunks, so the superrun has many frames a time range can skip.
 STORAGE = {"chunk_target_size_mb": 0.5}
 #: S3 credentials of the test server (moto accepts any).
@@ -38,33 +41,48 @@ S3_KEYS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DE
 pytestmark = [pytest.mark.e2e, pytest.mark.remote]
 
 
+SERVER_DIRS = {"xrootd": Path(os.environ.get("SUPERRUNS_XROOTD_DIR", "/tmp/superruns-xrootd")),
+               "s3": Path(os.environ.get("SUPERRUNS_S3_DIR", "/tmp/superruns-s3"))}
+
+
+def _running(name: str) -> bool:
+    pid = SERVER_DIRS[name] / "pid"
+    return pid.is_file() and Path(f"/proc/{pid.read_text().strip()}").exists()
+
+
 def _server(name: str, module: str, plugin: str):
+    """Start the server (its script keeps one it started before); yield its URL; stop it at the
+    end if this session started it."""
     if os.environ.get("SUPERRUNS_TEST_REMOTE") != "1":
         pytest.skip("remote storage tests: set SUPERRUNS_TEST_REMOTE=1 (tests/remote/start_*.sh start "
                     "the servers; as root on Debian the first time)")
     for needed in (module, plugin):
         if importlib.util.find_spec(needed) is None:
             pytest.skip(f"needs {needed}: pip install -e '.[test,remote]'")
+    running_before = _running(name)
     result = subprocess.run(["bash", str(SCRIPTS / f"start_{name}.sh")], capture_output=True, text=True,
                             timeout=300)
     if result.returncode != 0:
         pytest.fail(f"start_{name}.sh failed:\n{result.stdout}\n{result.stderr}")
-    return re.search(r"export \w+=(\S+)", result.stdout).group(1)
+    yield re.search(r"export \w+=(\S+)", result.stdout).group(1)
+    if not running_before:
+        stop = f'. "{REPO}/tests/support/stop_pid.sh"; stop_pid {name} "{SERVER_DIRS[name] / "pid"}"'
+        subprocess.run(["bash", "-c", stop], timeout=60)
 
 
 @pytest.fixture(scope="session")
 def xrootd_url():
-    yield _server("xrootd", "XRootD", "snakemake_storage_plugin_xrootd").rstrip("/")
+    yield from (url.rstrip("/") for url in _server("xrootd", "XRootD", "snakemake_storage_plugin_xrootd"))
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint():
-    endpoint = _server("s3", "moto", "snakemake_storage_plugin_s3")
-    import boto3
+    for endpoint in _server("s3", "moto", "snakemake_storage_plugin_s3"):
+        import boto3
 
-    os.environ.update(S3_KEYS)          # what the readers (boto3) and the plugin's jobs use
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="superruns-test")
-    yield endpoint
+        os.environ.update(S3_KEYS)          # what the readers (boto3) and the plugin's jobs use
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="superruns-test")
+        yield endpoint
 
 
 @pytest.fixture(params=["xrootd", "s3"])
@@ -106,18 +124,20 @@ def test_campaign_on_remote_storage_equals_local_build(remote, tmp_path):
     local, away = Workflow(tmp_path / "local"), Workflow(tmp_path / "remote")
     for flow, extra in ((local, {}), (away, {"remote": section})):
         flow.root.mkdir()
-        flow.write(RUNS, SUPERRUNS, storage=STORAGE, **extra)
+        flow.write(RUNS, SUPERRUNS, storage=STORAGE, selections=SELECTIONS, **extra)
     local.snakemake(*TARGETS)
     away.snakemake(*TARGETS, *storage_args)
 
     # Every file is on the server, none in the local data_dir, and each holds what the local
     # build's does: rows byte for byte, chunks, subruns, lineage.
     names = data_files(local.root)
-    assert len(names) == 3 * 7 + 2 * 2, names
+    assert len(names) == 3 * 7 + 2 * 2 + 1, names
     assert not data_files(away.root), "a job wrote into data_dir instead of remote storage"
     project = away.project()
     tree = project.remote.tree(project.data_dir)
-    assert sorted(f"{run}/{name}" for run, files in tree.items() if run != "logs" for name in files) == names
+    assert sorted(f"{run}/{name}" for run, files in tree.items() if run not in ("logs", "selections")
+                  for name in files) == names
+    assert tree["selections"] == ["lowE.npy"]
     for name in names:
         ours, theirs = DataFile(local.data / name), project.open_data(project.data_dir / name)
         assert theirs.metadata["lineage_hash"] == ours.metadata["lineage_hash"], name

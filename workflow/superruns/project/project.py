@@ -127,6 +127,9 @@ class Project:
     def definitions(self):
         from ..definitions import Definitions
 
+        if self.remote is not None:       # the workflow's selections, written to remote storage
+            for name in self.config["selections"]:
+                self.fetch_selection(name)
         # Definitions.load checks its files and folders itself (FIFOs, subfolders, symlinks).
         return Definitions.load(self.config["superruns"], self.runs, base_dir=self.base_dir,
                                 dq_dir=self.config["dq_dir"], lock=self.config["lock"])
@@ -211,6 +214,31 @@ class Project:
         from ..storage import DataFile
 
         return DataFile(path, **options)
+
+    def fetch_selection(self, name: str) -> bool:
+        """With ``remote:`` storage, copy the events file the workflow wrote for selection
+        ``name`` from there to its path in ``data_dir``, where the definitions of superruns
+        defined by ``events:`` read it (Snakemake's storage does not fill that path). Whether
+        there was one to copy."""
+        from ..base.atomic import write_atomic
+        from ..storage.format import DataFileMissing
+        from ..storage.layout import selection_path
+
+        if self.remote is None:
+            return False
+        path = selection_path(self.data_dir, name)
+        try:
+            source = self.remote.source(path)
+        except DataFileMissing:           # not selected yet (the checkpoint will write it)
+            return False
+        try:
+            data = source.read(0, source.size)
+        finally:
+            source.close()
+        if not path.is_file() or path.read_bytes() != data:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, data)
+        return True
 
     def data_exists(self, path) -> bool:
         return self.remote.exists(path) if self.remote is not None else Path(path).exists()

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..base.errors import SuperrunsError
 from ..project.lineages import current_lineages
-from .campaign_status import DONE, MISSING, STALE, campaign_members
+from .campaign_status import DONE, MISSING, STALE, asked_data_types, campaign_members
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -113,11 +113,7 @@ def _state(project: Project, run_id: str, data_type: str, lineage_of, stored: di
 def recover(project: Project, name: str, data_types=None) -> dict:
     """Per data type, the parts of ``name`` in each state, with livetimes and the targets."""
     project.check_known(name)
-    data_types = list(data_types or project.registry)
-    for data_type in data_types:
-        if data_type not in project.registry:
-            raise SuperrunsError(f"recover: unknown data type {data_type!r}; the registry knows "
-                                 f"{', '.join(sorted(project.registry))}")
+    data_types = asked_data_types(project, data_types, "recover")
     runs, superruns = campaign_members(project, name)
     livetime = leaf_livetimes(project, name) if project.is_superrun(name) else \
         {name: project.run_metadata(name)["livetime"]}
