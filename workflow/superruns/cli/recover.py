@@ -3,6 +3,7 @@ of each part, and a target list Snakemake can run (:mod:`superruns.stored.recove
 
 from __future__ import annotations
 
+import argparse
 import json
 
 from ..project import Project
@@ -20,14 +21,7 @@ def add_recover_command(commands) -> None:
                          help="only these data types (repeat it); default: all")
     recover.add_argument("--targets", metavar="FILE", default=None,
                          help="where to write the target list (default: {data_dir}/logs/recover/NAME.targets)")
-    recover.add_argument("--json", action="store_true", default=argparse_suppress(),
-                         help="print JSON for scripts")
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
+    recover.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts")
 
 
 def recover_command(args, out) -> int:
