@@ -2,7 +2,7 @@
 
 The workflow writes and reads remote files through Snakemake's storage plugins (they copy a
 job's inputs in and its outputs out: docs/remote.md). This module is the other side, what
-:func:`superruns.load`, :func:`superruns.iter_chunks`, ``status`` and ``recover`` use when
+:func:`superruns.load`, :func:`superruns.iter_chunks`, ``recover`` and the planning use when
 the configuration has a ``remote:`` section: where a file lies, listings, existence, one
 file's bytes by range (:class:`Source`); :mod:`.remote_file` reads data files through it.
 It imports no blosc2 (the Snakefile checks its storage settings with it when planning).
