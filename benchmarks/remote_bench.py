@@ -92,8 +92,10 @@ def build(where: str, n_runs: int) -> tuple[float, float, float]:
         server_before = process_cpu(pid_file) if pid_file else 0.0
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        result = subprocess.run([str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--cores", "2", *args,
+        # The storage options before --cores: some take several values and would swallow a target.
+        result = subprocess.run([str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), *args, "--cores", "2",
                                  "_all/event_info"], cwd=root, capture_output=True, text=True, env={**os.environ, **KEYS})
+        assert "_all/event_info" in result.stdout + result.stderr, "the target was not built"
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]

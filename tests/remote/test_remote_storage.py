@@ -180,3 +180,10 @@ def check_loads(local: Workflow, away: Workflow) -> None:
           f"{size} bytes ({len(needed)} of {len(frames)} frames) in {theirs.requests} requests")
     chunks = list(superruns.iter_chunks("_all", "raw_records", time_range=(t0, t1), project=project))
     assert sum(len(c) for c in chunks) == len(expected)
+
+    # superruns.make passes the config's remote: storage to Snakemake: a new target lands there.
+    assert not superruns.is_stored("_pair", "peaks", project=project)
+    superruns.make("_pair", "peaks", cores=2, project=project, progress=False)
+    assert superruns.is_stored("_pair", "peaks", project=project)
+    parts = [superruns.load(run, "peaks", project=project) for run in ("000001", "000002")]
+    assert superruns.load("_pair", "peaks", project=project).tobytes() == b"".join(p.tobytes() for p in parts)

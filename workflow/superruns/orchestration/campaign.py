@@ -144,9 +144,11 @@ def make_command(project: Project, targets, *, cores, snakefile, configfile, sna
     its directory (with the config's ``remote:`` storage: docs/remote.md)."""
     from ..storage.remote import snakemake_storage_args
 
+    # The storage options before --cores: some take several values and would swallow a target.
     return [python or sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(project.base_dir),
-            "--configfile", str(configfile), "--replace-workflow-config", "--cores", str(cores),
-            *snakemake_storage_args(project.config.get("remote")), *map(str, snakemake_args), *targets]
+            "--configfile", str(configfile), "--replace-workflow-config",
+            *snakemake_storage_args(project.config.get("remote")), "--cores", str(cores),
+            *map(str, snakemake_args), *targets]
 
 
 def make(project: Project, names, data_types, *, cores=1, progress=True, snakemake_args=(),
