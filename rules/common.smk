@@ -32,7 +32,7 @@ wildcard_constraints:
     lineage=LINEAGE_PATTERN,
 
 
-# The data types a rule makes: not those whose runs' data come from outside (imported, read in place).
+# The data types the rules make, not those whose runs' data come from outside (imported, read in place).
 MADE_TYPES = [dt for dt in PROJECT.registry if PROJECT.registry[dt].made_by_workflow]
 
 
