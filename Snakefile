@@ -28,6 +28,7 @@ from superruns.project import (
     validate_config,
 )
 from superruns.base.errors import SuperrunsError
+from superruns.storage.remote import check_snakemake_storage
 from superruns.orchestration.targets import expand_short_targets, under_data_dir
 
 # 9.17: workflow.modifier.is_main_snakefile() (below), new in Snakemake 9.17.0 (#4050).
@@ -70,6 +71,12 @@ try:
         source=CONFIG_SOURCE,
     )
     PROJECT.check()  # what a job would trip over: options, plugins, selections, run folders
+    # The config's remote: (where superruns.load reads) must be where Snakemake writes.
+    check_snakemake_storage(
+        PROJECT.config.get("remote"),
+        workflow.storage_settings.default_storage_provider,
+        workflow.storage_settings.default_storage_prefix,
+    )
 except SuperrunsError as error:
     print(f"{type(error).__name__}: {error}", file=sys.stderr)
     sys.exit(1)

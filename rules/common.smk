@@ -40,7 +40,7 @@ wildcard_constraints:
     lineage=LINEAGE_PATTERN,
 
 
-# The data types the workflow makes itself (not those imported or read in place), for the process rule.
+# The data types the rules make, not those whose runs' data come from outside (imported, read in place).
 MADE_TYPES = [dt for dt in PROJECT.registry if PROJECT.registry[dt].made_by_workflow]
 
 
@@ -49,6 +49,16 @@ MADE_TYPES = [dt for dt in PROJECT.registry if PROJECT.registry[dt].made_by_work
 PLAN = plan_runs(PROJECT, config["job_layout"])
 CHAINS = PLAN.chains
 PROCESS_CONSTRAINTS = process_constraints(PLAN, PROJECT.registry)
+
+
+# The batch group of every chain rule on a cluster (config chain_group, default runs; null or
+# "none": one batch job per run, e.g. SLURM array tasks). Not the profile's `groups:`: Snakemake
+# applies it by rule name, and run_chain_from_<run> rules come and go with the option periods.
+CHAIN_GROUP = (
+    None
+    if str(config["chain_group"]).lower() in ("none", "null", "")
+    else config["chain_group"]
+)
 
 
 def chain_rule_name(chain):
@@ -120,6 +130,8 @@ def wait_for_selections(superrun):
     those selections are written: let Snakemake build them first (a checkpoint)."""
     for name in PROJECT.selections_needed(superrun):
         checkpoints.select_events.get(selection=name)
+        # On remote storage (config remote:) the events file is there: copy it to its path.
+        PROJECT.fetch_selection(name)
 
 
 def subrun_files(wildcards):

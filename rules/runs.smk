@@ -21,9 +21,11 @@ for chain in CHAINS:
             f"logs/run_chain/{{run}}-{chain.key}.log",
         wildcard_constraints:
             run=chain.match.constraint,
-        # Batched on clusters: the profiles' group-components put 20 runs into one batch job.
+        # Batched on clusters: config chain_group (default runs; the profiles' group-components
+        # put 20 runs into one batch job); none: one batch job per run, e.g. as SLURM array
+        # tasks (docs/cluster.md, "Grouping or job arrays").
         group:
-            "runs"
+            CHAIN_GROUP
         params:
             made_with=chain_made_with(chain),
         run:

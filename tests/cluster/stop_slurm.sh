@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Stop the test SLURM that start_slurm.sh started: kill exactly the daemons whose PIDs it
-# recorded (slurmd, slurmctld, munged), first with TERM, then with KILL. Jobs still on the
-# cluster are cancelled first (scancel) and given a few seconds to end, so that no slurmstepd
-# outlives its slurmd. Removes the /etc/slurm/slurm.conf symlink it made; keeps $DIR (config,
-# logs) for a look after a failure.
+# recorded (the two slurmd, slurmctld, munged), first with TERM, then with KILL. Jobs still on
+# the cluster are cancelled first (scancel) and given a few seconds to end, so that no slurmstepd
+# outlives its slurmd. Then removes the network namespaces, veth pairs and bridge it made.
+# Keeps $DIR (config, logs) for a look after a failure.
 set -uo pipefail
 
 DIR=${SUPERRUNS_SLURM_DIR:-/tmp/superruns-slurm}
+NS=${SUPERRUNS_SLURM_NS:-superruns}
 [ -d "$DIR/pids" ] || exit 0
 
 # Jobs first, while slurmctld still answers (quietly: it may be gone already).
@@ -20,19 +21,19 @@ if [ -f "$DIR/slurm.conf" ] && [ -f "$DIR/pids/slurmctld" ]; then
     fi
 fi
 
-for name in slurmd slurmctld munged; do
-    f=$DIR/pids/$name
-    [ -f "$f" ] || continue
-    pid=$(cat "$f")
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-        echo "stop_slurm: stopped $name ($pid)" >&2
-    fi
-    rm -f "$f"
+. "$(dirname "$0")/../support/stop_pid.sh"
+for name in sr-node1 sr-node2 slurmd slurmctld munged; do
+    stop_pid "$name" "$DIR/pids/$name"
 done
-# The symlink at the default config path, if it is ours.
+# The namespaces this script's start made (their veth ends go with them), and the bridge.
+if [ -f "$DIR/netns" ]; then
+    while read -r ns; do
+        [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+    done <"$DIR/netns"
+    rm -f "$DIR/netns"
+    ip link del "$NS-br" 2>/dev/null
+fi
+# The symlink at the default config path that the one-node start_slurm.sh of before made.
 if [ -L /etc/slurm/slurm.conf ] && [ "$(readlink /etc/slurm/slurm.conf)" = "$DIR/slurm.conf" ]; then
     rm -f /etc/slurm/slurm.conf
 fi

@@ -15,6 +15,7 @@ with a shared filesystem would.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -110,7 +111,10 @@ def test_profile_options_are_snakemake_options():
     from snakemake.cli import get_argument_parser
 
     known = {opt for action in get_argument_parser()._actions for opt in action.option_strings}
-    for name in ("default", "slurm", "htcondor"):
+    names = ["default", "slurm", "htcondor"]
+    if all(importlib.util.find_spec(f"snakemake_storage_plugin_{p}") for p in ("xrootd", "s3")):
+        names.append("remote")             # the remote extra's plugins
+    for name in names:
         unknown = {key for key in load_profile(name) if f"--{key}" not in known}
         assert not unknown, f"profiles/{name}: not Snakemake options: {unknown}"
 
@@ -373,18 +377,31 @@ def test_slurm_build_equals_local_build(slurm, tmp_path):
 
 @pytest.mark.e2e
 @pytest.mark.slurm
-def test_slurm_submits_one_batch_job_per_group_of_runs(slurm, workflow):
+def test_slurm_campaign_runs_on_both_nodes_and_equals_a_local_build(slurm, tmp_path):
     """5 runs in batches of 2 (group-components runs=2 on the command line): 3 SLURM jobs for
-    the runs' 5 jobs, 1 for the superrun; every run's files are there."""
+    the runs' 5 jobs, 1 for the superrun. The 3 run jobs (1 CPU each) are queued at once on 2
+    nodes of 2 CPUs: both nodes run some, which the nodes' own hostnames in the files'
+    provenance show; every file equals a local build's."""
     runs = {f"{i:06d}": run_entry(30 * i, 5) for i in range(5)}
-    workflow.write(runs, {"_five": {"runs": list(runs)}})
-    code, output = snakemake_on_slurm(workflow, "_five/peak_basics", "--group-components", "runs=2")
+    local, cluster = Workflow(tmp_path / "local"), Workflow(tmp_path / "slurm")
+    for flow in (local, cluster):
+        flow.root.mkdir()
+        flow.write(runs, {"_five": {"runs": list(runs)}})
+    local.snakemake("_five/peak_basics")
+    code, output = snakemake_on_slurm(cluster, "_five/peak_basics", "--group-components", "runs=2")
     assert code == 0, output[-8000:]
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", output)
     assert len(submitted) == 3 + 1, output[-8000:]
-    for run in runs:
-        assert workflow.file(run, "peak_basics").is_file()
-    assert workflow.file("_five", "peak_basics").is_file()
+    nodes = subprocess.run(["squeue", "--states=all", "-h", "-o", "%N", "-j", ",".join(submitted)],
+                           capture_output=True, text=True, timeout=30).stdout.split()
+    assert set(nodes) == {"sr-node1", "sr-node2"}, nodes
+    from superruns.storage import read_metadata
+
+    hosts = {read_metadata(cluster.file(run, "peak_basics"))["provenance"]["host"] for run in runs}
+    assert hosts == {"sr-node1", "sr-node2"}, hosts
+    names = [f"{run}/{f.name}" for run in [*runs, "_five"] for f in sorted((local.data / run).iterdir())]
+    assert len(names) == 5 * FILES_PER_RUN + 1
+    assert_same_data(local, cluster, names)
 
 
 def flip_bit_in_first_frame(path: Path) -> None:

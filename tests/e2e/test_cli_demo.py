@@ -35,6 +35,7 @@ CASES = {
     "export": [["export", "000001", "peaks", "{strax}", "--compressor", "bz2"]],
     "import": [["import", "{strax}", "--runs", "900001=000001", "--data-types", "peaks"]],
     "runs": [["runs"]],
+    "recover": [["recover", "_sr1_v0.2", "-t", "event_info", "--targets", "{init}.targets"]],
     "init": [["init", "{init}"]],
     # run hands its arguments to Snakemake, whose own log lines carry local times: its version
     # proves the hand-over without holding Snakemake's output to our habits

@@ -22,13 +22,13 @@ from typing import Callable, Iterator
 from ..base.errors import EXPECTED_ERRORS
 from ..base.names import did_you_mean
 from ..base.version import __version__
-from . import campaign, datasets, listing, verify, workflow_commands
+from . import campaign, datasets, listing, recover, verify, workflow_commands
 from .common import error_text
 
 __all__ = ["ENTRY_POINT_GROUP", "GROUPS", "main", "parser"]
 
 #: The package's own command groups, in the order ``superruns --help`` lists their commands.
-GROUPS = (listing, campaign, verify, datasets, workflow_commands)
+GROUPS = (listing, campaign, recover, verify, datasets, workflow_commands)
 #: Where other packages declare ``register(commands)`` functions of further command groups
 #: (pyproject.toml: ``[project.entry-points."superruns.commands"]``).
 ENTRY_POINT_GROUP = "superruns.commands"

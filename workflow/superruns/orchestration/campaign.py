@@ -156,9 +156,13 @@ def _no_snakemake(project: Project) -> str:
 def make_command(project: Project, targets, *, cores, snakefile, configfile, snakemake_args=(),
                  python=None) -> list[str]:
     """``python -m snakemake`` (this interpreter, or ``python``) with the project's config, in
-    its directory."""
+    its directory (with the config's ``remote:`` storage: docs/remote.md)."""
+    from ..storage.remote import snakemake_storage_args
+
+    # The storage options before --cores: some take several values and would swallow a target.
     return [python or sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(project.base_dir),
-            "--configfile", str(configfile), "--replace-workflow-config", "--cores", str(cores),
+            "--configfile", str(configfile), "--replace-workflow-config",
+            *snakemake_storage_args(project.config.get("remote")), "--cores", str(cores),
             *map(str, snakemake_args), *targets]
 
 

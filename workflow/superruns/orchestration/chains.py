@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..model.superrun_plugins import is_superrun_level
-from ..storage.layout import LINEAGE_CHAR, LINEAGE_PATTERN, relative_path, scan_run
+from ..storage.layout import LINEAGE_CHAR, LINEAGE_PATTERN, relative_path
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -194,11 +194,11 @@ def plan_runs(project: Project, layout: str = "per_run", limit: int | None = Non
     lineage_of = current_lineages(project, runs, types)
     chains: dict[tuple, Chain] = {}
     partial = []
-    data_dir = str(project.data_dir)
+    listing = project.run_listing(runs)        # where the data lie: data_dir or remote storage
     for run in runs:
         hashes = {dt: lineage_of(run, dt) for dt in types}
         chain = chains.setdefault(tuple(hashes.values()), Chain(hashes, first_run=run))
-        stored = scan_run(data_dir, run, as_paths=False)[0]
+        stored = listing(run)[0]
         present = sum((dt, h) in stored for dt, h in hashes.items())
         (chain.runs if present in (0, len(hashes)) else partial).append(run)
     ordered = list(chains.values())      # in the order of their first runs: option periods in order

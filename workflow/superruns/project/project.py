@@ -159,6 +159,9 @@ class Project:
     def definitions(self):
         from ..definitions import Definitions
 
+        if self.remote is not None:       # the workflow's selections, written to remote storage
+            for name in self.config["selections"]:
+                self.fetch_selection(name)
         # Definitions.load checks its files and folders itself (FIFOs, subfolders, symlinks).
         return Definitions.load(self.config["superruns"], self.runs, base_dir=self.base_dir,
                                 dq_dir=self.config["dq_dir"], lock=self.config["lock"])
@@ -255,10 +258,99 @@ class Project:
         return relative_path(run_id, data_type, lineage_hash or self.lineage_hash(run_id, data_type))
 
     def stored_versions(self, run_id: str, data_type: str) -> dict[str, Path]:
-        """``{lineage_hash: path}`` of every stored version of ``run_id``'s ``data_type``."""
+        """``{lineage_hash: path}`` of every stored version of ``run_id``'s ``data_type`` (on
+        remote storage when the config has a ``remote:`` section: paths as the rules name them)."""
         from ..storage.layout import stored_versions
 
-        return stored_versions(self.data_dir, run_id, data_type)
+        if self.remote is None:
+            return stored_versions(self.data_dir, run_id, data_type)
+        return {lineage: Path(path) for (dt, lineage), path in self.scan_run(run_id)[0].items()
+                if dt == data_type}
+
+    # -- where the data lie: data_dir, or remote storage (config remote:, docs/remote.md) ---
+
+    @cached_property
+    def remote(self):
+        """The :class:`~superruns.storage.remote.RemoteStore` of the config's ``remote:``
+        section, or None (the data are in ``data_dir``)."""
+        section = self.config.get("remote")
+        if not section:
+            return None
+        from ..storage.remote import RemoteSettings, RemoteStore
+
+        if self.base_dir not in self.data_dir.parents:
+            raise ConfigError(f"{self.source}: remote: needs data_dir inside the workflow's directory "
+                              f"({self.base_dir}), as Snakemake's storage prefix maps paths relative to it; "
+                              f"data_dir is {self.data_dir}")
+        return RemoteStore(RemoteSettings.from_config(section), self.base_dir)
+
+    def open_data(self, path, **options):
+        """The data file at ``path`` (as :meth:`path` names it) where it lies: a
+        :class:`~superruns.storage.DataFile`, or a remote one read by byte ranges."""
+        if self.remote is not None:
+            from ..storage.remote_file import RemoteDataFile
+
+            return RemoteDataFile(self.remote.source(path), **options)
+        from ..storage import DataFile
+
+        return DataFile(path, **options)
+
+    def fetch_selection(self, name: str) -> bool:
+        """With ``remote:`` storage, copy the events file the workflow wrote for selection
+        ``name`` from there to its path in ``data_dir``, where the definitions of superruns
+        defined by ``events:`` read it (Snakemake's storage does not fill that path). Whether
+        there was one to copy."""
+        from ..base.atomic import write_atomic
+        from ..storage.format import DataFileMissing
+        from ..storage.layout import selection_path
+
+        if self.remote is None:
+            return False
+        path = selection_path(self.data_dir, name)
+        try:
+            source = self.remote.source(path)
+        except DataFileMissing:           # not selected yet (the checkpoint will write it)
+            return False
+        try:
+            data = source.read(0, source.size)
+        finally:
+            source.close()
+        if not path.is_file() or path.read_bytes() != data:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, data)
+        return True
+
+    def data_exists(self, path) -> bool:
+        return self.remote.exists(path) if self.remote is not None else Path(path).exists()
+
+    def scan_run(self, run_id: str) -> tuple[dict, set[str]]:
+        """``({(data_type, lineage_hash): path}, other names)`` of the run's folder, where
+        the data lie (:func:`superruns.storage.layout.scan_run`)."""
+        return self.run_listing([run_id])(run_id)
+
+    def run_listing(self, run_ids):
+        """A function ``run_id -> scan_run(run_id)`` for many runs: one directory listing per
+        run in ``data_dir``; on remote storage one listing of the whole data directory
+        (a recursive XRootD dirlist, or S3 list pages of 1,000 keys), taken now."""
+        from ..storage.layout import parse_data_file_name, scan_run
+
+        if self.remote is None:
+            data_dir = str(self.data_dir)
+            return lambda run_id: scan_run(data_dir, run_id, as_paths=False)
+        names = self.remote.tree(self.data_dir) if len(run_ids) > 1 else \
+            {run_ids[0]: self.remote.names_in(self.data_dir / run_ids[0])} if run_ids else {}
+
+        def listing(run_id: str):
+            found, others = {}, set()
+            for name in names.get(run_id, ()):
+                parsed = parse_data_file_name(name)
+                if parsed:
+                    found[parsed] = str(self.data_dir / run_id / name)
+                else:
+                    others.add(name)
+            return found, others
+
+        return listing
 
     def check_known(self, run_id: str) -> None:
         known = self.definitions if self.is_superrun(run_id) else self.runs

@@ -17,12 +17,13 @@ import os
 import struct
 
 import blosc2
+import msgpack  # blosc2 encodes vlmeta with it (a dependency of blosc2 itself)
 import numpy as np
 
 from ..base.files import NotARegularFile, disk_error, open_regular, os_error_message
 from .format import NOT_OURS, REBUILD, DataCorrupted, DataFileMissing, StorageError
 
-__all__ = ["check_frame_file", "read_frame_file", "codec_name", "filter_name", "chunk_sizes",
+__all__ = ["check_frame_file", "read_frame_file", "frame_bounds", "trailer_length", "vlmeta_from_trailer", "codec_name", "filter_name", "chunk_sizes",
            "compress", "decompress_into", "FrameFileWriter", "FrameReader"]
 
 _FRAME_MAGIC = b"b2frame\x00"
@@ -48,7 +49,12 @@ def check_frame_file(path: str) -> tuple[int, os.stat_result]:
         raise StorageError(os_error_message(error, path)) from None
     finally:
         os.close(fd)
-    size = st.st_size
+    return frame_bounds(head, st.st_size, path)[0], st
+
+
+def frame_bounds(head: bytes, size: int, path: str) -> tuple[int, int]:
+    """``(header length, frame length)`` from the first 24 bytes of a file of ``size`` bytes,
+    refusing empty, truncated or foreign files (local or remote: ``path`` names it)."""
     if size == 0:
         raise DataCorrupted(f"{path}: the file is empty. {REBUILD}")
     if len(head) < 24 or head[2:10] != _FRAME_MAGIC:
@@ -61,7 +67,42 @@ def check_frame_file(path: str) -> tuple[int, os.stat_result]:
         what = "truncated" if size < frame_size else "longer than its frame"
         raise DataCorrupted(f"{path}: the file is {what}: {size} bytes on disk, {frame_size} "
                             f"written. {REBUILD}")
-    return header_len, st
+    return header_len, frame_size
+
+
+#: The frame's last bytes: the trailer's length (msgpack uint32) and its fingerprint (fixext16).
+TRAILER_TAIL = 23
+
+
+def trailer_length(tail: bytes, path: str) -> int:
+    """The length of the frame's trailer (vlmeta and its index), from the frame's last
+    :data:`TRAILER_TAIL` bytes or more (c-blosc2's README_CFRAME_FORMAT: the trailer ends with
+    its own length and a 16-byte fingerprint)."""
+    if len(tail) < TRAILER_TAIL or tail[-TRAILER_TAIL] != 0xCE or tail[-18] != 0xD8:
+        raise DataCorrupted(f"{path}: the frame has no readable trailer. {REBUILD}")
+    return struct.unpack(">I", tail[-22:-18])[0]
+
+
+def vlmeta_from_trailer(trailer: bytes, keys: tuple[str, ...], path: str) -> list:
+    """The vlmeta values of ``keys`` (None if absent) from the bytes of a frame's trailer,
+    decoded as blosc2's ``SChunk.vlmeta`` does (each a blosc2-compressed msgpack value), without
+    the rest of the frame: how a reader of a remote file gets the metadata in a request or two."""
+    try:
+        index = msgpack.unpackb(trailer, strict_map_key=False)[1][1]
+        values = []
+        for key in keys:
+            at = index.get(key)
+            if at is None:
+                values.append(None)
+                continue
+            if trailer[at] != 0xC6:
+                raise ValueError(f"no bin32 at trailer offset {at}")
+            (n,) = struct.unpack(">I", trailer[at + 1:at + 5])
+            values.append(msgpack.unpackb(blosc2.decompress(trailer[at + 5:at + 5 + n])))
+        return values
+    except Exception as error:
+        raise DataCorrupted(f"{path}: its metadata cannot be read ({type(error).__name__}: {error}). "
+                            f"{REBUILD}") from None
 
 
 def _vlmeta_value(schunk, key: str, path: str):

@@ -120,19 +120,26 @@ class DataFile:
         self.path = os.fspath(path)
         self.verify = verify
         self.nthreads = int(nthreads if nthreads is not None else DEFAULT_NTHREADS)
-        self.metadata, header_len, nframes_stored, self._identity = _open_metadata(self.path)
+        self.metadata, header_len, nframes_stored, self._identity = self._read_head()
         self._closed = False
         try:
             self.dtype = dtype_from_metadata(self.metadata)
             self.chunks, self.frame_table = layout_records(self.metadata, self.dtype.itemsize,
                                                            nframes_stored, self.path)
-            self._reader = FrameReader(self.path, header_len, [f.csize for f in self.frame_table])
+            self._reader = self._frame_reader(header_len, [f.csize for f in self.frame_table])
         except StorageError:
             raise
         except Exception as error:
             raise DataCorrupted(f"{self.path}: its metadata is inconsistent ({type(error).__name__}: "
                                 f"{error}). {REBUILD}") from None
         self.frames_read = 0      # frames decompressed or handed out so far (for tests, profiling)
+
+    def _read_head(self):
+        """``(metadata, header length, frames stored, identity)``: what opening reads."""
+        return _open_metadata(self.path)
+
+    def _frame_reader(self, header_len: int, csizes: list[int]):
+        return FrameReader(self.path, header_len, csizes)
 
     # -- properties
 

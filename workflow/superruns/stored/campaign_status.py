@@ -26,7 +26,8 @@ from ..storage.layout import scan_run
 if TYPE_CHECKING:
     from ..project import Project
 
-__all__ = ["DONE", "STALE", "MISSING", "STATES", "campaign_members", "status", "format_status"]
+__all__ = ["DONE", "STALE", "MISSING", "STATES", "asked_data_types", "campaign_members", "status",
+           "format_status"]
 
 DONE, STALE, MISSING = "done", "stale", "missing"
 STATES = (DONE, STALE, MISSING)
@@ -50,6 +51,17 @@ def campaign_members(project: Project, name: str | None = None) -> tuple[list[st
         else:
             runs.append(member)
     return sorted(runs), sorted(superruns)
+
+
+def asked_data_types(project: Project, data_types, command: str) -> list[str]:
+    """The data types a command was asked for (default: every one), each checked to exist."""
+    data_types = list(data_types or project.registry)
+    for data_type in data_types:
+        if data_type not in project.registry:
+            raise SuperrunsError(f"{command}: unknown data type {data_type!r}; the registry knows "
+                                 f"{', '.join(sorted(project.registry))}."
+                                 + did_you_mean(data_type, project.registry))
+    return data_types
 
 
 def _direct_subruns(project: Project, superrun: str) -> list[str]:
@@ -94,12 +106,7 @@ def _states(project: Project, data_dir: str, run_id: str, data_types: list[str],
 def status(project: Project, name: str | None = None, data_types=None) -> dict:
     """``{"runs": {data_type: {done, stale, missing}}, "superruns": {...}, "n_runs",
     "n_superruns", "name", "data_types"}`` for the current configuration."""
-    data_types = list(data_types or project.registry)
-    for data_type in data_types:
-        if data_type not in project.registry:
-            raise SuperrunsError(f"unknown data type {data_type!r}; the registry knows "
-                                 f"{', '.join(sorted(project.registry))}."
-                                 + did_you_mean(data_type, project.registry))
+    data_types = asked_data_types(project, data_types, "status")
     runs, superruns = campaign_members(project, name)
     result = {"name": name, "data_types": data_types, "n_runs": len(runs), "n_superruns": len(superruns)}
     lineage_of = current_lineages(project, runs, data_types)

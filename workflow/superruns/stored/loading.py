@@ -88,7 +88,8 @@ def missing_message(project: Project, run_id: str, data_type: str, path) -> str:
     versions = sorted(project.stored_versions(run_id, data_type))
     others = (f" Stored in other lineages: {', '.join(versions)} (read one with lineage=HASH)."
               if versions else "")
-    return (f"No {data_type} for {run_id}: {path} does not exist. Build it with "
+    where = project.remote.url(path) if project.remote is not None else path
+    return (f"No {data_type} for {run_id}: {where} does not exist. Build it with "
             f"`snakemake --cores all {run_id}/{data_type}` or superruns.make.{others}")
 
 
@@ -103,10 +104,10 @@ def open_files(project: Project, run_id: str, data_types: list[str], lineage: st
     files = []
     for data_type in data_types:
         path, wanted = locate(project, run_id, data_type, lineage)
-        if not path.exists():
+        if not project.data_exists(path):
             project.check_known(run_id)
             raise LoadError(missing_message(project, run_id, data_type, path))
-        data = DataFile(path)
+        data = project.open_data(path)
         check_identity(data, run_id, data_type, wanted, reader="load")
         if lineage in (None, CURRENT) and not allow_stale:
             require_current(project, run_id, data_type, data, reader="load")
@@ -219,7 +220,7 @@ def is_stored(project: Project, run_id: str, data_type: str, lineage: str | None
     path, wanted = locate(project, run_id, data_type, lineage) if lineage != ANY else (None, None)
     if path is None:
         return bool(project.stored_versions(run_id, data_type))
-    if not path.exists():
+    if not project.data_exists(path):
         return False
     try:
         open_files(project, run_id, [data_type], lineage, allow_stale)
