@@ -1,5 +1,6 @@
 # The Project and the functions the rules use to name inputs and params. Paths the rules
 # give are relative to data_dir (the Snakefile includes these rules with it as prefix:).
+import os
 import re
 
 from superruns.orchestration.chains import (
@@ -8,7 +9,7 @@ from superruns.orchestration.chains import (
     plan_runs,
     process_constraints,
 )
-from superruns.orchestration.jobs import in_snakemake, refuse_own_process
+from superruns.orchestration.jobs import IN_BATCH_JOB, in_snakemake, refuse_own_process
 from superruns.orchestration.resources import memory_estimate_for_paths
 from superruns.storage.freshness import made_with
 from superruns.storage.layout import LINEAGE_PATTERN
@@ -200,6 +201,13 @@ def summary_input(wildcards):
     return data_file(wildcards.superrun, wildcards.data_type)
 
 
+# A batch job's Snakemake (a cluster executor's remote mode) starts each job as a process of its
+# own on the node (the jobstep executors): that is the cluster's way, not a host's missing flag.
+# Its environment tells those processes so (srun and the local executor pass it on).
+if workflow.remote_exec:
+    os.environ[IN_BATCH_JOB] = "1"
+
+
 def run_here(job_function, rule, **job):
     """Run a job (superruns.orchestration.jobs) from a thread of Snakemake's own process
     (--force-use-threads, profiles/default), its work in a worker process forked from it, with
@@ -208,7 +216,7 @@ def run_here(job_function, rule, **job):
     lock's entries locked on first use are written before the first job (a host's run has no
     onstart: of ours).
     """
-    if workflow.subprocess_exec:
+    if workflow.subprocess_exec and not os.environ.get(IN_BATCH_JOB):
         refuse_own_process(rule)
     PROJECT.write_lock()
     in_snakemake(job_function, PROJECT, rule=rule, **job)

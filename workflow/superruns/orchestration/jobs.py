@@ -59,6 +59,9 @@ class OwnProcessError(SuperrunsError, RuntimeError):
 
 #: What makes Snakemake run the ``run:`` jobs in its own process (profiles/default sets it).
 IN_PROCESS = "--force-use-threads"
+#: Set by a cluster batch job's Snakemake for the job processes it starts on its node, which
+#: are the cluster's layout (one process per job), not a host's missing flag.
+IN_BATCH_JOB = "SUPERRUNS_IN_BATCH_JOB"
 
 
 def refuse_own_process(rule: str | None) -> None:
