@@ -71,16 +71,16 @@ def plugin_code(who: str, run_id: str | None = None):
     as anything but :class:`PluginFailed`: not ``SystemExit`` or ``KeyboardInterrupt``, which
     in a thread of Snakemake's process would hang its scheduler, nor a bare ``MemoryError``.
     Deliberate errors (:class:`SuperrunsError`) pass as they are; so does a real Ctrl-C
-    (``KeyboardInterrupt`` in the main thread). Never wrap a ``yield`` in it: a generator
+    (:func:`~superruns.base.processes.is_users_interrupt`). Never wrap a ``yield`` in it: a generator
     closed there would be taken for the plugin's ``GeneratorExit``."""
-    import threading
+    from ..base.processes import is_users_interrupt
 
     try:
         yield
     except SuperrunsError:
         raise
     except BaseException as error:
-        if isinstance(error, KeyboardInterrupt) and threading.current_thread() is threading.main_thread():
+        if is_users_interrupt(error):
             raise
         where = f" for run {run_id}" if run_id is not None else ""
         raise PluginFailed(f"{who}{where} {_what_it_raised(error)}; the job's log has its traceback. "

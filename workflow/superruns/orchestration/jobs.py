@@ -29,6 +29,7 @@ from typing import Callable
 
 from ..base.errors import EXPECTED_ERRORS, SuperrunsError
 from ..base.files import os_error_message
+from ..base.processes import in_job_worker, mark_job_worker
 from ..project import Project
 
 log = logging.getLogger("superruns")
@@ -79,14 +80,10 @@ class JobError(RuntimeError):
     """A bug in a job that a worker process ran: the worker's traceback, in the message."""
 
 
-#: Set in a worker process (superruns.orchestration.workers): its jobs behave as in a thread.
-_IN_WORKER = False
-
-
 def in_thread() -> bool:
     """Whether this job runs in Snakemake's process (a thread of it, or one of its worker
     processes), not in a process of its own: its errors are raised, not exits."""
-    return _IN_WORKER or threading.current_thread() is not threading.main_thread()
+    return in_job_worker() or threading.current_thread() is not threading.main_thread()
 
 
 @contextmanager
@@ -275,7 +272,7 @@ def in_snakemake(job_function: Callable, project: Project, **smk) -> None:
     whatever escapes the job's own error policy and is not an ``Exception`` fails the job as
     :class:`JobFailed` too (see :func:`error_policy`)."""
     mode = project.config.get("job_processes", "workers")
-    if mode != "threads" and in_thread() and not _IN_WORKER:
+    if mode != "threads" and in_thread() and not in_job_worker():
         _in_worker_process(job_function, project, smk, keep=mode == "workers")
         return
     try:
@@ -310,10 +307,9 @@ def run_in_worker(job_function: Callable, project: Project, plain: dict) -> tupl
     """A job in a worker process (:mod:`superruns.orchestration.workers`): ``("done", "")``,
     ``("failed", its one line)`` (:class:`JobFailed`, or anything not an ``Exception`` it
     raised), or ``("error", traceback)`` for a bug."""
-    global _IN_WORKER
     from .workers import restore_job
 
-    _IN_WORKER = True
+    mark_job_worker()
     try:
         job_function(SimpleNamespace(project=project, config=project.config, **restore_job(plain)))
     except JobFailed as failed:
