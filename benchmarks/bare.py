@@ -3,7 +3,8 @@
 Written beside a :func:`benchmarks.workspace.dag_workspace` (``bare/Snakefile`` and
 ``bare/plan.json``), it names exactly the files our workflow names -- every run's chain of
 data types made by one job (rule ``run_chain``, the same seven outputs and log), every
-superrun's ``event_info`` from its subruns' (rule ``superrun``, the same params), a rule
+superrun's ``event_info`` from its subruns' (rule ``superrun``), each with the same params as
+ours (what :func:`superruns.storage.freshness.made_with` gives, read from the JSON), a rule
 ``all`` -- with nothing else: the run ids and superruns come from one JSON file, the only
 wildcard constraints are two short ones (a run does not start with ``_``, a superrun does),
 and the jobs only create their (empty) outputs. ``snakemake -s bare/Snakefile -n`` in the workspace is then what
@@ -32,6 +33,7 @@ import json
 PLAN = json.load(open(workflow.basedir + "/plan.json"))
 TYPE, SUPERRUNS = PLAN["superrun_type"], PLAN["superruns"]
 HASH_OF = {run: p["hashes"][TYPE] for p in PLAN["chains"] for run in p["runs"]}
+SPANS = PLAN["spans"]
 
 
 wildcard_constraints:
@@ -59,6 +61,8 @@ for period in PLAN["chains"]:
             f"data/logs/run_chain/{{run}}-{period['key']}.log",
         wildcard_constraints:
             run="|".join(period["runs"]) if period["listed"] else r"[^_/][^/]*",
+        params:
+            made_with=lambda w: {"registry_span": SPANS[w.run]},
         run:
             for path in output:
                 open(path, "w").close()
@@ -73,7 +77,7 @@ rule superrun:
         f"data/logs/superrun/{{superrun}}/{TYPE}-{{lineage}}.log",
     params:
         lineage_hash=lambda w: SUPERRUNS[w.superrun]["lineage"],
-        sub_run_spec_hash=lambda w: SUPERRUNS[w.superrun]["spec"],
+        made_with=lambda w: SUPERRUNS[w.superrun]["made_with"],
     run:
         open(output[0], "w").close()
 '''
@@ -84,6 +88,7 @@ def write_bare(root: Path, data_type: str = "event_info") -> Path:
     Snakefile's path."""
     from superruns.orchestration.chains import chain_types
     from superruns.project import Project
+    from superruns.storage.freshness import made_with
 
     project = Project.from_file(root / "config" / "config.yaml")
     types = chain_types(project.registry)
@@ -98,11 +103,12 @@ def write_bare(root: Path, data_type: str = "event_info") -> Path:
         chain["rule"] = "run_chain" if i == 0 else f"run_chain_{chain['key']}"
     superruns = {name: {"subruns": list(project.definitions.direct_subruns(name)),
                         "lineage": project.lineage_hash(name, data_type),
-                        "spec": project.definitions.run_metadata(name)["sub_run_spec_hash"]}
+                        "made_with": made_with(project, name, data_type)}
                  for name in project.definitions.names}
+    spans = {run: made_with(project, run, types[0])["registry_span"] for run in project.runs}
     bare = root / "bare"
     bare.mkdir(exist_ok=True)
     (bare / "plan.json").write_text(json.dumps({"chains": chains, "superrun_type": data_type,
-                                                "superruns": superruns}))
+                                                "superruns": superruns, "spans": spans}))
     (bare / "Snakefile").write_text(SNAKEFILE)
     return bare / "Snakefile"

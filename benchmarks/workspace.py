@@ -336,6 +336,7 @@ def _mark_dag_built(root: Path) -> None:
     from base64 import urlsafe_b64encode
 
     from superruns.orchestration.chains import chain_types
+    from superruns.storage.freshness import made_with
 
     proj = project(root)
     chain = chain_types(proj.registry)
@@ -360,11 +361,14 @@ def _mark_dag_built(root: Path) -> None:
 
     run0 = proj.definitions.direct_subruns(first)[0]
     for data_type in chain:
-        template = record_of(proj.path(run0, data_type)).read_text()
+        template = json.loads(record_of(proj.path(run0, data_type)).read_text())
         for run in proj.runs:
             target = record_of(proj.path(run, data_type))
             if not target.exists():
-                target.write_text(template.replace(f"/{run0}/", f"/{run}/"))
+                record = json.loads(json.dumps(template).replace(f"/{run0}/", f"/{run}/").replace(
+                    f"/{run0}-", f"/{run}-"))
+                record["params"] = [repr(made_with(proj, run, data_type))]   # the rules' params
+                target.write_text(json.dumps(record))
     template = json.loads(record_of(proj.path(first, "event_info")).read_text())
     for name in superruns:
         target = record_of(proj.path(name, "event_info"))
@@ -374,5 +378,5 @@ def _mark_dag_built(root: Path) -> None:
         record = dict(template, log=[f"data/logs/superrun/{name}/event_info-{lineage}.log"],
                       input=[str(proj.path(sub, "event_info").relative_to(root))
                              for sub in proj.definitions.direct_subruns(name)],
-                      params=[repr(lineage), repr(proj.definitions.run_metadata(name)["sub_run_spec_hash"])])
+                      params=[repr(lineage), repr(made_with(proj, name, "event_info"))])
         target.write_text(json.dumps(record))
