@@ -12,29 +12,23 @@ from __future__ import annotations
 import os
 import signal
 
-import numpy as np
+from superruns.model.plugins import Option
 
-from superruns.model.plugins import Option, Plugin
+from support.failing_plugins import Boom
 
 DIE = {"exit": lambda: os._exit(5), "kill": lambda: os.kill(os.getpid(), signal.SIGKILL)}
 
 
-class Crash(Plugin):
+class Crash(Boom):
+    """:class:`~support.failing_plugins.Boom`'s events copy, failing by ending its process."""
+
     provides = "crash"
-    depends_on = ("event_info",)
-    data_kind = "events"
-    version = "0.0.1"
-    dtype = np.dtype([("time", "<i8"), ("endtime", "<i8")])
     options = (Option("crash_how", "exit", track=False, help="exit or kill"),
                Option("crash_runs", ["8"], track=False, help="the runs whose job dies"))
 
-    def compute(self, inputs, config, span):
-        if span.run_id in config["crash_runs"]:
+    def fail(self, config, run_id: str) -> None:
+        if run_id in config["crash_runs"]:
             DIE[config["crash_how"]]()
-        rows = inputs["event_info"]
-        out = np.zeros(len(rows), self.dtype)
-        out["time"], out["endtime"] = rows["time"], rows["endtime"]
-        return out
 
 
 PLUGINS = [Crash]
