@@ -45,8 +45,24 @@ def _requirements(project, groups=None) -> dict[str, Requirement]:
     return requirements
 
 
-def _constraints() -> dict[str, str]:
-    return _pins((ROOT / "constraints.txt").read_text().splitlines())
+#: The heading of constraints.txt's section of pins that are not our dependencies: packages
+#: the resolver must not wander over (their versions follow from ours).
+RESOLVER_SECTION = "# resolver:"
+
+
+def _constraints(with_resolver_pins: bool = False) -> dict[str, str]:
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    if not with_resolver_pins:
+        start = next(i for i, line in enumerate(lines) if line.startswith(RESOLVER_SECTION))
+        end = next(i for i in range(start, len(lines)) if not lines[i].strip())
+        lines = lines[:start] + lines[end:]
+    return _pins(lines)
+
+
+def test_resolver_pins_are_not_dependencies_and_are_few():
+    requirements = _requirements(_pyproject())
+    extra = set(_constraints(with_resolver_pins=True)) - set(_constraints())
+    assert extra and not extra & set(requirements) and len(extra) <= 10, extra
 
 
 def _environment():
