@@ -283,6 +283,10 @@ def slurm():
                            capture_output=True, text=True, timeout=300)
     if start.returncode != 0:
         pytest.fail(f"start_slurm.sh failed:\n{start.stdout}\n{start.stderr}")
+    # The cluster's configuration is where the script says (its last lines: export NAME=VALUE),
+    # not in /etc/slurm: sbatch, squeue and the executor plugin find it through the environment.
+    for name, value in re.findall(r"^export (\w+)=(\S+)$", start.stdout, re.M):
+        os.environ[name] = value
     yield SLURM_DIR
     if not running_before:
         subprocess.run(["bash", str(CLUSTER_SCRIPTS / "stop_slurm.sh")], timeout=120)
