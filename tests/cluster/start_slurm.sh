@@ -170,12 +170,25 @@ mkdir -p /etc/slurm      # the mount point of the namespaces' /etc/slurm (nothin
 # 6. Daemons, each in its host's namespaces, in the foreground of its own session, PIDs
 # recorded for stop_slurm.sh (nsenter, unshare and sh exec: the PID is the daemon's). Not `ip netns
 # exec`: it mounts a sysfs of its own, without /sys/fs/cgroup, which slurmd needs.
+# Name lookups inside the namespaces: the cluster's own names in a hosts file, and no name
+# server (none is reachable from there). Without them a lookup of the host's own name waits
+# for DNS timeouts: importing the htcondor client (which Snakemake does for every installed
+# executor plugin) took 114 s on a node, in every batch job and job step.
+cat >"$DIR/etc-hosts" <<HOSTS_END
+127.0.0.1 localhost
+$NET.1 $(hostname)
+$NET.10 sr-ctl
+$NET.11 sr-node1
+$NET.12 sr-node2
+HOSTS_END
+printf 'options timeout:1 attempts:1\n' >"$DIR/etc-resolv.conf"
 in_host() {   # in_host NAME LOG COMMAND...: start COMMAND in NAME's network, UTS and mount namespaces
     local name=$1 out=$2
     shift 2
     setsid nsenter --net="/run/netns/$NS-${name#sr-}" unshare --uts --mount --propagation private \
-        sh -c 'hostname "$0" && mount --bind "$1" /etc/slurm && shift && exec "$@"' \
-        "$name" "$DIR/etc" "$@" </dev/null >>"$out" 2>&1 &
+        sh -c 'hostname "$0" && mount --bind "$1" /etc/slurm && mount --bind "$2" /etc/hosts \
+               && mount --bind "$3" /etc/resolv.conf && shift 3 && exec "$@"' \
+        "$name" "$DIR/etc" "$DIR/etc-hosts" "$DIR/etc-resolv.conf" "$@" </dev/null >>"$out" 2>&1 &
     echo $! >"$DIR/pids/$name"
 }
 in_host sr-ctl "$DIR/log/slurmctld.out" slurmctld -D -c -f "$CONF"
