@@ -1,8 +1,8 @@
-"""Cluster execution: the profiles, a real one-node SLURM, and what HTCondor would be sent.
+"""Cluster execution: the profiles, a real SLURM of a controller and two nodes, and what HTCondor would be sent.
 
 The SLURM tests (marked ``slurm``) run only with SUPERRUNS_TEST_SLURM=1, as root on Debian:
 the session fixture runs tests/cluster/start_slurm.sh (installs slurmd/slurmctld/munge if
-missing and starts a one-node cluster; a cluster that script already started is reused) and
+missing and starts a controller and two nodes in network namespaces; a cluster that script already started is reused) and
 stops at the end what it started. Every Snakemake run against SLURM is bounded: on SIGTERM
 Snakemake waits for its cluster jobs to end, so on timeout its process group gets SIGKILL and
 its SLURM jobs are cancelled.
@@ -272,10 +272,10 @@ def slurm_answers() -> bool:
 
 @pytest.fixture(scope="session")
 def slurm():
-    """A one-node SLURM: started by tests/cluster/start_slurm.sh, stopped at the end if started here."""
+    """The two-node SLURM: started by tests/cluster/start_slurm.sh, stopped at the end if started here."""
     if os.environ.get("SUPERRUNS_TEST_SLURM") != "1":
         pytest.skip("SLURM tests: set SUPERRUNS_TEST_SLURM=1 (as root on Debian; "
-                    "tests/cluster/start_slurm.sh installs and starts a one-node SLURM)")
+                    "tests/cluster/start_slurm.sh installs and starts a controller and two nodes)")
     pytest.importorskip("snakemake_executor_plugin_slurm",
                         reason="needs the slurm extra: pip install -e '.[slurm]'")
     running_before = (SLURM_DIR / "pids" / "slurmctld").exists() and slurm_answers()
