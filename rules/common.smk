@@ -126,13 +126,19 @@ def chain_made_with(chain):
     return lambda wildcards: run_made_with(wildcards.run, first)
 
 
+# Selections whose events file was copied from remote storage after their checkpoint ran:
+# final for this run, so the input and params functions of every job do not download it again.
+FETCHED_SELECTIONS = set()
+
+
 def wait_for_selections(superrun):
     """Superruns defined by events that the workflow selects can only be resolved once
     those selections are written: let Snakemake build them first (a checkpoint)."""
     for name in PROJECT.selections_needed(superrun):
         checkpoints.select_events.get(selection=name)
         # On remote storage (config remote:) the events file is there: copy it to its path.
-        PROJECT.fetch_selection(name)
+        if name not in FETCHED_SELECTIONS and PROJECT.fetch_selection(name):
+            FETCHED_SELECTIONS.add(name)
 
 
 def subrun_files(wildcards):

@@ -115,8 +115,6 @@ def error_policy(report: Callable[[str], None]):
 def _log_cause(error: BaseException) -> None:
     """The traceback of what a plugin raised (:class:`~superruns.model.plugins.PluginFailed`),
     into the job's log file (not onto the terminal: its one line is there)."""
-    import traceback
-
     from ..model.plugins import PluginFailed
 
     if isinstance(error, PluginFailed) and error.__cause__ is not None:

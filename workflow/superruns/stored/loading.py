@@ -220,9 +220,7 @@ def is_stored(project: Project, run_id: str, data_type: str, lineage: str | None
     path, wanted = locate(project, run_id, data_type, lineage) if lineage != ANY else (None, None)
     if path is None:
         return bool(project.stored_versions(run_id, data_type))
-    if not project.data_exists(path):
-        return False
-    try:
+    try:   # a missing file is a LoadError there (one existence check: a request on remote storage)
         open_files(project, run_id, [data_type], lineage, allow_stale)
     except SuperrunsError:
         return False
