@@ -30,6 +30,7 @@ from superruns.project import (
 from superruns.base.errors import SuperrunsError
 from superruns.storage.remote import check_snakemake_storage
 from superruns.orchestration.targets import expand_short_targets, under_data_dir
+from superruns.orchestration.wakeups import coalesce_scheduler_wakeups
 
 # 9.17: workflow.modifier.is_main_snakefile() (below), new in Snakemake 9.17.0 (#4050).
 min_version("9.17")
@@ -118,6 +119,8 @@ if STANDALONE:
     # main process (jobs get theirs by job, not by target).
     if workflow.is_main_process:
         expand_short_targets(workflow, DATA_DIR, PROJECT)
+    # Snakemake's scheduler otherwise wakes N·T/2 times in a campaign of N jobs over T s.
+    coalesce_scheduler_wakeups()
 
     # Before any job (not in a dry run): a data directory that cannot be written is one clear
     # line, not Snakemake's traceback when it prepares the first job's output.
