@@ -352,6 +352,7 @@ class Bench:
             f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared with other work), "
             f"Python {platform.python_version()}, numpy {numpy.__version__}, blosc2 {blosc2.__version__}, "
             f"snakemake {snakemake.__version__}, strax {_strax_version()}. Code measured: {self.args.code_description}. "
+            f"The snakemake command: {SMK}. "
             f"Page cache: {self.args.cache} ({'dropped before every measured run' if self.args.cache != 'warm' else 'warm'}"
             f"{' for the rows marked (cold)' if self.args.cache == 'both' else ''}).", "",
             f"Each row: one warm-up, then {self.args.repeat} measured runs (fewer where noted in the "
@@ -387,11 +388,16 @@ def main(argv=None) -> None:
                         help="snapshot: a copy of the working tree taken at the start (default); head: "
                              "git archive HEAD; worktree: the files in place; or a code directory "
                              "(e.g. benchmarks/_work/code-*)")
+    parser.add_argument("--snakemake", default=workspace.SNAKEMAKE,
+                        help="the snakemake command measured (default: this environment's), e.g. that of a "
+                             "superruns[workflow] environment (what `make demo` installs), whose start does not "
+                             "import the plugins of the extras the strax rows need")
     args = parser.parse_args(argv)
     unknown = [c for c in args.cases if c not in ALL_CASES]
     if unknown:
         parser.error(f"unknown case(s) {', '.join(unknown)}: choose from {', '.join(ALL_CASES)}")
-    global SNAKEFILE
+    global SMK, SNAKEFILE
+    SMK = args.snakemake
     args.code_description = workspace.use_code(args.code)
     SNAKEFILE = workspace.snakefile()
     args.repeat = args.repeat or (2 if args.quick else 3)
