@@ -18,7 +18,7 @@ for it at the end. Snakemake has no setting or API for this; the method replaced
 so the replacement checks that it is still the one it replaces (its name and arguments) and
 leaves Snakemake as it is otherwise. ``tests/e2e/test_scheduler_wakeups.py`` counts the
 wake-ups of a campaign, so an upgrade that breaks this is seen. Measured in
-benchmarks/scale.md ("What grows with N").
+benchmarks/scale.md ("A campaign from nothing").
 """
 
 from __future__ import annotations
