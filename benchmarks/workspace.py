@@ -361,12 +361,11 @@ def _mark_dag_built(root: Path) -> None:
 
     run0 = proj.definitions.direct_subruns(first)[0]
     for data_type in chain:
-        template = json.loads(record_of(proj.path(run0, data_type)).read_text())
+        template = record_of(proj.path(run0, data_type)).read_text()
         for run in proj.runs:
             target = record_of(proj.path(run, data_type))
             if not target.exists():
-                record = json.loads(json.dumps(template).replace(f"/{run0}/", f"/{run}/").replace(
-                    f"/{run0}-", f"/{run}-"))
+                record = json.loads(template.replace(f"/{run0}/", f"/{run}/").replace(f"/{run0}-", f"/{run}-"))
                 record["params"] = [repr(made_with(proj, run, data_type))]   # the rules' params
                 target.write_text(json.dumps(record))
     template = json.loads(record_of(proj.path(first, "event_info")).read_text())

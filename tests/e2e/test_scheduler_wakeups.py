@@ -61,6 +61,6 @@ def test_the_scheduler_wakes_about_once_per_job(tmp_path):
 def test_the_job_rate_limit_still_holds(tmp_path):
     flow = Workflow(tmp_path)
     napping_campaign(flow, runs=6, nap_s=0.0)          # 7 jobs, at most 2 started a second
-    passes, wall = counted_snakemake(flow, "_all/nap", "--max-jobs-per-timespan", "2/1s")
+    _, wall = counted_snakemake(flow, "_all/nap", "--max-jobs-per-timespan", "2/1s")
     assert flow.file("_all", "nap").exists()
     assert wall >= 3, wall                             # 7 jobs at 2 a second: a fourth window
